@@ -1,0 +1,112 @@
+//! Adapter configuration: defaults, overridden by `ADAPTER_*` environment variables, overridden
+//! by command-line flags. One adapter serves one agency.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+use hub_domain::{AgencyCode, AgencyId, AgencyKind};
+
+/// Everything an adapter needs to run.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Kind of the agency served: `bank`, `land` or `police`.
+    #[arg(long, env = "ADAPTER_AGENCY_KIND", value_parser = parse_kind)]
+    pub agency_kind: AgencyKind,
+
+    /// Code of the agency served, e.g. `ICBC`.
+    #[arg(long, env = "ADAPTER_AGENCY_CODE", value_parser = parse_code)]
+    pub agency_code: AgencyCode,
+
+    /// URL of the agency system's `AgencyBackend` gRPC service.
+    #[arg(
+        long,
+        env = "ADAPTER_AGENCY_URL",
+        default_value = "http://127.0.0.1:50061"
+    )]
+    pub agency_url: String,
+
+    /// Address the `AgencyInbox` service listens on, for the agency's notices.
+    #[arg(long, env = "ADAPTER_INBOX_LISTEN", default_value = "127.0.0.1:50071")]
+    pub inbox_listen: SocketAddr,
+
+    /// AMQP URL of RabbitMQ, vhost included.
+    #[arg(
+        long,
+        env = "ADAPTER_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+
+    /// Most unacknowledged instructions held at once.
+    #[arg(long, env = "ADAPTER_PREFETCH", default_value_t = 64)]
+    pub prefetch: u16,
+
+    /// Instructions processed in parallel; instructions on one asset always share a lane, so
+    /// they reach the agency in queue order.
+    #[arg(long, env = "ADAPTER_LANES", default_value_t = 16)]
+    pub lanes: usize,
+
+    /// Deadline of each call to the agency system, in milliseconds.
+    #[arg(long, env = "ADAPTER_CALL_TIMEOUT_MS", default_value_t = 10_000)]
+    pub call_timeout_ms: u64,
+
+    /// Attempts per instruction before it ends FAILED and goes to the dead-letter queue.
+    #[arg(long, env = "ADAPTER_RETRY_ATTEMPTS", default_value_t = 8)]
+    pub retry_attempts: u32,
+
+    /// First retry delay in milliseconds; doubles per attempt up to the maximum.
+    #[arg(long, env = "ADAPTER_RETRY_INITIAL_MS", default_value_t = 500)]
+    pub retry_initial_ms: u64,
+
+    /// Longest retry delay in milliseconds.
+    #[arg(long, env = "ADAPTER_RETRY_MAX_MS", default_value_t = 60_000)]
+    pub retry_max_ms: u64,
+
+    /// How often a message is redelivered before the broker dead-letters it.
+    #[arg(long, env = "ADAPTER_DELIVERY_LIMIT", default_value_t = 10)]
+    pub delivery_limit: u32,
+
+    /// First delay before reconnecting to RabbitMQ, in milliseconds; doubles up to ten seconds.
+    #[arg(long, env = "ADAPTER_RECONNECT_MS", default_value_t = 200)]
+    pub reconnect_ms: u64,
+}
+
+impl Config {
+    /// The agency served.
+    pub fn agency(&self) -> AgencyId {
+        AgencyId {
+            kind: self.agency_kind,
+            code: self.agency_code.clone(),
+        }
+    }
+
+    /// Deadline of one agency call.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+
+    /// Back-off between attempts at one instruction.
+    pub fn retry_backoff(&self) -> hub_runtime::Backoff {
+        hub_runtime::Backoff::new(
+            Duration::from_millis(self.retry_initial_ms),
+            Duration::from_millis(self.retry_max_ms),
+        )
+    }
+
+    /// Back-off between reconnects.
+    pub fn reconnect_backoff(&self) -> hub_runtime::Backoff {
+        hub_runtime::Backoff::new(
+            Duration::from_millis(self.reconnect_ms),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+fn parse_kind(s: &str) -> Result<AgencyKind, String> {
+    AgencyKind::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_code(s: &str) -> Result<AgencyCode, String> {
+    AgencyCode::parse(s).map_err(|e| e.to_string())
+}

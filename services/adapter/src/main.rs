@@ -1,0 +1,20 @@
+//! `adapter`: connects one agency's system to the enforcement hub.
+
+use clap::Parser;
+use hub_adapter::{Application, Config};
+
+/// Connects one agency's system to the enforcement hub.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    hub_runtime::init_tracing();
+    let cli = Cli::parse();
+    let app = Application::build(cli.config).await?;
+    app.run_until_stopped(hub_runtime::cancel_on_signal()).await
+}

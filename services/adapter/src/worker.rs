@@ -1,0 +1,614 @@
+//! Taking instructions off the agency's queue and carrying them out.
+//!
+//! Deliveries are spread over lanes by asset: one lane handles its deliveries one after another,
+//! so two instructions on the same account reach the agency in queue order, while different
+//! assets proceed in parallel. For each instruction the adapter calls the agency with a deadline,
+//! publishes the outcome with a confirm, and only then acknowledges the delivery: if the adapter
+//! dies in between, the broker redelivers and the agency, idempotent on the instruction id,
+//! answers the same again.
+
+use std::{
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context;
+use enforcement_proto::{
+    convert::{instant, timestamp},
+    v1::{self as pb, agency_backend_client::AgencyBackendClient},
+};
+use hub_bus::{
+    MessageMeta, Published, Publisher, header_str,
+    topology::{
+        AgencyQueue, DEAD_LETTER_EXCHANGE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON,
+        OUTCOMES_EXCHANGE, QueuePolicy, declare_agency,
+    },
+};
+use hub_domain::AgencyId;
+use lapin::{
+    message::Delivery,
+    options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions},
+};
+use prost::Message;
+use time::OffsetDateTime;
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinSet,
+};
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, transport::Channel};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// The publisher of the current broker session, shared with the inbox.
+pub type CurrentPublisher = watch::Receiver<Option<Publisher>>;
+
+/// Carries out the agency's instructions.
+#[derive(Clone)]
+pub struct Worker {
+    config: Arc<Config>,
+    agency: AgencyId,
+    queue: AgencyQueue,
+    backend: AgencyBackendClient<Channel>,
+}
+
+/// What became of one delivery.
+enum Handled {
+    /// Done: outcome published, delivery acknowledged.
+    Done,
+    /// Returned to the queue (shutdown or broker trouble); it will come again.
+    Returned,
+}
+
+impl Worker {
+    /// A worker for the agency in `config`, calling its system at `config.agency_url`.
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
+        let agency = config.agency();
+        let endpoint = Channel::from_shared(config.agency_url.clone())
+            .with_context(|| format!("agency URL {:?}", config.agency_url))?
+            .connect_timeout(Duration::from_secs(5));
+        Ok(Self {
+            queue: AgencyQueue::new(agency.kind.as_str(), agency.code.as_str()),
+            agency,
+            backend: AgencyBackendClient::new(endpoint.connect_lazy()),
+            config,
+        })
+    }
+
+    /// Runs broker sessions until `shutdown`, reconnecting with back-off. The current session's
+    /// publisher is shared through `publisher` (none while disconnected).
+    pub async fn run(
+        &self,
+        publisher: watch::Sender<Option<Publisher>>,
+        shutdown: CancellationToken,
+    ) {
+        let mut backoff = self.config.reconnect_backoff();
+        loop {
+            let result = self.session(&publisher, &shutdown).await;
+            publisher.send_replace(None);
+            match result {
+                Ok(()) if shutdown.is_cancelled() => return,
+                Ok(()) => tracing::warn!("consumer cancelled by the broker; reconnecting"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "broker session ended; reconnecting")
+                }
+            }
+            let delay = backoff.next_delay();
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn session(
+        &self,
+        current: &watch::Sender<Option<Publisher>>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let name = format!("enforcement-adapter {}", self.agency);
+        let connection = hub_bus::connect(&self.config.amqp_url, &name)
+            .await
+            .context("connecting to RabbitMQ")?;
+        let publisher = Publisher::open(&connection)
+            .await
+            .context("opening the publish channel")?;
+        let policy = QueuePolicy {
+            delivery_limit: self.config.delivery_limit,
+        };
+        declare_agency(publisher.channel(), &self.queue, &policy)
+            .await
+            .context("declaring the agency queue")?;
+        let channel = connection
+            .create_channel()
+            .await
+            .context("opening the consume channel")?;
+        let tag = format!("adapter-{}-{}", self.agency, Uuid::now_v7());
+        let mut deliveries =
+            hub_bus::consume(&channel, &self.queue.queue, &tag, self.config.prefetch)
+                .await
+                .context("consuming the agency queue")?;
+        current.send_replace(Some(publisher.clone()));
+        tracing::info!(queue = %self.queue.queue, "adapter consuming");
+
+        // Lanes end when their sender is dropped or the session token is cancelled.
+        let session = shutdown.child_token();
+        let lanes = self.config.lanes.max(1);
+        let mut senders = Vec::with_capacity(lanes);
+        let mut workers = JoinSet::new();
+        for _ in 0..lanes {
+            let (tx, rx) = mpsc::channel::<Delivery>(usize::from(self.config.prefetch.max(1)));
+            senders.push(tx);
+            let this = self.clone();
+            let publisher = publisher.clone();
+            let session = session.clone();
+            workers.spawn(async move { this.lane(rx, publisher, session).await });
+        }
+
+        let result = loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break Ok(()),
+                next = deliveries.next() => next,
+            };
+            match next {
+                None => break Ok(()),
+                Some(Err(e)) => break Err(anyhow::Error::new(e).context("consuming")),
+                Some(Ok(delivery)) => {
+                    let lane = lane_of(&delivery, lanes);
+                    if senders[lane].send(delivery).await.is_err() {
+                        break Err(anyhow::anyhow!("lane {lane} stopped"));
+                    }
+                }
+            }
+        };
+        // Stop taking work, then let the lanes finish (or return) what they hold.
+        let _ = channel
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+        if result.is_err() {
+            session.cancel();
+        }
+        drop(senders);
+        while workers.join_next().await.is_some() {}
+        current.send_replace(None);
+        let _ = connection.close(200, "adapter stopping".into()).await;
+        result
+    }
+
+    /// Handles one lane's deliveries in order.
+    async fn lane(
+        &self,
+        mut rx: mpsc::Receiver<Delivery>,
+        publisher: Publisher,
+        session: CancellationToken,
+    ) {
+        while let Some(delivery) = rx.recv().await {
+            if session.is_cancelled() {
+                requeue(&delivery).await;
+                continue;
+            }
+            match self.handle(&delivery, &publisher, &session).await {
+                Ok(Handled::Done | Handled::Returned) => {}
+                Err(e) => {
+                    // Broker trouble: the delivery stays unacknowledged and comes back after
+                    // the reconnect; end the session so that happens promptly.
+                    tracing::warn!(error = %format!("{e:#}"), "instruction left for redelivery");
+                    session.cancel();
+                }
+            }
+        }
+    }
+
+    async fn handle(
+        &self,
+        delivery: &Delivery,
+        publisher: &Publisher,
+        session: &CancellationToken,
+    ) -> anyhow::Result<Handled> {
+        let instruction = match pb::Instruction::decode(delivery.data.as_slice()) {
+            Ok(i) => i,
+            Err(e) => {
+                let reason = format!("undecodable instruction: {e}");
+                let measure = delivery
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .map(|c| c.to_string());
+                return self
+                    .give_up(
+                        delivery,
+                        publisher,
+                        measure.as_deref(),
+                        "",
+                        Fate::Malformed(reason),
+                    )
+                    .await;
+            }
+        };
+        if let Some(problem) = self.misfit(&instruction) {
+            return self
+                .give_up(
+                    delivery,
+                    publisher,
+                    Some(&instruction.measure_id),
+                    &instruction.instruction_id,
+                    Fate::Malformed(problem),
+                )
+                .await;
+        }
+        let deadline = instruction.deadline.as_ref().and_then(instant);
+        let mut backoff = self.config.retry_backoff();
+        let mut receipt_sent = false;
+        loop {
+            if let Some(deadline) = deadline
+                && OffsetDateTime::now_utc() > deadline
+            {
+                return self
+                    .give_up(
+                        delivery,
+                        publisher,
+                        Some(&instruction.measure_id),
+                        &instruction.instruction_id,
+                        Fate::Expired,
+                    )
+                    .await;
+            }
+            let mut request = tonic::Request::new(instruction.clone());
+            request.set_timeout(self.config.call_timeout());
+            let mut backend = self.backend.clone();
+            match backend.execute(request).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    return self
+                        .report_outcome(delivery, publisher, &instruction, response)
+                        .await;
+                }
+                Err(status)
+                    if transient(status.code())
+                        && backoff.attempts() + 1 < self.config.retry_attempts.max(1) =>
+                {
+                    tracing::warn!(
+                        instruction = %instruction.instruction_id,
+                        code = ?status.code(),
+                        message = status.message(),
+                        attempt = backoff.attempts() + 1,
+                        "agency call failed; retrying"
+                    );
+                    if !receipt_sent {
+                        self.send_receipt(publisher, &instruction).await?;
+                        receipt_sent = true;
+                    }
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        () = session.cancelled() => {
+                            requeue(delivery).await;
+                            return Ok(Handled::Returned);
+                        }
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                Err(status) => {
+                    tracing::error!(
+                        instruction = %instruction.instruction_id,
+                        code = ?status.code(),
+                        message = status.message(),
+                        "agency call failed for good"
+                    );
+                    let cause = format!(
+                        "the agency's system failed: {:?} {}",
+                        status.code(),
+                        status.message()
+                    );
+                    return self
+                        .give_up(
+                            delivery,
+                            publisher,
+                            Some(&instruction.measure_id),
+                            &instruction.instruction_id,
+                            Fate::AgencyError(cause),
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Why an instruction cannot be for this agency, if it cannot.
+    fn misfit(&self, instruction: &pb::Instruction) -> Option<String> {
+        if Uuid::parse_str(&instruction.measure_id).is_err()
+            || Uuid::parse_str(&instruction.instruction_id).is_err()
+        {
+            return Some("instruction without valid measure and instruction ids".into());
+        }
+        let addressed = instruction.agency.as_ref().map(|a| {
+            (
+                enforcement_proto::convert::agency_kind_from_proto(a.kind),
+                a.code.as_str(),
+            )
+        });
+        if addressed != Some((Some(self.agency.kind), self.agency.code.as_str())) {
+            return Some(format!(
+                "instruction addressed to another agency than {}",
+                self.agency
+            ));
+        }
+        if instruction.action.is_none() {
+            return Some("instruction without an action".into());
+        }
+        None
+    }
+
+    async fn report_outcome(
+        &self,
+        delivery: &Delivery,
+        publisher: &Publisher,
+        instruction: &pb::Instruction,
+        response: pb::ExecuteResponse,
+    ) -> anyhow::Result<Handled> {
+        let Some(mut outcome) = response.outcome else {
+            return self
+                .give_up(
+                    delivery,
+                    publisher,
+                    Some(&instruction.measure_id),
+                    &instruction.instruction_id,
+                    Fate::AgencyError("the agency answered without an outcome".into()),
+                )
+                .await;
+        };
+        // The outcome is about this instruction's measure, whatever the agency wrote.
+        outcome.measure_id.clone_from(&instruction.measure_id);
+        let mut updates = vec![outcome];
+        updates.extend(response.related);
+        let report = pb::AgencyReport {
+            report_id: Uuid::now_v7().to_string(),
+            agency: instruction.agency.clone(),
+            kind: pb::ReportKind::Outcome as i32,
+            instruction_id: instruction.instruction_id.clone(),
+            updates,
+            answer: response.answer,
+            message: String::new(),
+            sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+        };
+        self.publish_report(publisher, &report, Some(&instruction.measure_id))
+            .await?;
+        ack(delivery).await;
+        Ok(Handled::Done)
+    }
+
+    async fn send_receipt(
+        &self,
+        publisher: &Publisher,
+        instruction: &pb::Instruction,
+    ) -> anyhow::Result<()> {
+        let report = pb::AgencyReport {
+            report_id: Uuid::now_v7().to_string(),
+            agency: instruction.agency.clone(),
+            kind: pb::ReportKind::Receipt as i32,
+            instruction_id: instruction.instruction_id.clone(),
+            updates: vec![pb::MeasureUpdate {
+                measure_id: instruction.measure_id.clone(),
+                revision: 0,
+                state: pb::MeasureState::Delivered as i32,
+                at: Some(timestamp(OffsetDateTime::now_utc())),
+                cause: pb::UpdateCause::Received as i32,
+                note: "received by the agency's adapter; the agency's system is not answering yet"
+                    .into(),
+                ..Default::default()
+            }],
+            message: String::new(),
+            answer: None,
+            sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+        };
+        self.publish_report(publisher, &report, Some(&instruction.measure_id))
+            .await
+    }
+
+    /// Ends an instruction the adapter cannot carry out: tells the gateway (if the measure is
+    /// known), puts a copy in the dead-letter queue with the reason, then acknowledges.
+    async fn give_up(
+        &self,
+        delivery: &Delivery,
+        publisher: &Publisher,
+        measure_id: Option<&str>,
+        instruction_id: &str,
+        fate: Fate,
+    ) -> anyhow::Result<Handled> {
+        let (state, code, reason) = match &fate {
+            Fate::Malformed(r) => (
+                pb::MeasureState::Failed,
+                pb::ReasonCode::MalformedInstruction,
+                r.clone(),
+            ),
+            Fate::AgencyError(r) => (
+                pb::MeasureState::Failed,
+                pb::ReasonCode::AgencyError,
+                r.clone(),
+            ),
+            Fate::Expired => (
+                pb::MeasureState::Expired,
+                pb::ReasonCode::DeadlinePassed,
+                "the instruction reached the agency after its deadline and was not carried out"
+                    .into(),
+            ),
+        };
+        tracing::warn!(measure = ?measure_id, %reason, "giving up on instruction");
+        if let Some(measure_id) = measure_id.filter(|m| Uuid::parse_str(m).is_ok()) {
+            let report = pb::AgencyReport {
+                report_id: Uuid::now_v7().to_string(),
+                agency: Some(pb::AgencyRef {
+                    kind: enforcement_proto::convert::agency_kind_to_proto(self.agency.kind) as i32,
+                    code: self.agency.code.to_string(),
+                }),
+                kind: pb::ReportKind::Failure as i32,
+                instruction_id: instruction_id.to_string(),
+                updates: vec![pb::MeasureUpdate {
+                    measure_id: measure_id.to_string(),
+                    revision: 0,
+                    state: state as i32,
+                    reason: Some(pb::Reason {
+                        code: code as i32,
+                        message: reason.clone(),
+                    }),
+                    at: Some(timestamp(OffsetDateTime::now_utc())),
+                    cause: pb::UpdateCause::GaveUp as i32,
+                    note: reason.clone(),
+                    ..Default::default()
+                }],
+                message: reason.clone(),
+                answer: None,
+                sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            };
+            self.publish_report(publisher, &report, Some(measure_id))
+                .await?;
+        }
+        if !matches!(fate, Fate::Expired) {
+            self.dead_letter(delivery, publisher, &reason).await?;
+        }
+        ack(delivery).await;
+        Ok(Handled::Done)
+    }
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        publisher: &Publisher,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let props = &delivery.properties;
+        let mut headers = vec![
+            (HEADER_DEAD_REASON.to_string(), reason.to_string()),
+            (HEADER_DEAD_QUEUE.to_string(), self.queue.queue.clone()),
+        ];
+        for key in ["court", "asset", "deadline"] {
+            if let Some(value) = header_str(props, key) {
+                headers.push((key.to_string(), value.to_string()));
+            }
+        }
+        let meta = MessageMeta {
+            message_id: props
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
+            kind: props
+                .kind()
+                .as_ref()
+                .map(|k| k.to_string())
+                .unwrap_or_default(),
+            timestamp: props.timestamp().unwrap_or(0),
+            headers,
+        };
+        match publisher
+            .publish(
+                DEAD_LETTER_EXCHANGE,
+                &self.queue.routing_key,
+                &delivery.data,
+                &meta,
+            )
+            .await
+            .context("dead-lettering")?
+        {
+            Published::Confirmed => Ok(()),
+            Published::Returned { reply_text, .. } => {
+                anyhow::bail!("dead-letter queue missing: {reply_text}")
+            }
+        }
+    }
+
+    async fn publish_report(
+        &self,
+        publisher: &Publisher,
+        report: &pb::AgencyReport,
+        measure_id: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let meta = MessageMeta {
+            message_id: report.report_id.clone(),
+            correlation_id: measure_id.map(str::to_string),
+            kind: "enforcement.v1.AgencyReport".into(),
+            timestamp: u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0),
+            headers: Vec::new(),
+        };
+        match publisher
+            .publish(
+                OUTCOMES_EXCHANGE,
+                &self.queue.routing_key,
+                &report.encode_to_vec(),
+                &meta,
+            )
+            .await
+            .context("publishing the report")?
+        {
+            Published::Confirmed => Ok(()),
+            // The gateway's queue is missing: keep the instruction until it is back.
+            Published::Returned { reply_text, .. } => {
+                anyhow::bail!("no gateway queue for reports: {reply_text}")
+            }
+        }
+    }
+}
+
+/// Why the adapter gives up on an instruction.
+enum Fate {
+    /// It cannot be read or is not for this agency.
+    Malformed(String),
+    /// The agency failed permanently or retries ran out.
+    AgencyError(String),
+    /// Its deadline passed before it could be carried out.
+    Expired,
+}
+
+/// Failures worth another attempt.
+fn transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
+    )
+}
+
+/// The lane of a delivery: by its asset, so one asset's instructions stay in order.
+fn lane_of(delivery: &Delivery, lanes: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    match header_str(&delivery.properties, "asset") {
+        Some(asset) => asset.hash(&mut hasher),
+        None => delivery.data.hash(&mut hasher),
+    }
+    (hasher.finish() % lanes as u64) as usize
+}
+
+async fn ack(delivery: &Delivery) {
+    match delivery.acker.ack(BasicAckOptions::default()).await {
+        Ok(true) => {}
+        // The channel was replaced: the broker redelivers, and the agency answers the repeat
+        // from its record of the instruction id.
+        Ok(false) => tracing::warn!("ack not delivered; the instruction will be redelivered"),
+        Err(e) => tracing::warn!(error = %e, "ack failed; the instruction will be redelivered"),
+    }
+}
+
+async fn requeue(delivery: &Delivery) {
+    let options = BasicNackOptions {
+        multiple: false,
+        requeue: true,
+    };
+    if let Err(e) = delivery.acker.nack(options).await {
+        tracing::warn!(error = %e, "nack failed; the broker will redeliver anyway");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        assert!(transient(Code::Unavailable));
+        assert!(transient(Code::DeadlineExceeded));
+        assert!(!transient(Code::InvalidArgument));
+        assert!(!transient(Code::Internal));
+    }
+}

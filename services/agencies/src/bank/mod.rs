@@ -1,0 +1,632 @@
+//! The reference bank: deposits, court freezes with real ledger rules, deductions.
+//!
+//! It serves the partner contract (`AgencyBackend`) its adapter calls and an administration API
+//! (`BankAdmin`) for opening accounts and moving money. Unprompted changes go to the adapter's
+//! inbox through [`crate::notices`].
+
+pub mod ledger;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::Args;
+use enforcement_proto::{
+    reference::{self as admin, bank_admin_server::BankAdmin},
+    v1::{self as pb, agency_backend_server::AgencyBackend},
+};
+use hub_domain::{AccountNumber, AgencyCode, Clock, CreditCode, PersonName, ResidentId};
+use prost::Message;
+use serde::Deserialize;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use self::ledger::{Account, Changes, Ledger};
+use crate::notices;
+
+/// A reference bank's configuration (`BANK_*` environment variables or flags).
+#[derive(Args, Clone, Debug)]
+pub struct BankConfig {
+    /// The bank's code, as courts address it (e.g. `ICBC`).
+    #[arg(long, env = "BANK_CODE", value_parser = parse_code)]
+    pub code: AgencyCode,
+
+    /// Address of the bank's gRPC services (`AgencyBackend`, `BankAdmin`).
+    #[arg(long, env = "BANK_LISTEN", default_value = "127.0.0.1:50061")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "BANK_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/enforcement",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Schema of the bank's ledger; default `bank_<code>` in lower case.
+    #[arg(long, env = "BANK_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+
+    /// URL of the adapter's `AgencyInbox`, where notices go.
+    #[arg(long, env = "BANK_INBOX_URL", default_value = "http://127.0.0.1:50071")]
+    pub inbox_url: String,
+
+    /// Demo accounts to open at start-up (JSON; accounts already open are left alone).
+    #[arg(long, env = "BANK_FIXTURE")]
+    pub fixture: Option<PathBuf>,
+
+    /// How often pending notices are retried when nothing woke the sender, in milliseconds.
+    #[arg(long, env = "BANK_NOTICE_POLL_MS", default_value_t = 1_000)]
+    pub notice_poll_ms: u64,
+
+    /// How often freezes past their expiry are lapsed, in milliseconds.
+    #[arg(long, env = "BANK_LAPSE_POLL_MS", default_value_t = 60_000)]
+    pub lapse_poll_ms: u64,
+}
+
+impl BankConfig {
+    /// The ledger's schema.
+    pub fn schema(&self) -> String {
+        self.database_schema.clone().unwrap_or_else(|| {
+            format!(
+                "bank_{}",
+                self.code.as_str().to_ascii_lowercase().replace('-', "_")
+            )
+        })
+    }
+}
+
+fn parse_code(s: &str) -> Result<AgencyCode, String> {
+    AgencyCode::parse(s).map_err(|e| e.to_string())
+}
+
+/// The bank's state shared by its services and background tasks.
+#[derive(Clone)]
+pub struct Bank {
+    pool: PgPool,
+    code: AgencyCode,
+    clock: Clock,
+    notices_wake: Arc<Notify>,
+}
+
+impl Bank {
+    /// A bank over a migrated pool.
+    pub fn new(pool: PgPool, code: AgencyCode, clock: Clock) -> Self {
+        Self {
+            pool,
+            code,
+            clock,
+            notices_wake: Arc::new(Notify::new()),
+        }
+    }
+
+    fn agency_ref(&self) -> pb::AgencyRef {
+        pb::AgencyRef {
+            kind: pb::AgencyKind::Bank as i32,
+            code: self.code.to_string(),
+        }
+    }
+
+    /// Lapses freezes past expiry and notifies the courts.
+    pub async fn lapse_due(&self) -> Result<usize, sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let updates = Ledger {
+            conn: &mut tx,
+            bank_code: self.code.as_str(),
+            now,
+        }
+        .lapse_due(500)
+        .await?;
+        let n = updates.len();
+        notices::record(
+            &mut tx,
+            &self.agency_ref(),
+            updates,
+            "freezes lapsed at expiry",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        if n > 0 {
+            self.notices_wake.notify_one();
+        }
+        Ok(n)
+    }
+
+    async fn execute_once(
+        &self,
+        instruction: &pb::Instruction,
+    ) -> Result<pb::ExecuteResponse, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        // Two deliveries of one instruction at once: the second waits here, then finds the
+        // first's answer below.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&instruction.instruction_id)
+            .execute(&mut *tx)
+            .await?;
+        let earlier: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT response FROM executions WHERE instruction_id = $1")
+                .bind(parse_uuid(&instruction.instruction_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(bytes) = earlier {
+            tx.commit().await?;
+            return pb::ExecuteResponse::decode(bytes.as_slice())
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        }
+        let now = self.clock.now();
+        let mut ledger = Ledger {
+            conn: &mut tx,
+            bank_code: self.code.as_str(),
+            now,
+        };
+        use pb::instruction::Action;
+        let (changes, answer, action) = match &instruction.action {
+            Some(Action::Freeze(order)) => (ledger.freeze_funds(instruction, order).await?, None, "freeze"),
+            Some(Action::Release(order)) => (ledger.release(instruction, order).await?, None, "release"),
+            Some(Action::Renewal(order)) => (ledger.renew(instruction, order).await?, None, "renewal"),
+            Some(Action::Deduction(order)) => (ledger.deduct(instruction, order).await?, None, "deduction"),
+            Some(Action::Inquiry(_)) => {
+                let (changes, answer) = ledger.inquire(instruction).await?;
+                (changes, Some(answer), "inquiry")
+            }
+            Some(Action::SealUp(_) | Action::Distraint(_) | Action::ExitRestriction(_)) | None => (
+                Changes {
+                    outcome: Some(ledger::rejected(
+                        &instruction.measure_id,
+                        ledger::Refusal {
+                            code: pb::ReasonCode::NotSupported,
+                            message: "a bank carries out freezes, deductions and inquiries of deposits only".into(),
+                        },
+                        now,
+                    )),
+                    related: Vec::new(),
+                },
+                None,
+                "unsupported",
+            ),
+        };
+        let response = pb::ExecuteResponse {
+            outcome: changes.outcome,
+            related: changes.related,
+            answer,
+            seal: Vec::new(),
+        };
+        sqlx::query(
+            "INSERT INTO executions (instruction_id, measure_id, action, response, executed_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(parse_uuid(&instruction.instruction_id))
+        .bind(parse_uuid(&instruction.measure_id))
+        .bind(action)
+        .bind(response.encode_to_vec())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+}
+
+#[tonic::async_trait]
+impl AgencyBackend for Bank {
+    async fn execute(
+        &self,
+        request: Request<pb::Instruction>,
+    ) -> Result<Response<pb::ExecuteResponse>, Status> {
+        let instruction = request.into_inner();
+        if Uuid::parse_str(&instruction.instruction_id).is_err()
+            || Uuid::parse_str(&instruction.measure_id).is_err()
+        {
+            return Err(Status::invalid_argument(
+                "instruction_id and measure_id must be UUIDs",
+            ));
+        }
+        if instruction.agency.as_ref() != Some(&self.agency_ref()) {
+            return Err(Status::invalid_argument(format!(
+                "this is bank {}; the instruction is addressed elsewhere",
+                self.code
+            )));
+        }
+        match self.execute_once(&instruction).await {
+            Ok(response) => {
+                tracing::info!(
+                    instruction = %instruction.instruction_id,
+                    state = response.outcome.as_ref().map(|o| o.state).unwrap_or_default(),
+                    "instruction executed"
+                );
+                Ok(Response::new(response))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, instruction = %instruction.instruction_id, "executing instruction failed");
+                Err(Status::unavailable(
+                    "the bank's ledger is unavailable; retry",
+                ))
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl BankAdmin for Bank {
+    async fn open_account(
+        &self,
+        request: Request<admin::OpenAccountRequest>,
+    ) -> Result<Response<admin::Account>, Status> {
+        let req = request.into_inner();
+        let opening = Opening::parse(
+            &req.account_number,
+            &req.holder_name,
+            &req.holder_id,
+            req.balance_fen,
+        )?;
+        let inserted = opening
+            .insert(&self.pool, self.clock.now())
+            .await
+            .map_err(unavailable)?;
+        if !inserted {
+            return Err(Status::already_exists(format!(
+                "account {} is already open",
+                opening.account_number
+            )));
+        }
+        self.account(&opening.account_number).await
+    }
+
+    async fn credit(
+        &self,
+        request: Request<admin::CreditRequest>,
+    ) -> Result<Response<admin::Account>, Status> {
+        let req = request.into_inner();
+        if req.amount_fen <= 0 {
+            return Err(Status::invalid_argument("amount_fen must be positive"));
+        }
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut ledger = Ledger {
+            conn: &mut tx,
+            bank_code: self.code.as_str(),
+            now,
+        };
+        let Some(account) = ledger
+            .lock_account(&req.account_number)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(Status::not_found(format!(
+                "no account {}",
+                req.account_number
+            )));
+        };
+        if account.closed {
+            return Err(Status::failed_precondition("the account is closed"));
+        }
+        let updates = ledger
+            .credit(&account, req.amount_fen)
+            .await
+            .map_err(unavailable)?;
+        let topped_up = !updates.is_empty();
+        notices::record(
+            &mut tx,
+            &self.agency_ref(),
+            updates,
+            "incoming funds frozen",
+            now,
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        if topped_up {
+            self.notices_wake.notify_one();
+        }
+        self.account(&req.account_number).await
+    }
+
+    async fn close_account(
+        &self,
+        request: Request<admin::AccountRequest>,
+    ) -> Result<Response<admin::Account>, Status> {
+        let req = request.into_inner();
+        let done = sqlx::query("UPDATE accounts SET closed = true WHERE account_number = $1")
+            .bind(&req.account_number)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(Status::not_found(format!(
+                "no account {}",
+                req.account_number
+            )));
+        }
+        self.account(&req.account_number).await
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<admin::AccountRequest>,
+    ) -> Result<Response<admin::Account>, Status> {
+        self.account(&request.into_inner().account_number).await
+    }
+
+    async fn list_freezes(
+        &self,
+        request: Request<admin::ListFreezesRequest>,
+    ) -> Result<Response<admin::ListFreezesResponse>, Status> {
+        let req = request.into_inner();
+        let rows: Vec<ledger::FreezeRow> = sqlx::query_as(
+            "SELECT measure_id, instruction_id, seq, account_number, court_code, case_number, \
+                 state, amount_fen, frozen_fen, waiting_position, period_months, period_days, \
+                 registration_number, revision, received_at, effective_at, expires_at \
+             FROM freezes WHERE ($1 = '' OR account_number = $1) ORDER BY seq",
+        )
+        .bind(&req.account_number)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(Response::new(admin::ListFreezesResponse {
+            freezes: rows
+                .into_iter()
+                .map(|f| admin::LedgerFreeze {
+                    measure_id: f.measure_id.to_string(),
+                    instruction_id: f.instruction_id.to_string(),
+                    account_number: f.account_number,
+                    court_code: f.court_code,
+                    case_number: f.case_number,
+                    state: f.state,
+                    amount_fen: f.amount_fen,
+                    frozen_fen: f.frozen_fen,
+                    waiting_position: u32::try_from(f.waiting_position).unwrap_or(0),
+                    effective_at: f.effective_at.map(enforcement_proto::convert::timestamp),
+                    expires_at: f.expires_at.map(enforcement_proto::convert::timestamp),
+                    registration_number: f.registration_number,
+                })
+                .collect(),
+        }))
+    }
+}
+
+impl Bank {
+    async fn account(&self, number: &str) -> Result<Response<admin::Account>, Status> {
+        let row: Option<(Account, i64)> = sqlx::query_as::<_, (String, String, String, i64, bool, i64)>(
+            "SELECT a.account_number, a.holder_name, a.holder_id, a.balance_fen, a.closed, \
+                 COALESCE(SUM(f.frozen_fen) FILTER (WHERE f.state IN ('effective', 'partial')), 0)::int8 \
+             FROM accounts a LEFT JOIN freezes f ON f.account_number = a.account_number \
+             WHERE a.account_number = $1 GROUP BY a.account_number",
+        )
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .map(|(account_number, holder_name, holder_id, balance_fen, closed, frozen)| {
+            (
+                Account {
+                    account_number,
+                    holder_name,
+                    holder_id,
+                    balance_fen,
+                    closed,
+                },
+                frozen,
+            )
+        });
+        let Some((a, frozen_fen)) = row else {
+            return Err(Status::not_found(format!("no account {number}")));
+        };
+        Ok(Response::new(admin::Account {
+            account_number: a.account_number,
+            holder_name: a.holder_name,
+            holder_id: a.holder_id,
+            balance_fen: a.balance_fen,
+            frozen_fen,
+            closed: a.closed,
+        }))
+    }
+}
+
+/// A checked account opening.
+struct Opening {
+    account_number: String,
+    holder_name: String,
+    holder_id: String,
+    balance_fen: i64,
+}
+
+impl Opening {
+    fn parse(number: &str, name: &str, id: &str, balance_fen: i64) -> Result<Self, Status> {
+        let number = AccountNumber::parse(number)
+            .map_err(|e| Status::invalid_argument(format!("account_number: {e}")))?;
+        let name = PersonName::parse(name)
+            .map(|n| n.to_string())
+            .or_else(|_| hub_domain::OrganisationName::parse(name).map(|n| n.to_string()))
+            .map_err(|e| Status::invalid_argument(format!("holder_name: {e}")))?;
+        let id = ResidentId::parse(id)
+            .map(|r| r.to_string())
+            .or_else(|_| CreditCode::parse(id).map(|c| c.to_string()))
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "holder_id: neither a resident identity number nor a credit code ({e})"
+                ))
+            })?;
+        if balance_fen < 0 {
+            return Err(Status::invalid_argument("balance_fen must not be negative"));
+        }
+        Ok(Self {
+            account_number: number.to_string(),
+            holder_name: name,
+            holder_id: id,
+            balance_fen,
+        })
+    }
+
+    /// Opens the account; `false` if the number is taken.
+    async fn insert(&self, pool: &PgPool, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO accounts (account_number, holder_name, holder_id, balance_fen, opened_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_number) DO NOTHING",
+        )
+        .bind(&self.account_number)
+        .bind(&self.holder_name)
+        .bind(&self.holder_id)
+        .bind(self.balance_fen)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// The demo accounts file: `{"banks": {"ICBC": [{"account_number": …}, …], …}}`.
+#[derive(Deserialize)]
+struct Fixture {
+    banks: std::collections::BTreeMap<String, Vec<FixtureAccount>>,
+}
+
+#[derive(Deserialize)]
+struct FixtureAccount {
+    account_number: String,
+    holder_name: String,
+    holder_id: String,
+    balance_fen: i64,
+}
+
+/// Opens the fixture's accounts for `code`; returns how many were new.
+async fn load_fixture(
+    pool: &PgPool,
+    code: &AgencyCode,
+    path: &std::path::Path,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let fixture: Fixture =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut opened = 0;
+    for a in fixture.banks.get(code.as_str()).into_iter().flatten() {
+        let opening = Opening::parse(
+            &a.account_number,
+            &a.holder_name,
+            &a.holder_id,
+            a.balance_fen,
+        )
+        .map_err(|s| anyhow::anyhow!("fixture account {}: {}", a.account_number, s.message()))?;
+        if opening.insert(pool, now).await? {
+            opened += 1;
+        }
+    }
+    Ok(opened)
+}
+
+fn parse_uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or(Uuid::nil())
+}
+
+fn unavailable(e: sqlx::Error) -> Status {
+    tracing::error!(error = %e, "database error");
+    Status::unavailable("the bank's ledger is unavailable; retry")
+}
+
+/// A reference bank ready to serve.
+pub struct BankApplication {
+    config: BankConfig,
+    listener: tokio::net::TcpListener,
+    bank: Bank,
+}
+
+impl BankApplication {
+    /// Migrates the ledger, loads the fixture and binds the listener.
+    pub async fn build(config: BankConfig, clock: Clock) -> anyhow::Result<Self> {
+        let pool = hub_runtime::postgres::connect(
+            &config.database_url,
+            &config.schema(),
+            "reference-bank",
+            8,
+        )
+        .await?;
+        sqlx::migrate!("./migrations/bank")
+            .run(&pool)
+            .await
+            .context("migrating the bank ledger")?;
+        if let Some(path) = &config.fixture {
+            let opened = load_fixture(&pool, &config.code, path, clock.now()).await?;
+            tracing::info!(bank = %config.code, opened, "demo accounts loaded");
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let bank = Bank::new(pool, config.code.clone(), clock);
+        Ok(Self {
+            config,
+            listener,
+            bank,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle on the bank, for tests that drive lapses directly.
+    pub fn bank(&self) -> Bank {
+        self.bank.clone()
+    }
+
+    /// Serves until `shutdown`.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<()> {
+        let Self {
+            config,
+            listener,
+            bank,
+        } = self;
+        let sender = notices::NoticeSender::new(
+            bank.pool.clone(),
+            &config.inbox_url,
+            bank.notices_wake.clone(),
+            Duration::from_millis(config.notice_poll_ms),
+        )?;
+        let sending = tokio::spawn(sender.run(shutdown.clone()));
+        let lapsing = tokio::spawn({
+            let bank = bank.clone();
+            let shutdown = shutdown.clone();
+            let every = Duration::from_millis(config.lapse_poll_ms.max(10));
+            async move {
+                loop {
+                    if let Err(e) = bank.lapse_due().await {
+                        tracing::warn!(error = %e, "lapsing expired freezes failed");
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(every) => {}
+                    }
+                }
+            }
+        });
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<pb::agency_backend_server::AgencyBackendServer<Bank>>()
+            .await;
+        tracing::info!(bank = %config.code, addr = %listener.local_addr()?, "reference bank serving");
+        let served = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(pb::agency_backend_server::AgencyBackendServer::new(
+                bank.clone(),
+            ))
+            .add_service(admin::bank_admin_server::BankAdminServer::new(bank))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                shutdown.clone().cancelled_owned(),
+            )
+            .await;
+        shutdown.cancel();
+        let _ = sending.await;
+        let _ = lapsing.await;
+        served.context("serving the bank")
+    }
+}

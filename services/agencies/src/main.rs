@@ -1,0 +1,33 @@
+//! `agency`: runs a reference agency system.
+
+use clap::{Parser, Subcommand};
+use hub_agencies::bank::{BankApplication, BankConfig};
+use hub_domain::Clock;
+
+/// Runs a reference agency system of the enforcement hub.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    agency: Agency,
+}
+
+#[derive(Subcommand)]
+enum Agency {
+    /// A bank: accounts, freezes, deductions.
+    Bank(BankConfig),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    hub_runtime::init_tracing();
+    let shutdown = hub_runtime::cancel_on_signal();
+    match Cli::parse().agency {
+        Agency::Bank(config) => {
+            BankApplication::build(config, Clock::system())
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+    }
+}

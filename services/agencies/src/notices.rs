@@ -1,0 +1,130 @@
+//! The reference agencies' outbox of notices to the hub.
+//!
+//! A change nobody asked for at that moment (funds arriving on a partial freeze, a lapse, a
+//! promotion) is written as a notice in the same transaction as the change, then delivered to
+//! the adapter's `AgencyInbox` in order, and deleted only once the inbox has accepted it. A notice
+//! is therefore never lost, and a repeat is harmless because every update carries its revision.
+
+use std::{sync::Arc, time::Duration};
+
+use enforcement_proto::v1::{self as pb, agency_inbox_client::AgencyInboxClient};
+use hub_runtime::Backoff;
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// Most notices delivered per round.
+const BATCH: i64 = 100;
+
+/// Writes a notice in the caller's transaction.
+pub async fn record(
+    conn: &mut PgConnection,
+    agency: &pb::AgencyRef,
+    updates: Vec<pb::MeasureUpdate>,
+    message: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let id = Uuid::now_v7();
+    let notice = pb::Notice {
+        notice_id: id.to_string(),
+        agency: Some(agency.clone()),
+        updates,
+        message: message.to_string(),
+    };
+    sqlx::query("INSERT INTO notices (id, payload, created_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(notice.encode_to_vec())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Delivers recorded notices to the adapter's inbox.
+pub struct NoticeSender {
+    pool: PgPool,
+    inbox: AgencyInboxClient<Channel>,
+    wake: Arc<Notify>,
+    poll: Duration,
+}
+
+impl NoticeSender {
+    /// A sender to the inbox at `inbox_url`, woken by `wake` and every `poll`.
+    pub fn new(
+        pool: PgPool,
+        inbox_url: &str,
+        wake: Arc<Notify>,
+        poll: Duration,
+    ) -> anyhow::Result<Self> {
+        let endpoint = Channel::from_shared(inbox_url.to_string())?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10));
+        Ok(Self {
+            pool,
+            inbox: AgencyInboxClient::new(endpoint.connect_lazy()),
+            wake,
+            poll,
+        })
+    }
+
+    /// Delivers until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            let delay = match self.deliver().await {
+                Ok(()) => {
+                    backoff.reset();
+                    self.poll
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notice delivery failed; will retry");
+                    backoff.next_delay()
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Delivers everything pending, oldest first; stops at the first failure to keep order.
+    async fn deliver(&mut self) -> anyhow::Result<()> {
+        loop {
+            let pending: Vec<(Uuid, Vec<u8>)> =
+                sqlx::query_as("SELECT id, payload FROM notices ORDER BY id LIMIT $1")
+                    .bind(BATCH)
+                    .fetch_all(&self.pool)
+                    .await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let n = pending.len();
+            for (id, payload) in pending {
+                match pb::Notice::decode(payload.as_slice()) {
+                    Ok(notice) => {
+                        self.inbox.notify(notice).await?;
+                    }
+                    Err(e) => {
+                        tracing::error!(%id, error = %e, "stored notice does not decode; dropping it")
+                    }
+                }
+                sqlx::query("DELETE FROM notices WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            if n < BATCH as usize {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The hub's use of RabbitMQ, in one place.
+//!
+//! - [`topology`] declares every exchange and queue the hub uses, with their arguments spelled out.
+//! - [`Publisher`] publishes with publisher confirms and `mandatory`, so that a message the broker
+//!   could not route or store is an error the caller sees, never a silent drop.
+//! - [`consume`] opens a manual-ack consumer with a bounded prefetch.
+//!
+//! Messages enter as protobuf bytes with [`MessageMeta`] and leave as lapin deliveries; this crate
+//! does not know the envelopes' contents.
+
+mod connect;
+mod headers;
+mod publish;
+pub mod topology;
+
+pub use connect::{connect, consume};
+pub use headers::{header_str, header_u64};
+pub use publish::{MessageMeta, PendingConfirm, Published, Publisher};
+
+/// What can go wrong talking to the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The connection or channel failed; reconnect and try again.
+    #[error("broker error: {0}")]
+    Amqp(#[from] lapin::Error),
+    /// The broker refused to take responsibility for a message (basic.nack).
+    #[error("broker did not confirm the message (nack)")]
+    Nacked,
+}

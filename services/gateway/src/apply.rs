@@ -1,0 +1,365 @@
+//! Applying agency reports to measures, monotonically.
+//!
+//! An update is applied only if it comes from the measure's own agency, carries a newer agency
+//! revision than any applied before (or none, for the adapter's own receipts and failures), and
+//! is a transition the state machine allows. Repeated, reordered and stray reports therefore
+//! change nothing.
+
+use enforcement_proto::{
+    convert::{instant_opt, state_from_proto},
+    v1 as pb,
+};
+use hub_domain::{AgencyId, MeasureState};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    measure_columns,
+    store::{MeasureRow, NewEvent, Store, record_events},
+};
+
+/// Why an update was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// No such measure.
+    UnknownMeasure,
+    /// The measure is addressed to another agency.
+    OtherAgency,
+    /// The state is unspecified or unknown.
+    UnknownState,
+    /// An update with this revision or a later one was applied already.
+    Stale,
+    /// The state machine does not allow the move (e.g. out of a final state).
+    NotAllowed,
+}
+
+/// What to do with one update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Leave the measure alone.
+    Ignore(Ignored),
+    /// A newer revision that changes nothing the court sees: remember the revision only.
+    Touch {
+        /// The revision to remember.
+        agency_revision: i64,
+    },
+    /// Change the measure.
+    Apply(Change),
+}
+
+/// The new values of a measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub state: MeasureState,
+    pub held_fen: i64,
+    pub waiting_position: i32,
+    pub registration_number: String,
+    pub reason_code: i32,
+    pub reason_message: String,
+    pub agency_revision: i64,
+    pub effective_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub event: pb::EventKind,
+    pub message: String,
+}
+
+/// Decides what `update`, reported by `agency`, does to `row`.
+pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -> Decision {
+    if !row.is_for(agency) {
+        return Decision::Ignore(Ignored::OtherAgency);
+    }
+    let Some(next) = state_from_proto(update.state) else {
+        return Decision::Ignore(Ignored::UnknownState);
+    };
+    let revision = i64::try_from(update.revision).unwrap_or(i64::MAX);
+    if revision > 0 && revision <= row.agency_revision {
+        return Decision::Ignore(Ignored::Stale);
+    }
+    let current = row.state();
+    if !current.can_become(next) {
+        return Decision::Ignore(Ignored::NotAllowed);
+    }
+    let (reason_code, reason_message) = match &update.reason {
+        Some(r) => (r.code, r.message.clone()),
+        None => (row.reason_code, row.reason_message.clone()),
+    };
+    let change = Change {
+        state: next,
+        held_fen: update.held_fen.max(0),
+        waiting_position: if next == MeasureState::Waiting {
+            i32::try_from(update.waiting_position).unwrap_or(i32::MAX)
+        } else {
+            0
+        },
+        registration_number: if update.registration_number.is_empty() {
+            row.registration_number.clone()
+        } else {
+            update.registration_number.clone()
+        },
+        reason_code,
+        reason_message,
+        agency_revision: row.agency_revision.max(revision),
+        effective_at: instant_opt(update.effective_at.as_ref()).or(row.effective_at),
+        expires_at: instant_opt(update.expires_at.as_ref()).or(row.expires_at),
+        event: if next != current {
+            pb::EventKind::StateChanged
+        } else {
+            pb::EventKind::DetailsChanged
+        },
+        message: update.note.clone(),
+    };
+    let unchanged = next == current
+        && change.held_fen == row.held_fen
+        && change.waiting_position == row.waiting_position
+        && change.registration_number == row.registration_number
+        && change.effective_at == row.effective_at
+        && change.expires_at == row.expires_at
+        && change.reason_code == row.reason_code;
+    if unchanged {
+        Decision::Touch {
+            agency_revision: change.agency_revision,
+        }
+    } else {
+        Decision::Apply(change)
+    }
+}
+
+/// The result of applying one report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Updates that changed a measure.
+    pub changed: usize,
+    /// Updates that were not applied, and why.
+    pub ignored: Vec<(String, Ignored)>,
+}
+
+/// Applies every update of a report in one transaction.
+///
+/// Updates are applied in (measure, revision) order, so that concurrent reports touching the same
+/// measures lock them in the same order and cannot deadlock.
+pub async fn apply_report(
+    store: &Store,
+    agency: &AgencyId,
+    updates: &[pb::MeasureUpdate],
+    now: OffsetDateTime,
+) -> Result<Applied, sqlx::Error> {
+    let mut ordered: Vec<&pb::MeasureUpdate> = updates.iter().collect();
+    ordered.sort_by(|a, b| (&a.measure_id, a.revision).cmp(&(&b.measure_id, b.revision)));
+
+    let mut outcome = Applied::default();
+    let mut changed_rows = Vec::new();
+    let mut messages = Vec::new();
+    let mut tx = store.pool().begin().await?;
+    for update in ordered {
+        let Ok(id) = Uuid::parse_str(&update.measure_id) else {
+            outcome
+                .ignored
+                .push((update.measure_id.clone(), Ignored::UnknownMeasure));
+            continue;
+        };
+        let row: Option<MeasureRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            measure_columns!(),
+            " FROM measures WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            outcome
+                .ignored
+                .push((update.measure_id.clone(), Ignored::UnknownMeasure));
+            continue;
+        };
+        match decide(&row, agency, update) {
+            Decision::Ignore(why) => outcome.ignored.push((update.measure_id.clone(), why)),
+            Decision::Touch { agency_revision } => {
+                sqlx::query("UPDATE measures SET agency_revision = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(agency_revision)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Decision::Apply(change) => {
+                let updated: MeasureRow = sqlx::query_as(concat!(
+                    "UPDATE measures SET state = $2, held_fen = $3, waiting_position = $4, \
+                         registration_number = $5, reason_code = $6, reason_message = $7, \
+                         agency_revision = $8, effective_at = $9, expires_at = $10, \
+                         version = version + 1, updated_at = $11 \
+                     WHERE id = $1 RETURNING ",
+                    measure_columns!()
+                ))
+                .bind(id)
+                .bind(change.state.as_str())
+                .bind(change.held_fen)
+                .bind(change.waiting_position)
+                .bind(&change.registration_number)
+                .bind(change.reason_code)
+                .bind(&change.reason_message)
+                .bind(change.agency_revision)
+                .bind(change.effective_at)
+                .bind(change.expires_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                outcome.changed += 1;
+                changed_rows.push(updated);
+                messages.push((change.event, change.message));
+            }
+        }
+    }
+    let events: Vec<NewEvent<'_>> = changed_rows
+        .iter()
+        .zip(messages)
+        .map(|(row, (kind, message))| NewEvent { row, kind, message })
+        .collect();
+    record_events(&mut tx, store.channel(), &events).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_domain::{AgencyCode, AgencyKind};
+
+    fn bank() -> AgencyId {
+        AgencyId {
+            kind: AgencyKind::Bank,
+            code: AgencyCode::parse("ICBC").expect("code"),
+        }
+    }
+
+    fn row(state: MeasureState, revision: i64) -> MeasureRow {
+        let at = time::macros::datetime!(2026-11-26 10:00 UTC);
+        MeasureRow {
+            id: Uuid::now_v7(),
+            court_code: "京0105".into(),
+            case_number: "（2023）京0105执1234号".into(),
+            kind: "freeze".into(),
+            agency_kind: "bank".into(),
+            agency_code: "ICBC".into(),
+            asset_key: "bank.ICBC:6222020200112233445".into(),
+            asset_display: "6222****3445".into(),
+            target_measure_id: None,
+            requested_fen: 1_000_000,
+            state: state.as_str().into(),
+            held_fen: 0,
+            waiting_position: 0,
+            registration_number: String::new(),
+            reason_code: 0,
+            reason_message: String::new(),
+            agency_revision: revision,
+            version: 1,
+            instruction_id: Uuid::now_v7(),
+            deadline: at,
+            submitted_at: at,
+            effective_at: None,
+            expires_at: None,
+            updated_at: at,
+        }
+    }
+
+    fn update(state: pb::MeasureState, revision: u64, held_fen: i64) -> pb::MeasureUpdate {
+        pb::MeasureUpdate {
+            state: state as i32,
+            revision,
+            held_fen,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_outcome_moves_a_dispatched_measure_forward() {
+        let d = decide(
+            &row(MeasureState::Dispatched, 0),
+            &bank(),
+            &update(pb::MeasureState::Effective, 1, 1_000_000),
+        );
+        let Decision::Apply(change) = d else {
+            panic!("expected a change, got {d:?}");
+        };
+        assert_eq!(change.state, MeasureState::Effective);
+        assert_eq!(change.held_fen, 1_000_000);
+        assert_eq!(change.agency_revision, 1);
+        assert_eq!(change.event, pb::EventKind::StateChanged);
+    }
+
+    #[test]
+    fn a_repeated_or_older_revision_is_ignored() {
+        let r = row(MeasureState::Effective, 2);
+        for rev in [1, 2] {
+            assert_eq!(
+                decide(&r, &bank(), &update(pb::MeasureState::Partial, rev, 5)),
+                Decision::Ignore(Ignored::Stale)
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_leaves_a_final_state() {
+        assert_eq!(
+            decide(
+                &row(MeasureState::Released, 3),
+                &bank(),
+                &update(pb::MeasureState::Effective, 4, 1)
+            ),
+            Decision::Ignore(Ignored::NotAllowed)
+        );
+    }
+
+    #[test]
+    fn a_late_receipt_does_not_undo_an_outcome() {
+        assert_eq!(
+            decide(
+                &row(MeasureState::Effective, 1),
+                &bank(),
+                &update(pb::MeasureState::Delivered, 0, 0)
+            ),
+            Decision::Ignore(Ignored::NotAllowed)
+        );
+    }
+
+    #[test]
+    fn another_agency_cannot_touch_the_measure() {
+        let other = AgencyId {
+            kind: AgencyKind::Bank,
+            code: AgencyCode::parse("CCB").expect("code"),
+        };
+        assert_eq!(
+            decide(
+                &row(MeasureState::Dispatched, 0),
+                &other,
+                &update(pb::MeasureState::Effective, 1, 1)
+            ),
+            Decision::Ignore(Ignored::OtherAgency)
+        );
+    }
+
+    #[test]
+    fn a_top_up_is_a_details_change() {
+        let mut r = row(MeasureState::Partial, 1);
+        r.held_fen = 500;
+        let Decision::Apply(change) =
+            decide(&r, &bank(), &update(pb::MeasureState::Partial, 2, 800))
+        else {
+            panic!("expected a change");
+        };
+        assert_eq!(change.event, pb::EventKind::DetailsChanged);
+        assert_eq!(change.held_fen, 800);
+    }
+
+    #[test]
+    fn a_newer_revision_without_changes_only_touches() {
+        let mut r = row(MeasureState::Effective, 1);
+        r.held_fen = 1_000_000;
+        assert_eq!(
+            decide(
+                &r,
+                &bank(),
+                &update(pb::MeasureState::Effective, 2, 1_000_000)
+            ),
+            Decision::Touch { agency_revision: 2 }
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Gateway configuration: defaults, overridden by `GATEWAY_*` environment variables, overridden
+//! by command-line flags.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+
+/// Everything the gateway needs to run.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address the court-facing gRPC service listens on.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "GATEWAY_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/enforcement",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Schema holding the gateway's tables; created and migrated at start-up.
+    #[arg(long, env = "GATEWAY_DATABASE_SCHEMA", default_value = "gateway")]
+    pub database_schema: String,
+
+    /// Most connections to PostgreSQL.
+    #[arg(long, env = "GATEWAY_DATABASE_CONNECTIONS", default_value_t = 16)]
+    pub database_connections: u32,
+
+    /// AMQP URL of RabbitMQ, vhost included.
+    #[arg(
+        long,
+        env = "GATEWAY_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+
+    /// How long an agency has to receive an instruction before it ends EXPIRED, in seconds.
+    /// Banks must act "immediately"; published practice is a working day for freezes.
+    #[arg(
+        long,
+        env = "GATEWAY_INSTRUCTION_DEADLINE_SECS",
+        default_value_t = 86_400
+    )]
+    pub instruction_deadline_secs: u64,
+
+    /// Most outbox rows published per relay transaction.
+    #[arg(long, env = "GATEWAY_RELAY_BATCH", default_value_t = 256)]
+    pub relay_batch: u32,
+
+    /// How often the relay looks at the outbox when nothing woke it, in milliseconds.
+    #[arg(long, env = "GATEWAY_RELAY_POLL_MS", default_value_t = 500)]
+    pub relay_poll_ms: u64,
+
+    /// Most unacknowledged agency reports the gateway holds at once.
+    #[arg(long, env = "GATEWAY_REPORT_PREFETCH", default_value_t = 128)]
+    pub report_prefetch: u16,
+
+    /// Most agency reports applied concurrently.
+    #[arg(long, env = "GATEWAY_REPORT_WORKERS", default_value_t = 8)]
+    pub report_workers: usize,
+
+    /// How often a message is redelivered before the broker dead-letters it.
+    #[arg(long, env = "GATEWAY_DELIVERY_LIMIT", default_value_t = 10)]
+    pub delivery_limit: u32,
+
+    /// First delay before reconnecting to RabbitMQ or PostgreSQL, in milliseconds; doubles up to
+    /// ten seconds.
+    #[arg(long, env = "GATEWAY_RECONNECT_MS", default_value_t = 200)]
+    pub reconnect_ms: u64,
+}
+
+impl Config {
+    /// The instruction deadline as a duration.
+    pub fn instruction_deadline(&self) -> Duration {
+        Duration::from_secs(self.instruction_deadline_secs)
+    }
+
+    /// The relay's idle poll interval.
+    pub fn relay_poll(&self) -> Duration {
+        Duration::from_millis(self.relay_poll_ms)
+    }
+
+    /// Reconnect back-off.
+    pub fn reconnect_backoff(&self) -> hub_runtime::Backoff {
+        hub_runtime::Backoff::new(
+            Duration::from_millis(self.reconnect_ms),
+            Duration::from_secs(10),
+        )
+    }
+}

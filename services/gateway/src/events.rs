@@ -1,0 +1,148 @@
+//! Fan-out of audit entries to watch streams.
+//!
+//! Each change is committed with a `pg_notify` carrying its audit-entry id. One listener per
+//! gateway process reads the entries and broadcasts them in-process; each watch stream filters
+//! what concerns it. If the listener loses its connection it cannot know what it missed, so it
+//! tells every stream to resynchronise from the database.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::postgres::PgListener;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{EventRow, Store, outbox_channel};
+
+/// What a watch stream receives.
+#[derive(Clone, Debug)]
+pub enum Signal {
+    /// A measure changed.
+    Event(Arc<EventRow>),
+    /// Events may have been missed: reload the watched measures.
+    Resync,
+}
+
+/// The in-process broadcast of audit entries.
+#[derive(Clone)]
+pub struct EventHub {
+    tx: broadcast::Sender<Signal>,
+}
+
+impl EventHub {
+    /// A hub buffering `capacity` signals per slow subscriber before it lags.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        Self { tx }
+    }
+
+    /// A new subscriber.
+    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
+        self.tx.subscribe()
+    }
+
+    fn send(&self, signal: Signal) {
+        // No subscribers is fine: nobody is watching.
+        let _ = self.tx.send(signal);
+    }
+}
+
+/// Listens for audit entries and outbox activity until `shutdown`, reconnecting with back-off.
+pub async fn listen(
+    store: Store,
+    hub: EventHub,
+    relay_wake: Arc<Notify>,
+    mut backoff: hub_runtime::Backoff,
+    shutdown: CancellationToken,
+) {
+    let events_channel = store.channel().to_string();
+    let outbox = outbox_channel(&events_channel);
+    loop {
+        match PgListener::connect_with(store.pool()).await {
+            Ok(mut listener) => {
+                match listener
+                    .listen_all([events_channel.as_str(), outbox.as_str()])
+                    .await
+                {
+                    Ok(()) => {
+                        backoff.reset();
+                        // Whatever happened while not listening: catch up.
+                        hub.send(Signal::Resync);
+                        relay_wake.notify_one();
+                        if serve(&mut listener, &store, &hub, &relay_wake, &outbox, &shutdown).await
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "event listener cannot connect"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+    }
+}
+
+/// Forwards notifications; returns `true` on shutdown, `false` when the connection was lost.
+async fn serve(
+    listener: &mut PgListener,
+    store: &Store,
+    hub: &EventHub,
+    relay_wake: &Notify,
+    outbox: &str,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        let notification = tokio::select! {
+            () = shutdown.cancelled() => return true,
+            n = listener.try_recv() => n,
+        };
+        let notification = match notification {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                tracing::warn!("event listener lost its connection; resynchronising watchers");
+                hub.send(Signal::Resync);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event listener failed");
+                return false;
+            }
+        };
+        if notification.channel() == outbox {
+            relay_wake.notify_one();
+            continue;
+        }
+        let ids: Vec<i64> = notification
+            .payload()
+            .split(',')
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let mut attempt = 0;
+        loop {
+            match store.events(&ids).await {
+                Ok(rows) => {
+                    for row in rows {
+                        hub.send(Signal::Event(Arc::new(row)));
+                    }
+                    break;
+                }
+                Err(e) if attempt < 3 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, "reading audit entries failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading audit entries failed; resynchronising watchers");
+                    hub.send(Signal::Resync);
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The court-facing gateway of the enforcement hub.
+//!
+//! Courts call [`court::CourtService`] over gRPC. A measure enters through `Submit`, is validated
+//! at the edge ([`validate`]), and is recorded with its outbox row and audit entry in one
+//! PostgreSQL transaction ([`store`]) before the court gets an answer. The [`relay`] publishes the
+//! outbox to RabbitMQ with confirms; the [`reports`] consumer applies what agencies report
+//! ([`apply`]), monotonically; [`events`] streams every change to watching courts.
+//!
+//! [`Application`] wires these together: build it from a [`Config`], then run it until a
+//! shutdown token is cancelled.
+
+pub mod apply;
+pub mod config;
+pub mod court;
+pub mod events;
+pub mod relay;
+pub mod reports;
+pub mod store;
+pub mod validate;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use enforcement_proto::v1::court_gateway_server::CourtGatewayServer;
+use hub_bus::topology::{GATEWAY_QUEUE, QueuePolicy, declare_gateway};
+use hub_domain::Clock;
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::{
+    court::CourtService, events::EventHub, relay::Relay, reports::ReportConsumer, store::Store,
+};
+
+/// Capacity of the in-process event broadcast.
+const EVENT_BUFFER: usize = 4096;
+
+/// A gateway ready to serve: database migrated, listener bound.
+pub struct Application {
+    config: Config,
+    listener: TcpListener,
+    store: Store,
+    clock: Clock,
+}
+
+impl Application {
+    /// Connects to PostgreSQL, creates and migrates the schema, and binds the listener.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let schema = config.database_schema.clone();
+        let pool = hub_runtime::postgres::connect(
+            &config.database_url,
+            &schema,
+            "enforcement-gateway",
+            config.database_connections,
+        )
+        .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("migrating the gateway schema")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let store = Store::new(pool, format!("{schema}_events"));
+        Ok(Self {
+            config,
+            listener,
+            store,
+            clock,
+        })
+    }
+
+    /// The address the gRPC service is bound to (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains: stops accepting calls, ends watch
+    /// streams, lets the relay finish its batch and the report consumer its reports.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            config,
+            listener,
+            store,
+            clock,
+        } = self;
+        let relay_wake = Arc::new(Notify::new());
+        let hub = EventHub::new(EVENT_BUFFER);
+
+        let listener_task = tokio::spawn(events::listen(
+            store.clone(),
+            hub.clone(),
+            relay_wake.clone(),
+            config.reconnect_backoff(),
+            shutdown.clone(),
+        ));
+        let relay = Relay::new(
+            store.clone(),
+            config.relay_batch,
+            config.relay_poll(),
+            relay_wake.clone(),
+            clock.clone(),
+        );
+        let consumer = ReportConsumer::new(store.clone(), clock.clone(), config.report_workers);
+        let broker_task = tokio::spawn(broker_sessions(
+            config.clone(),
+            relay,
+            consumer,
+            shutdown.clone(),
+        ));
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<CourtGatewayServer<CourtService>>()
+            .await;
+        let service = CourtService::new(
+            store,
+            hub,
+            clock,
+            relay_wake,
+            config.instruction_deadline(),
+            shutdown.clone(),
+        );
+        tracing::info!(addr = %listener.local_addr()?, "gateway serving");
+        let served = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(CourtGatewayServer::new(service))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.clone().cancelled_owned(),
+            )
+            .await;
+        shutdown.cancel();
+        let _ = listener_task.await;
+        let _ = broker_task.await;
+        served.context("serving gRPC")
+    }
+}
+
+/// Keeps a broker connection with the relay and the report consumer on it, reconnecting with
+/// back-off whenever it fails, until `shutdown`.
+async fn broker_sessions(
+    config: Config,
+    relay: Relay,
+    consumer: ReportConsumer,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = config.reconnect_backoff();
+    let policy = QueuePolicy {
+        delivery_limit: config.delivery_limit,
+    };
+    loop {
+        match broker_session(&config, &policy, &relay, &consumer, &shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "broker session ended; reconnecting")
+            }
+        }
+        let delay = backoff.next_delay();
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn broker_session(
+    config: &Config,
+    policy: &QueuePolicy,
+    relay: &Relay,
+    consumer: &ReportConsumer,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let connection = hub_bus::connect(&config.amqp_url, "enforcement-gateway")
+        .await
+        .context("connecting to RabbitMQ")?;
+    let publisher = hub_bus::Publisher::open(&connection)
+        .await
+        .context("opening the publish channel")?;
+    declare_gateway(publisher.channel(), policy)
+        .await
+        .context("declaring the topology")?;
+    let channel = connection
+        .create_channel()
+        .await
+        .context("opening the consume channel")?;
+    let deliveries = hub_bus::consume(
+        &channel,
+        GATEWAY_QUEUE,
+        "enforcement-gateway",
+        config.report_prefetch,
+    )
+    .await
+    .context("consuming agency reports")?;
+    tracing::info!("connected to RabbitMQ");
+
+    // Either half failing ends the session; the other half is stopped and drained.
+    let session = shutdown.child_token();
+    let (relayed, consumed) = tokio::join!(
+        async {
+            let r = relay.run(&publisher, &session).await;
+            session.cancel();
+            r
+        },
+        async {
+            let r = consumer.run(deliveries, &session).await;
+            session.cancel();
+            r
+        }
+    );
+    let _ = connection.close(200, "gateway stopping".into()).await;
+    relayed.context("relaying the outbox")?;
+    consumed.context("consuming agency reports")?;
+    if shutdown.is_cancelled() {
+        Ok(())
+    } else {
+        anyhow::bail!("broker session ended unexpectedly")
+    }
+}

@@ -1,0 +1,150 @@
+//! The consumer of agency reports: decodes each `AgencyReport`, applies it, then acknowledges.
+//!
+//! A report that cannot be decoded is rejected without requeue and lands in the dead-letter
+//! queue. A database failure is retried with back-off; if it persists the delivery is returned
+//! to the queue, and the broker's delivery limit bounds how often that can happen.
+
+use std::{sync::Arc, time::Duration};
+
+use enforcement_proto::{convert, v1 as pb};
+use hub_domain::{AgencyCode, AgencyId, Clock};
+use hub_runtime::Backoff;
+use lapin::{
+    Consumer,
+    message::Delivery,
+    options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions},
+};
+use prost::Message;
+use tokio::{sync::Semaphore, task::JoinSet};
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::{apply::apply_report, store::Store};
+
+/// Applies agency reports from the gateway's queue.
+#[derive(Clone)]
+pub struct ReportConsumer {
+    store: Store,
+    clock: Clock,
+    workers: usize,
+}
+
+impl ReportConsumer {
+    /// A consumer applying at most `workers` reports at once.
+    pub fn new(store: Store, clock: Clock, workers: usize) -> Self {
+        Self {
+            store,
+            clock,
+            workers: workers.max(1),
+        }
+    }
+
+    /// Consumes until `shutdown` (then finishes what it holds) or a broker error.
+    pub async fn run(
+        &self,
+        mut consumer: Consumer,
+        shutdown: &CancellationToken,
+    ) -> Result<(), lapin::Error> {
+        let permits = Arc::new(Semaphore::new(self.workers));
+        let mut tasks = JoinSet::new();
+        let result = loop {
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => break Ok(()),
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break Ok(()),
+                },
+            };
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break Ok(()),
+                next = consumer.next() => next,
+            };
+            match next {
+                None => break Ok(()),
+                Some(Err(e)) => break Err(e),
+                Some(Ok(delivery)) => {
+                    let this = self.clone();
+                    tasks.spawn(async move {
+                        this.handle(delivery).await;
+                        drop(permit);
+                    });
+                }
+            }
+            while tasks.try_join_next().is_some() {}
+        };
+        // Drain: reports being applied are finished and acknowledged before the channel closes.
+        while tasks.join_next().await.is_some() {}
+        result
+    }
+
+    async fn handle(&self, delivery: Delivery) {
+        let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
+                reject(&delivery).await;
+                return;
+            }
+        };
+        let Some(agency) = report_agency(&report) else {
+            tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
+            reject(&delivery).await;
+            return;
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+        loop {
+            match apply_report(&self.store, &agency, &report.updates, self.clock.now()).await {
+                Ok(applied) => {
+                    for (measure, why) in &applied.ignored {
+                        tracing::debug!(report = %report.report_id, %measure, ?why, "update not applied");
+                    }
+                    break;
+                }
+                Err(e) if backoff.attempts() < 5 => {
+                    tracing::warn!(error = %e, report = %report.report_id, "applying report failed; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, report = %report.report_id, "applying report failed; returning it to the queue");
+                    let requeue = BasicNackOptions {
+                        multiple: false,
+                        requeue: true,
+                    };
+                    if let Err(e) = delivery.acker.nack(requeue).await {
+                        tracing::warn!(error = %e, "nack failed; the broker will redeliver");
+                    }
+                    return;
+                }
+            }
+        }
+        match delivery.acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => {}
+            // After a channel recovery the old delivery tag is void: the broker will
+            // redeliver the report, and applying it again changes nothing.
+            Ok(false) => {
+                tracing::warn!(report = %report.report_id, "ack not delivered; report will be redelivered")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, report = %report.report_id, "ack failed; report will be redelivered")
+            }
+        }
+    }
+}
+
+fn report_agency(report: &pb::AgencyReport) -> Option<AgencyId> {
+    let agency = report.agency.as_ref()?;
+    Some(AgencyId {
+        kind: convert::agency_kind_from_proto(agency.kind)?,
+        code: AgencyCode::parse(&agency.code).ok()?,
+    })
+}
+
+async fn reject(delivery: &Delivery) {
+    if let Err(e) = delivery
+        .acker
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+    {
+        tracing::warn!(error = %e, "reject failed; the broker will redeliver");
+    }
+}

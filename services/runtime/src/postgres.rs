@@ -1,0 +1,64 @@
+//! A PostgreSQL pool confined to one schema.
+//!
+//! Each service keeps its tables in a schema of its own (the gateway's, each reference agency's),
+//! created on first start; tests give every run fresh schemas the same way.
+
+use anyhow::Context;
+use sqlx::{
+    Executor, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// Connects to `url` with `schema` as the search path, creating the schema if needed.
+pub async fn connect(
+    url: &str,
+    schema: &str,
+    application: &str,
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    anyhow::ensure!(
+        valid_schema(schema),
+        "database schema {schema:?} must be 1 to 40 characters of a-z, 0-9 and _, starting with a letter"
+    );
+    let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
+    let options = options
+        .options([("search_path", schema)])
+        .application_name(application);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")?;
+    // The name was checked above to be a plain identifier.
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .await
+    .with_context(|| format!("creating schema {schema}"))?;
+    Ok(pool)
+}
+
+/// Whether `schema` is a plain lower-case identifier (safe to splice into DDL).
+pub fn valid_schema(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema.len() <= 40
+        && schema.starts_with(|c: char| c.is_ascii_lowercase())
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_are_schemas() {
+        assert!(valid_schema("gateway"));
+        assert!(valid_schema("t_1700000000_ab12"));
+        assert!(!valid_schema(""));
+        assert!(!valid_schema("1abc"));
+        assert!(!valid_schema("gw; DROP TABLE x"));
+        assert!(!valid_schema("Gateway"));
+    }
+}
