@@ -1,1 +1,4 @@
-fn main() {}
+//! End-to-end tests: courts, gateway, RabbitMQ, adapters and reference agencies, all real,
+//! each test in its own vhost and schemas.
+
+mod freeze;

@@ -570,6 +570,13 @@ impl BankApplication {
         self.listener.local_addr()
     }
 
+    /// Sends notices to the inbox at `url` instead of the configured one (for a caller that binds
+    /// the adapter after the bank).
+    pub fn with_inbox_url(mut self, url: String) -> Self {
+        self.config.inbox_url = url;
+        self
+    }
+
     /// A handle on the bank, for tests that drive lapses directly.
     pub fn bank(&self) -> Bank {
         self.bank.clone()

@@ -1,0 +1,456 @@
+//! A whole hub in the test process.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::Context;
+use enforcement_proto::{
+    reference::bank_admin_client::BankAdminClient, v1::court_gateway_client::CourtGatewayClient,
+};
+use hub_agencies::bank::{BankApplication, BankConfig};
+use hub_domain::{AgencyCode, AgencyKind, Clock};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::Sandbox;
+
+/// A running in-process service.
+struct Running {
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(shutdown.clone()));
+        Self { shutdown, task }
+    }
+
+    /// Cancels and waits for the service to drain.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match tokio::time::timeout(Duration::from_secs(30), self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(anyhow::anyhow!("service task failed: {join}")),
+            Err(_) => Err(anyhow::anyhow!("service did not stop within 30 s")),
+        }
+    }
+}
+
+/// A bank of the test hub: the reference bank and (usually) its adapter.
+pub struct BankNode {
+    code: String,
+    bank_addr: SocketAddr,
+    inbox_addr: SocketAddr,
+    bank: Running,
+    adapter: Option<Running>,
+    handle: hub_agencies::bank::Bank,
+}
+
+impl BankNode {
+    /// The bank's code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The bank's gRPC address.
+    pub fn addr(&self) -> SocketAddr {
+        self.bank_addr
+    }
+
+    /// The bank itself, for driving lapses directly.
+    pub fn bank(&self) -> &hub_agencies::bank::Bank {
+        &self.handle
+    }
+}
+
+/// An adapter running as its own process (for kill tests).
+pub struct AdapterProcess {
+    child: tokio::process::Child,
+}
+
+impl AdapterProcess {
+    /// Kills the process with SIGKILL: no chance to drain or acknowledge.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("killing the adapter")?;
+        Ok(())
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Builds a [`TestHub`].
+pub struct TestHubBuilder {
+    banks: Vec<String>,
+    adapter_retry_ms: u64,
+    adapter_attempts: u32,
+}
+
+impl TestHubBuilder {
+    /// Banks to run, each with its adapter.
+    pub fn banks(mut self, codes: &[&str]) -> Self {
+        self.banks = codes.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// Adapter retry policy: first delay and attempts.
+    pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
+        self.adapter_retry_ms = initial_ms;
+        self.adapter_attempts = attempts;
+        self
+    }
+
+    /// Starts everything.
+    pub async fn start(self) -> anyhow::Result<TestHub> {
+        let sandbox = Sandbox::create().await?;
+        let clock = Clock::adjustable();
+        let gateway_config = hub_gateway::Config {
+            listen: loopback(),
+            database_url: sandbox.database_url().to_string(),
+            database_schema: sandbox.schema("gateway"),
+            database_connections: 16,
+            amqp_url: sandbox.amqp_url(),
+            instruction_deadline_secs: 3600,
+            relay_batch: 256,
+            relay_poll_ms: 100,
+            report_prefetch: 128,
+            report_workers: 8,
+            delivery_limit: 10,
+            reconnect_ms: 100,
+        };
+        let gateway_app = hub_gateway::Application::build(gateway_config, clock.clone()).await?;
+        let gateway_addr = gateway_app.local_addr()?;
+        let gateway = Running::spawn(|t| gateway_app.run_until_stopped(t));
+        let mut hub = TestHub {
+            sandbox,
+            clock,
+            gateway: Some(gateway),
+            gateway_addr,
+            banks: BTreeMap::new(),
+            adapter_retry_ms: self.adapter_retry_ms,
+            adapter_attempts: self.adapter_attempts,
+        };
+        for code in &self.banks {
+            hub.add_bank(code).await?;
+        }
+        // The relay declares its exchanges on connect; wait until the gateway's queue exists so
+        // tests start from a connected hub.
+        crate::eventually(
+            "the gateway to declare its queue",
+            Duration::from_secs(20),
+            || async {
+                Ok(hub
+                    .sandbox
+                    .queue_depth(hub_bus::topology::GATEWAY_QUEUE)
+                    .await
+                    .ok())
+            },
+        )
+        .await?;
+        Ok(hub)
+    }
+}
+
+/// A hub running in the test process against the test's sandbox.
+pub struct TestHub {
+    sandbox: Sandbox,
+    clock: Clock,
+    gateway: Option<Running>,
+    gateway_addr: SocketAddr,
+    banks: BTreeMap<String, BankNode>,
+    adapter_retry_ms: u64,
+    adapter_attempts: u32,
+}
+
+impl TestHub {
+    /// A hub with no banks yet; see [`TestHubBuilder`].
+    pub fn builder() -> TestHubBuilder {
+        TestHubBuilder {
+            banks: Vec::new(),
+            adapter_retry_ms: 50,
+            adapter_attempts: 4,
+        }
+    }
+
+    /// Starts a hub with the given banks.
+    pub async fn with_banks(codes: &[&str]) -> anyhow::Result<Self> {
+        Self::builder().banks(codes).start().await
+    }
+
+    /// The sandbox (vhost, schemas, management API).
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// The clock shared by the gateway and the banks.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// A client of the court gateway.
+    pub async fn court(&self) -> anyhow::Result<CourtGatewayClient<Channel>> {
+        Ok(CourtGatewayClient::new(channel(self.gateway_addr).await?))
+    }
+
+    /// The gateway's address.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway_addr
+    }
+
+    /// A bank of the hub.
+    pub fn bank(&self, code: &str) -> anyhow::Result<&BankNode> {
+        self.banks
+            .get(code)
+            .with_context(|| format!("no bank {code} in this test hub"))
+    }
+
+    /// The administration client of a bank.
+    pub async fn bank_admin(&self, code: &str) -> anyhow::Result<BankAdminClient<Channel>> {
+        Ok(BankAdminClient::new(
+            channel(self.bank(code)?.bank_addr).await?,
+        ))
+    }
+
+    /// Adds a bank and starts its adapter.
+    pub async fn add_bank(&mut self, code: &str) -> anyhow::Result<()> {
+        let config = BankConfig {
+            code: AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
+            listen: loopback(),
+            database_url: self.sandbox.database_url().to_string(),
+            database_schema: Some(self.sandbox.schema(&format!("bank_{code}"))),
+            // Set below, once the adapter's inbox is bound.
+            inbox_url: String::new(),
+            fixture: None,
+            notice_poll_ms: 200,
+            lapse_poll_ms: 200,
+        };
+        let bank_app = BankApplication::build(config, self.clock.clone()).await?;
+        let bank_addr = bank_app.local_addr()?;
+        let handle = bank_app.bank();
+        let adapter_app =
+            hub_adapter::Application::build(self.adapter_config(code, bank_addr, loopback())?)
+                .await?;
+        let inbox_addr = adapter_app.inbox_addr()?;
+        let bank_app = bank_app.with_inbox_url(format!("http://{inbox_addr}"));
+        let bank = Running::spawn(|t| bank_app.run_until_stopped(t));
+        let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
+        self.banks.insert(
+            code.to_string(),
+            BankNode {
+                code: code.to_string(),
+                bank_addr,
+                inbox_addr,
+                bank,
+                adapter: Some(adapter),
+                handle,
+            },
+        );
+        // Ready when the adapter has declared the bank's queue.
+        let queue = format!("agency.bank.{code}");
+        crate::eventually(
+            &format!("queue {queue}"),
+            Duration::from_secs(20),
+            || async { Ok(self.sandbox.queue_depth(&queue).await.ok()) },
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn adapter_config(
+        &self,
+        code: &str,
+        bank_addr: SocketAddr,
+        inbox: SocketAddr,
+    ) -> anyhow::Result<hub_adapter::Config> {
+        Ok(hub_adapter::Config {
+            agency_kind: AgencyKind::Bank,
+            agency_code: AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
+            agency_url: format!("http://{bank_addr}"),
+            inbox_listen: inbox,
+            amqp_url: self.sandbox.amqp_url(),
+            prefetch: 64,
+            lanes: 16,
+            call_timeout_ms: 5_000,
+            retry_attempts: self.adapter_attempts,
+            retry_initial_ms: self.adapter_retry_ms,
+            retry_max_ms: self.adapter_retry_ms * 8,
+            delivery_limit: 10,
+            reconnect_ms: 100,
+        })
+    }
+
+    /// Stops a bank's in-process adapter (it drains first).
+    pub async fn stop_adapter(&mut self, code: &str) -> anyhow::Result<()> {
+        let node = self
+            .banks
+            .get_mut(code)
+            .with_context(|| format!("no bank {code}"))?;
+        if let Some(adapter) = node.adapter.take() {
+            adapter.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a bank's adapter as a separate process of the `adapter` binary, on the same inbox
+    /// address the bank sends notices to. The in-process adapter must be stopped first.
+    pub async fn spawn_adapter_process(&self, code: &str) -> anyhow::Result<AdapterProcess> {
+        let node = self.bank(code)?;
+        anyhow::ensure!(
+            node.adapter.is_none(),
+            "stop the in-process adapter of {code} first"
+        );
+        let binary = binary("adapter")?;
+        let child = tokio::process::Command::new(&binary)
+            .env("ADAPTER_AGENCY_KIND", "bank")
+            .env("ADAPTER_AGENCY_CODE", code)
+            .env("ADAPTER_AGENCY_URL", format!("http://{}", node.bank_addr))
+            .env("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string())
+            .env("ADAPTER_AMQP_URL", self.sandbox.amqp_url())
+            .env(
+                "ADAPTER_RETRY_INITIAL_MS",
+                self.adapter_retry_ms.to_string(),
+            )
+            .env("ADAPTER_RECONNECT_MS", "100")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        Ok(AdapterProcess { child })
+    }
+
+    /// Starts the in-process adapter of a bank again.
+    pub async fn start_adapter(&mut self, code: &str) -> anyhow::Result<()> {
+        let (bank_addr, inbox_addr) = {
+            let node = self.bank(code)?;
+            anyhow::ensure!(node.adapter.is_none(), "the adapter of {code} is running");
+            (node.bank_addr, node.inbox_addr)
+        };
+        let app =
+            hub_adapter::Application::build(self.adapter_config(code, bank_addr, inbox_addr)?)
+                .await?;
+        let adapter = Running::spawn(|t| app.run_until_stopped(t));
+        if let Some(node) = self.banks.get_mut(code) {
+            node.adapter = Some(adapter);
+        }
+        Ok(())
+    }
+
+    /// Stops everything and removes the sandbox.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        if let Some(gateway) = self.gateway.take()
+            && let Err(e) = gateway.stop().await
+        {
+            failures.push(format!("gateway: {e:#}"));
+        }
+        for (code, node) in std::mem::take(&mut self.banks) {
+            if let Some(adapter) = node.adapter
+                && let Err(e) = adapter.stop().await
+            {
+                failures.push(format!("adapter {code}: {e:#}"));
+            }
+            if let Err(e) = node.bank.stop().await {
+                failures.push(format!("bank {code}: {e:#}"));
+            }
+        }
+        self.sandbox.remove().await?;
+        anyhow::ensure!(
+            failures.is_empty(),
+            "services failed: {}",
+            failures.join("; ")
+        );
+        Ok(())
+    }
+}
+
+/// Port 0 on loopback: the OS picks a free port when the service binds.
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))
+}
+
+/// A binary of this workspace, built next to the test executable (`cargo build --bins`).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("unexpected test executable location")?;
+    let path = dir.join(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} not found: build the binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    Ok(path)
+}
+
+impl TestHub {
+    /// Watches a measure until `done` holds for it, and returns it then. Fails after `timeout`.
+    pub async fn wait_for(
+        &self,
+        court: &str,
+        measure_id: &str,
+        timeout: Duration,
+        done: impl Fn(&enforcement_proto::v1::Measure) -> bool,
+    ) -> anyhow::Result<enforcement_proto::v1::Measure> {
+        use enforcement_proto::v1 as pb;
+        let mut client = self.court().await?;
+        let mut stream = client
+            .watch(pb::WatchRequest {
+                court_code: court.into(),
+                target: Some(pb::watch_request::Target::MeasureId(measure_id.into())),
+            })
+            .await?
+            .into_inner();
+        let mut last = None;
+        let waited = tokio::time::timeout(timeout, async {
+            while let Some(event) = stream.message().await? {
+                if let Some(measure) = event.measure {
+                    if done(&measure) {
+                        return Ok(measure);
+                    }
+                    last = Some(measure);
+                }
+            }
+            anyhow::bail!("watch stream ended")
+        })
+        .await;
+        match waited {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!(
+                "measure {measure_id} did not reach the expected state within {timeout:?}; last seen: {last:?}"
+            ),
+        }
+    }
+
+    /// Waits until the measure is in `state`.
+    pub async fn wait_for_state(
+        &self,
+        court: &str,
+        measure_id: &str,
+        state: enforcement_proto::v1::MeasureState,
+    ) -> anyhow::Result<enforcement_proto::v1::Measure> {
+        self.wait_for(court, measure_id, Duration::from_secs(20), |m| {
+            m.state == state as i32
+        })
+        .await
+    }
+}

@@ -1,0 +1,387 @@
+//! A test's own vhost and schemas, removed afterwards.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde::Deserialize;
+use sqlx::{Executor, PgPool, postgres::PgPoolOptions};
+
+/// Prefix of every test vhost; the rest is `<unix seconds>-<random>`.
+const VHOST_PREFIX: &str = "hub-test-";
+/// Prefix of every test schema; the rest is `<unix seconds>_<random>_<name>`.
+const SCHEMA_PREFIX: &str = "t";
+/// Leftovers older than this are from runs that died; later runs remove them.
+const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// Settings for reaching the machine's services.
+#[derive(Clone, Debug)]
+struct Endpoints {
+    database_url: String,
+    amqp_url: String,
+    rabbitmq_api: String,
+    rabbitmq_user: String,
+    rabbitmq_password: String,
+}
+
+impl Endpoints {
+    fn from_env() -> Self {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        Self {
+            database_url: var(
+                "HUB_TEST_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ),
+            amqp_url: var("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672"),
+            rabbitmq_api: var("HUB_TEST_RABBITMQ_API", "http://127.0.0.1:15672"),
+            rabbitmq_user: var("HUB_TEST_RABBITMQ_USER", "guest"),
+            rabbitmq_password: var("HUB_TEST_RABBITMQ_PASSWORD", "guest"),
+        }
+    }
+}
+
+/// Messages in a queue, as the management API reports them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting to be delivered.
+    #[serde(default)]
+    pub messages_ready: u64,
+    /// Delivered, not yet acknowledged.
+    #[serde(default)]
+    pub messages_unacknowledged: u64,
+}
+
+/// A test's own RabbitMQ vhost and PostgreSQL schemas.
+pub struct Sandbox {
+    endpoints: Endpoints,
+    http: reqwest::Client,
+    vhost: String,
+    prefix: String,
+    pool: PgPool,
+    schemas: std::sync::Mutex<Vec<String>>,
+    removed: bool,
+}
+
+impl Sandbox {
+    /// Creates the vhost (with permissions for the test user) and connects to the database.
+    /// Also removes what dead runs left behind.
+    pub async fn create() -> anyhow::Result<Self> {
+        let endpoints = Endpoints::from_env();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .context("building the HTTP client")?;
+        let now = unix_now();
+        let tag = format!("{now}-{:08x}", fastrand_u32());
+        let vhost = format!("{VHOST_PREFIX}{tag}");
+        let prefix = format!("{SCHEMA_PREFIX}{}", tag.replace('-', "_"));
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&endpoints.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to PostgreSQL at {} (is it running?)",
+                    endpoints.database_url
+                )
+            })?;
+        let sandbox = Self {
+            endpoints,
+            http,
+            vhost,
+            prefix,
+            pool,
+            schemas: std::sync::Mutex::new(Vec::new()),
+            removed: false,
+        };
+        sandbox.sweep_stale(now).await;
+        sandbox
+            .api(
+                reqwest::Method::PUT,
+                &format!("/api/vhosts/{}", sandbox.vhost),
+            )
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("creating the test vhost (is the RabbitMQ management plugin enabled?)")?;
+        sandbox
+            .api(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/permissions/{}/{}",
+                    sandbox.vhost, sandbox.endpoints.rabbitmq_user
+                ),
+            )
+            .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("granting permissions on the test vhost")?;
+        Ok(sandbox)
+    }
+
+    /// The AMQP URL of the test's vhost.
+    pub fn amqp_url(&self) -> String {
+        format!(
+            "{}/{}",
+            self.endpoints.amqp_url.trim_end_matches('/'),
+            self.vhost
+        )
+    }
+
+    /// The test's vhost.
+    pub fn vhost(&self) -> &str {
+        &self.vhost
+    }
+
+    /// The database URL (schemas are chosen per service).
+    pub fn database_url(&self) -> &str {
+        &self.endpoints.database_url
+    }
+
+    /// A schema name for `name`, unique to this test and removed with the sandbox.
+    pub fn schema(&self, name: &str) -> String {
+        let schema = format!(
+            "{}_{}",
+            self.prefix,
+            name.to_ascii_lowercase().replace('-', "_")
+        );
+        if let Ok(mut schemas) = self.schemas.lock() {
+            schemas.push(schema.clone());
+        }
+        schema
+    }
+
+    /// A pool on the test database, without a schema on the search path.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// How many messages a queue of the test's vhost holds.
+    pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<QueueDepth> {
+        let response = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/queues/{}/{}", self.vhost, queue),
+            )
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            anyhow::bail!("no queue {queue} in vhost {}", self.vhost);
+        }
+        Ok(response.error_for_status()?.json().await?)
+    }
+
+    /// The names of the queues in the test's vhost.
+    pub async fn queues(&self) -> anyhow::Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Queue {
+            name: String,
+        }
+        let queues: Vec<Queue> = self
+            .api(reqwest::Method::GET, &format!("/api/queues/{}", self.vhost))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(queues.into_iter().map(|q| q.name).collect())
+    }
+
+    /// Force-closes every AMQP connection of the test's vhost.
+    pub async fn close_connections(&self) -> anyhow::Result<usize> {
+        #[derive(Deserialize)]
+        struct Connection {
+            name: String,
+        }
+        let connections: Vec<Connection> = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/vhosts/{}/connections", self.vhost),
+            )
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for c in &connections {
+            let name = encode_path(&c.name);
+            self.api(reqwest::Method::DELETE, &format!("/api/connections/{name}"))
+                .send()
+                .await?;
+        }
+        Ok(connections.len())
+    }
+
+    /// Removes the vhost and the schemas. Safe to call more than once.
+    pub async fn remove(&mut self) -> anyhow::Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        let schemas: Vec<String> = self.schemas.lock().map(|s| s.clone()).unwrap_or_default();
+        let vhost = self.vhost.clone();
+        remove(&self.endpoints, &self.http, &self.pool, &vhost, &schemas).await?;
+        self.removed = true;
+        Ok(())
+    }
+
+    fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        api(&self.http, &self.endpoints, method, path)
+    }
+
+    /// Removes vhosts and schemas of earlier runs that are older than [`STALE_AFTER`].
+    async fn sweep_stale(&self, now: u64) {
+        let cutoff = now.saturating_sub(STALE_AFTER.as_secs());
+        #[derive(Deserialize)]
+        struct Vhost {
+            name: String,
+        }
+        if let Ok(response) = self.api(reqwest::Method::GET, "/api/vhosts").send().await
+            && let Ok(vhosts) = response.json::<Vec<Vhost>>().await
+        {
+            for v in vhosts {
+                if let Some(ts) = stamp(v.name.strip_prefix(VHOST_PREFIX), '-')
+                    && ts < cutoff
+                {
+                    let _ = self
+                        .api(reqwest::Method::DELETE, &format!("/api/vhosts/{}", v.name))
+                        .send()
+                        .await;
+                }
+            }
+        }
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname ~ '^t[0-9]+_[0-9a-f]{8}_'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default();
+        for schema in schemas {
+            if let Some(ts) = stamp(schema.strip_prefix(SCHEMA_PREFIX), '_')
+                && ts < cutoff
+            {
+                let _ = drop_schema(&self.pool, &schema).await;
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    /// A test that panicked still removes what it created, on a thread of its own because the
+    /// test's runtime may be gone.
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let endpoints = self.endpoints.clone();
+        let vhost = self.vhost.clone();
+        let schemas: Vec<String> = self.schemas.lock().map(|s| s.clone()).unwrap_or_default();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(http) = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(15))
+                    .build()
+                else {
+                    return;
+                };
+                let Ok(pool) = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&endpoints.database_url)
+                    .await
+                else {
+                    return;
+                };
+                if let Err(e) = remove(&endpoints, &http, &pool, &vhost, &schemas).await {
+                    eprintln!("test sandbox cleanup failed: {e:#}");
+                }
+                pool.close().await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn remove(
+    endpoints: &Endpoints,
+    http: &reqwest::Client,
+    pool: &PgPool,
+    vhost: &str,
+    schemas: &[String],
+) -> anyhow::Result<()> {
+    let response = api(
+        http,
+        endpoints,
+        reqwest::Method::DELETE,
+        &format!("/api/vhosts/{vhost}"),
+    )
+    .send()
+    .await
+    .context("deleting the test vhost")?;
+    if !(response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND) {
+        anyhow::bail!("deleting vhost {vhost}: {}", response.status());
+    }
+    for schema in schemas {
+        drop_schema(pool, schema).await?;
+    }
+    Ok(())
+}
+
+async fn drop_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        hub_runtime::postgres::valid_schema(schema),
+        "refusing to drop {schema:?}"
+    );
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .await
+    .with_context(|| format!("dropping schema {schema}"))?;
+    Ok(())
+}
+
+fn api(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    http.request(
+        method,
+        format!("{}{path}", endpoints.rabbitmq_api.trim_end_matches('/')),
+    )
+    .basic_auth(&endpoints.rabbitmq_user, Some(&endpoints.rabbitmq_password))
+}
+
+/// The Unix time stamped at the start of a leftover's name.
+fn stamp(rest: Option<&str>, separator: char) -> Option<u64> {
+    rest?.split(separator).next()?.parse().ok()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn fastrand_u32() -> u32 {
+    fastrand::u32(..)
+}
+
+/// Percent-encodes a management API path segment.
+fn encode_path(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
