@@ -1,71 +1,404 @@
-use enforcement_proto::{reference as admin, v1 as pb};
+//! Freezes at one bank: full, partial and topped up, waiting and promoted.
+
+use enforcement_proto::v1 as pb;
 use hub_testkit::{TestHub, fixtures};
+use std::time::Duration;
 
 const COURT: &str = "京0105";
-
-async fn open_account(
-    hub: &TestHub,
-    bank: &str,
-    account: &str,
-    name: &str,
-    id: &str,
-    balance_fen: i64,
-) -> anyhow::Result<()> {
-    hub.bank_admin(bank)
-        .await?
-        .open_account(admin::OpenAccountRequest {
-            account_number: account.into(),
-            holder_name: name.into(),
-            holder_id: id.into(),
-            balance_fen,
-        })
-        .await?;
-    Ok(())
-}
+const SECOND_COURT: &str = "粤03";
+const THIRD_COURT: &str = "沪0115";
 
 #[tokio::test]
-async fn a_freeze_within_the_balance_becomes_effective_for_the_full_amount() -> anyhow::Result<()> {
+async fn a_freeze_of_10000_on_25000_becomes_effective_with_10000_frozen() -> anyhow::Result<()> {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
     let id = fixtures::resident_id(1);
     let account = fixtures::account_number(1);
-    open_account(&hub, "ICBC", &account, "张三", &id, 2_500_000).await?;
+    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
+        .await?;
 
-    let submitted = hub
-        .court()
-        .await?
-        .submit(fixtures::freeze(
+    let measure = hub
+        .freeze(
             COURT,
             "freeze-1",
-            &fixtures::case_number(1),
-            fixtures::person("张三", &id),
+            1,
+            ("张三", &id),
             "ICBC",
             &account,
             1_000_000,
-            12,
-        ))
-        .await?
-        .into_inner();
-    let measure = submitted.measure.expect("measure");
-    assert!(!submitted.duplicate);
+        )
+        .await?;
     assert_eq!(measure.state, pb::MeasureState::Submitted as i32);
+    assert_eq!(measure.asset, "6222****0001");
 
     let done = hub
         .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Effective)
         .await?;
     assert_eq!(done.held_fen, 1_000_000);
     assert_eq!(done.requested_fen, 1_000_000);
-    assert!(done.expires_at.is_some());
     assert!(done.registration_number.starts_with("ICBC-DJ"));
+    let effective = done.effective_at.expect("effective_at");
+    let expires = done.expires_at.expect("expires_at");
+    let days = (expires.seconds - effective.seconds) / 86_400;
+    assert!(
+        (365..=366).contains(&days),
+        "a 12-month freeze lasts a year, got {days} days"
+    );
 
-    let acct = hub
-        .bank_admin("ICBC")
+    let acct = hub.account("ICBC", &account).await?;
+    assert_eq!((acct.balance_fen, acct.frozen_fen), (2_500_000, 1_000_000));
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_freeze_beyond_the_balance_is_partial_and_later_credits_top_it_up_on_the_watch_stream()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(2);
+    let account = fixtures::account_number(2);
+    hub.open_account("ICBC", &account, "李四", &id, 500_000)
+        .await?;
+
+    let measure = hub
+        .freeze(
+            COURT,
+            "freeze-partial",
+            2,
+            ("李四", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let partial = hub
+        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Partial)
+        .await?;
+    assert_eq!(partial.held_fen, 500_000);
+
+    // The court watches; the debtor receives 3,000.00 and then 7,000.00.
+    let mut watch = hub
+        .court()
         .await?
-        .get_account(admin::AccountRequest {
-            account_number: account.clone(),
+        .watch(pb::WatchRequest {
+            court_code: COURT.into(),
+            target: Some(pb::watch_request::Target::MeasureId(
+                measure.measure_id.clone(),
+            )),
         })
         .await?
         .into_inner();
-    assert_eq!(acct.balance_fen, 2_500_000);
-    assert_eq!(acct.frozen_fen, 1_000_000);
+    let snapshot = watch.message().await?.expect("snapshot");
+    assert_eq!(snapshot.kind, pb::EventKind::Snapshot as i32);
+    assert_eq!(snapshot.measure.as_ref().map(|m| m.held_fen), Some(500_000));
+
+    hub.credit("ICBC", &account, 300_000).await?;
+    let topped = next_event(&mut watch).await?;
+    assert_eq!(topped.kind, pb::EventKind::DetailsChanged as i32);
+    let m = topped.measure.expect("measure");
+    assert_eq!(
+        (m.state, m.held_fen),
+        (pb::MeasureState::Partial as i32, 800_000)
+    );
+    assert!(topped.message.contains("8,000.00"), "{}", topped.message);
+
+    hub.credit("ICBC", &account, 700_000).await?;
+    let full = next_event(&mut watch).await?;
+    assert_eq!(full.kind, pb::EventKind::StateChanged as i32);
+    let m = full.measure.expect("measure");
+    assert_eq!(
+        (m.state, m.held_fen),
+        (pb::MeasureState::Effective as i32, 1_000_000)
+    );
+
+    // The bank froze only what was ordered; the rest of the credit is free.
+    let acct = hub.account("ICBC", &account).await?;
+    assert_eq!((acct.balance_fen, acct.frozen_fen), (1_500_000, 1_000_000));
     hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_second_courts_freeze_waits_and_takes_effect_when_the_first_is_released()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(3);
+    let account = fixtures::account_number(3);
+    hub.open_account("ICBC", &account, "王五", &id, 2_500_000)
+        .await?;
+    let holder = ("王五", id.as_str());
+
+    let first = hub
+        .freeze(COURT, "first", 3, holder, "ICBC", &account, 1_000_000)
+        .await?;
+    hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let second = hub
+        .submit(fixtures::freeze(
+            SECOND_COURT,
+            "second",
+            "（2024）粤03执88号",
+            fixtures::person(holder.0, holder.1),
+            "ICBC",
+            &account,
+            800_000,
+            6,
+        ))
+        .await?;
+    let waiting = hub
+        .wait_for_state(SECOND_COURT, &second.measure_id, pb::MeasureState::Waiting)
+        .await?;
+    assert_eq!(waiting.waiting_position, 1);
+    assert_eq!(waiting.held_fen, 0);
+    let third = hub
+        .submit(fixtures::freeze(
+            THIRD_COURT,
+            "third",
+            "（2024）沪0115执9号",
+            fixtures::person(holder.0, holder.1),
+            "ICBC",
+            &account,
+            300_000,
+            6,
+        ))
+        .await?;
+    let third_waiting = hub
+        .wait_for_state(THIRD_COURT, &third.measure_id, pb::MeasureState::Waiting)
+        .await?;
+    assert_eq!(third_waiting.waiting_position, 2);
+
+    // The second court watches its measure; the first court releases.
+    let mut watch = hub
+        .court()
+        .await?
+        .watch(pb::WatchRequest {
+            court_code: SECOND_COURT.into(),
+            target: Some(pb::watch_request::Target::MeasureId(
+                second.measure_id.clone(),
+            )),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        next_event(&mut watch).await?.kind,
+        pb::EventKind::Snapshot as i32
+    );
+
+    let release = hub
+        .court()
+        .await?
+        .release(pb::ReleaseRequest {
+            court_code: COURT.into(),
+            idempotency_key: "release-first".into(),
+            measure_id: first.measure_id.clone(),
+            reason: "debt paid".into(),
+        })
+        .await?
+        .into_inner()
+        .measure
+        .expect("release measure");
+    assert_eq!(release.kind, pb::MeasureKind::Release as i32);
+    assert_eq!(release.target_measure_id, first.measure_id);
+
+    let promoted = next_event(&mut watch).await?;
+    let m = promoted.measure.expect("measure");
+    assert_eq!(m.state, pb::MeasureState::Effective as i32);
+    assert_eq!(m.held_fen, 800_000);
+    assert_eq!(m.waiting_position, 0);
+    assert!(
+        promoted.message.contains("took effect"),
+        "{}",
+        promoted.message
+    );
+
+    hub.wait_for_state(COURT, &release.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let released = hub.measure(COURT, &first.measure_id).await?;
+    assert_eq!(
+        (released.state, released.held_fen),
+        (pb::MeasureState::Released as i32, 0)
+    );
+    let third_now = hub
+        .wait_for(
+            THIRD_COURT,
+            &third.measure_id,
+            Duration::from_secs(10),
+            |m| m.waiting_position == 1,
+        )
+        .await?;
+    assert_eq!(third_now.state, pb::MeasureState::Waiting as i32);
+
+    let acct = hub.account("ICBC", &account).await?;
+    assert_eq!(acct.frozen_fen, 800_000);
+    // The bank's ledger in order of receipt.
+    let ledger: Vec<(String, String, i64)> = hub
+        .ledger("ICBC")
+        .await?
+        .into_iter()
+        .map(|f| (f.measure_id, f.state, f.frozen_fen))
+        .collect();
+    assert_eq!(
+        ledger,
+        vec![
+            (first.measure_id.clone(), "released".into(), 0),
+            (second.measure_id.clone(), "effective".into(), 800_000),
+            (third.measure_id.clone(), "waiting".into(), 0),
+        ]
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_renewal_before_expiry_moves_the_expiry_and_keeps_the_freeze_in_force()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(4);
+    let account = fixtures::account_number(4);
+    hub.open_account("ICBC", &account, "赵六", &id, 2_000_000)
+        .await?;
+    let freeze = hub
+        .freeze(
+            COURT,
+            "to-renew",
+            4,
+            ("赵六", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let effective = hub
+        .wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let old_expiry = effective.expires_at.expect("expiry").seconds;
+
+    let mut court = hub.court().await?;
+    let too_long = court
+        .renew(pb::RenewRequest {
+            court_code: COURT.into(),
+            idempotency_key: "renew-13".into(),
+            measure_id: freeze.measure_id.clone(),
+            period: Some(pb::Period {
+                months: 13,
+                days: 0,
+            }),
+        })
+        .await
+        .expect_err("13 months exceeds the maximum for deposits");
+    assert_eq!(too_long.code(), tonic::Code::InvalidArgument);
+    assert!(
+        too_long.message().contains("period"),
+        "{}",
+        too_long.message()
+    );
+
+    let renewal = court
+        .renew(pb::RenewRequest {
+            court_code: COURT.into(),
+            idempotency_key: "renew-6".into(),
+            measure_id: freeze.measure_id.clone(),
+            period: Some(pb::Period { months: 6, days: 0 }),
+        })
+        .await?
+        .into_inner()
+        .measure
+        .expect("renewal");
+    hub.wait_for_state(COURT, &renewal.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let renewed = hub
+        .wait_for(COURT, &freeze.measure_id, Duration::from_secs(10), |m| {
+            m.expires_at
+                .as_ref()
+                .is_some_and(|e| e.seconds > old_expiry)
+        })
+        .await?;
+    assert_eq!(renewed.state, pb::MeasureState::Effective as i32);
+    let added_days = (renewed.expires_at.expect("expiry").seconds - old_expiry) / 86_400;
+    assert!(
+        (181..=184).contains(&added_days),
+        "six months added, got {added_days} days"
+    );
+    let ledger = hub.ledger("ICBC").await?;
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        ledger[0].expires_at.as_ref().map(|e| e.seconds),
+        renewed.expires_at.as_ref().map(|e| e.seconds)
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_deduction_takes_the_courts_frozen_funds_and_ends_the_freeze_when_all_are_taken()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(5);
+    let account = fixtures::account_number(5);
+    hub.open_account("ICBC", &account, "钱七", &id, 2_500_000)
+        .await?;
+    let freeze = hub
+        .freeze(
+            COURT,
+            "to-deduct",
+            5,
+            ("钱七", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    hub.wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
+        .await?;
+
+    let deduct = |key: &str, amount_fen: i64| {
+        let mut request = fixtures::freeze(
+            COURT,
+            key,
+            &fixtures::case_number(5),
+            fixtures::person("钱七", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+            12,
+        );
+        request.measure = Some(pb::submit_request::Measure::Deduction(pb::Deduction {
+            account_number: account.clone(),
+            amount_fen,
+            freeze_measure_id: freeze.measure_id.clone(),
+            receiving_account: Some(pb::ReceivingAccount {
+                bank_name: "中国工商银行北京朝阳支行".into(),
+                account_number: "0200001234567890123".into(),
+                account_name: "北京市朝阳区人民法院".into(),
+            }),
+        }));
+        request
+    };
+    let first = hub.submit(deduct("deduct-4000", 400_000)).await?;
+    let done = hub
+        .wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
+        .await?;
+    assert_eq!(done.held_fen, 400_000);
+    let remaining = hub
+        .wait_for(COURT, &freeze.measure_id, Duration::from_secs(10), |m| {
+            m.held_fen == 600_000
+        })
+        .await?;
+    assert_eq!(remaining.state, pb::MeasureState::Effective as i32);
+
+    let second = hub.submit(deduct("deduct-6000", 600_000)).await?;
+    hub.wait_for_state(COURT, &second.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let ended = hub
+        .wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Deducted)
+        .await?;
+    assert_eq!(ended.held_fen, 0);
+    let acct = hub.account("ICBC", &account).await?;
+    assert_eq!((acct.balance_fen, acct.frozen_fen), (1_500_000, 0));
+    hub.shutdown().await
+}
+
+/// The next event of a watch stream, within ten seconds.
+async fn next_event(
+    watch: &mut tonic::Streaming<pb::MeasureEvent>,
+) -> anyhow::Result<pb::MeasureEvent> {
+    tokio::time::timeout(Duration::from_secs(10), watch.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("no watch event within 10 s"))??
+        .ok_or_else(|| anyhow::anyhow!("watch stream ended"))
 }

@@ -6,4 +6,5 @@
 //! moment leave through [`notices`] to the adapter's inbox. Ledgers live in PostgreSQL.
 
 pub mod bank;
+pub mod faults;
 pub mod notices;

@@ -125,6 +125,7 @@ impl TestHubBuilder {
             delivery_limit: 10,
             reconnect_ms: 100,
         };
+        let gateway_schema = gateway_config.database_schema.clone();
         let gateway_app = hub_gateway::Application::build(gateway_config, clock.clone()).await?;
         let gateway_addr = gateway_app.local_addr()?;
         let gateway = Running::spawn(|t| gateway_app.run_until_stopped(t));
@@ -133,6 +134,7 @@ impl TestHubBuilder {
             clock,
             gateway: Some(gateway),
             gateway_addr,
+            gateway_schema,
             banks: BTreeMap::new(),
             adapter_retry_ms: self.adapter_retry_ms,
             adapter_attempts: self.adapter_attempts,
@@ -164,6 +166,7 @@ pub struct TestHub {
     clock: Clock,
     gateway: Option<Running>,
     gateway_addr: SocketAddr,
+    gateway_schema: String,
     banks: BTreeMap<String, BankNode>,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
@@ -197,6 +200,21 @@ impl TestHub {
     /// A client of the court gateway.
     pub async fn court(&self) -> anyhow::Result<CourtGatewayClient<Channel>> {
         Ok(CourtGatewayClient::new(channel(self.gateway_addr).await?))
+    }
+
+    /// How many rows a table of the gateway's schema holds (`measures`, `outbox`, …).
+    pub async fn gateway_rows(&self, table: &str) -> anyhow::Result<i64> {
+        anyhow::ensure!(
+            table.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "not a table name: {table}"
+        );
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}.{table}",
+            self.gateway_schema
+        )))
+        .fetch_one(self.sandbox.pool())
+        .await?;
+        Ok(count)
     }
 
     /// The gateway's address.

@@ -8,6 +8,7 @@
 //! Settings come from the environment, with defaults for this machine's services:
 //! `HUB_TEST_DATABASE_URL`, `HUB_TEST_AMQP_URL`, `HUB_TEST_RABBITMQ_API`.
 
+mod court;
 mod hub;
 mod sandbox;
 

@@ -90,6 +90,7 @@ pub struct Bank {
     code: AgencyCode,
     clock: Clock,
     notices_wake: Arc<Notify>,
+    faults: Arc<crate::faults::Faults>,
 }
 
 impl Bank {
@@ -100,7 +101,14 @@ impl Bank {
             code,
             clock,
             notices_wake: Arc::new(Notify::new()),
+            faults: Arc::default(),
         }
+    }
+
+    /// Faults to inject into `Execute` (slowness, outages), for demonstrating and testing how
+    /// the hub copes with an agency in trouble.
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.faults
     }
 
     fn agency_ref(&self) -> pb::AgencyRef {
@@ -226,6 +234,7 @@ impl AgencyBackend for Bank {
                 "instruction_id and measure_id must be UUIDs",
             ));
         }
+        self.faults.before_call().await?;
         if instruction.agency.as_ref() != Some(&self.agency_ref()) {
             return Err(Status::invalid_argument(format!(
                 "this is bank {}; the instruction is addressed elsewhere",

@@ -1,0 +1,119 @@
+//! Shortcuts for what tests do as a court or as a bank clerk.
+
+use enforcement_proto::{reference as admin, v1 as pb};
+
+use crate::{TestHub, fixtures};
+
+impl TestHub {
+    /// Opens an account at a bank of the hub.
+    pub async fn open_account(
+        &self,
+        bank: &str,
+        account: &str,
+        holder_name: &str,
+        holder_id: &str,
+        balance_fen: i64,
+    ) -> anyhow::Result<admin::Account> {
+        Ok(self
+            .bank_admin(bank)
+            .await?
+            .open_account(admin::OpenAccountRequest {
+                account_number: account.into(),
+                holder_name: holder_name.into(),
+                holder_id: holder_id.into(),
+                balance_fen,
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Credits funds to an account.
+    pub async fn credit(
+        &self,
+        bank: &str,
+        account: &str,
+        amount_fen: i64,
+    ) -> anyhow::Result<admin::Account> {
+        Ok(self
+            .bank_admin(bank)
+            .await?
+            .credit(admin::CreditRequest {
+                account_number: account.into(),
+                amount_fen,
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// An account as the bank holds it.
+    pub async fn account(&self, bank: &str, account: &str) -> anyhow::Result<admin::Account> {
+        Ok(self
+            .bank_admin(bank)
+            .await?
+            .get_account(admin::AccountRequest {
+                account_number: account.into(),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Every freeze a bank holds, in order of receipt.
+    pub async fn ledger(&self, bank: &str) -> anyhow::Result<Vec<admin::LedgerFreeze>> {
+        Ok(self
+            .bank_admin(bank)
+            .await?
+            .list_freezes(admin::ListFreezesRequest::default())
+            .await?
+            .into_inner()
+            .freezes)
+    }
+
+    /// Submits a measure and returns it as recorded.
+    pub async fn submit(&self, request: pb::SubmitRequest) -> anyhow::Result<pb::Measure> {
+        self.court()
+            .await?
+            .submit(request)
+            .await?
+            .into_inner()
+            .measure
+            .ok_or_else(|| anyhow::anyhow!("Submit answered without a measure"))
+    }
+
+    /// Submits a freeze for `court` on `account` at `bank`, held by the subject named.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn freeze(
+        &self,
+        court: &str,
+        key: &str,
+        case_serial: u32,
+        holder: (&str, &str),
+        bank: &str,
+        account: &str,
+        amount_fen: i64,
+    ) -> anyhow::Result<pb::Measure> {
+        self.submit(fixtures::freeze(
+            court,
+            key,
+            &fixtures::case_number(case_serial),
+            fixtures::person(holder.0, holder.1),
+            bank,
+            account,
+            amount_fen,
+            12,
+        ))
+        .await
+    }
+
+    /// One measure, as its court sees it.
+    pub async fn measure(&self, court: &str, measure_id: &str) -> anyhow::Result<pb::Measure> {
+        Ok(self
+            .court()
+            .await?
+            .get(pb::GetRequest {
+                court_code: court.into(),
+                measure_id: measure_id.into(),
+            })
+            .await?
+            .into_inner())
+    }
+}
