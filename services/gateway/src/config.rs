@@ -16,7 +16,7 @@ pub struct Config {
     #[arg(
         long,
         env = "GATEWAY_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/enforcement",
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/enforcement",
         hide_env_values = true
     )]
     pub database_url: String,

@@ -111,15 +111,22 @@ async fn serve(
                 return false;
             }
         };
-        if notification.channel() == outbox {
-            relay_wake.notify_one();
-            continue;
+        // Take everything already received with it: one query for the lot keeps the listener
+        // ahead of a busy gateway.
+        let mut ids: Vec<i64> = Vec::new();
+        let mut wake_relay = false;
+        let mut next = Some(notification);
+        while let Some(n) = next {
+            if n.channel() == outbox {
+                wake_relay = true;
+            } else {
+                ids.extend(n.payload().split(',').filter_map(|id| id.parse::<i64>().ok()));
+            }
+            next = listener.next_buffered();
         }
-        let ids: Vec<i64> = notification
-            .payload()
-            .split(',')
-            .filter_map(|id| id.parse().ok())
-            .collect();
+        if wake_relay {
+            relay_wake.notify_one();
+        }
         if ids.is_empty() {
             continue;
         }

@@ -217,6 +217,18 @@ impl TestHub {
         Ok(count)
     }
 
+    /// How many of the gateway's measures are in `state` (e.g. `effective`).
+    pub async fn measures_in_state(&self, state: &str) -> anyhow::Result<i64> {
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}.measures WHERE state = $1",
+            self.gateway_schema
+        )))
+        .bind(state)
+        .fetch_one(self.sandbox.pool())
+        .await?;
+        Ok(count)
+    }
+
     /// The gateway's address.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr

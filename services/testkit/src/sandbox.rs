@@ -29,7 +29,7 @@ impl Endpoints {
         Self {
             database_url: var(
                 "HUB_TEST_DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/postgres",
+                "postgres://postgres:postgres@127.0.0.1:5432/postgres",
             ),
             amqp_url: var("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672"),
             rabbitmq_api: var("HUB_TEST_RABBITMQ_API", "http://127.0.0.1:15672"),

@@ -1,0 +1,255 @@
+//! `docker-compose.yml` cannot be started here (no Docker engine), so it is checked statically:
+//! every service is healthy-checked and waits for what it needs, runs a binary the image builds,
+//! sets only settings that binary reads, and is wired to the right peer.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use clap::CommandFactory;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A service of the compose file, after `<<` merge keys are applied.
+#[derive(Debug, Default)]
+struct Service {
+    command: Vec<String>,
+    environment: BTreeMap<String, String>,
+    depends_on: BTreeMap<String, String>,
+    healthcheck: Vec<String>,
+    profiles: Vec<String>,
+    has_build_or_image: bool,
+}
+
+/// Applies YAML merge keys (`<<: *anchor`), which compose supports and YAML 1.2 leaves alone.
+fn merged(node: &Yaml) -> BTreeMap<String, Yaml> {
+    let mut out = BTreeMap::new();
+    if let Yaml::Hash(hash) = node {
+        if let Some(base) = hash.get(&Yaml::String("<<".into())) {
+            out.extend(merged(base));
+        }
+        for (k, v) in hash {
+            if let Some(k) = k.as_str()
+                && k != "<<"
+            {
+                out.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+fn strings(node: Option<&Yaml>) -> Vec<String> {
+    match node {
+        Some(Yaml::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(Yaml::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn scalar(node: &Yaml) -> String {
+    match node {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn services() -> anyhow::Result<BTreeMap<String, Service>> {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml"))?;
+    let docs = YamlLoader::load_from_str(&text)?;
+    let doc = docs.first().ok_or_else(|| anyhow::anyhow!("empty compose file"))?;
+    let mut out = BTreeMap::new();
+    for (name, node) in merged(&merged(doc).remove("services").unwrap_or(Yaml::Null)) {
+        let fields = merged(&node);
+        let environment = merged(fields.get("environment").unwrap_or(&Yaml::Null))
+            .into_iter()
+            .map(|(k, v)| (k, scalar(&v)))
+            .collect();
+        let depends_on = merged(fields.get("depends_on").unwrap_or(&Yaml::Null))
+            .into_iter()
+            .map(|(k, v)| {
+                let condition = merged(&v).get("condition").map(scalar).unwrap_or_default();
+                (k, condition)
+            })
+            .collect();
+        let healthcheck = strings(merged(fields.get("healthcheck").unwrap_or(&Yaml::Null)).get("test"));
+        out.insert(
+            name,
+            Service {
+                command: strings(fields.get("command")),
+                environment,
+                depends_on,
+                healthcheck,
+                profiles: strings(fields.get("profiles")),
+                has_build_or_image: fields.contains_key("image") || fields.contains_key("build"),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The environment variables a binary's configuration reads.
+fn env_vars(command: clap::Command) -> Vec<String> {
+    let mut vars: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env().and_then(|e| e.to_str()).map(str::to_string))
+        .collect();
+    for sub in command.get_subcommands() {
+        vars.extend(env_vars(sub.clone()));
+    }
+    vars.push("RUST_LOG".into());
+    vars
+}
+
+#[derive(clap::Parser)]
+struct GatewayCli {
+    #[command(flatten)]
+    config: hub_gateway::Config,
+}
+
+#[derive(clap::Parser)]
+struct AdapterCli {
+    #[command(flatten)]
+    config: hub_adapter::Config,
+}
+
+#[derive(clap::Parser)]
+struct BankCli {
+    #[command(flatten)]
+    config: hub_agencies::bank::BankConfig,
+}
+
+fn port(addr: &str) -> &str {
+    addr.rsplit(':').next().unwrap_or_default()
+}
+
+#[test]
+fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result<()> {
+    let services = services()?;
+    for infra in ["rabbitmq", "postgres"] {
+        let s = services.get(infra).ok_or_else(|| anyhow::anyhow!("no {infra} service"))?;
+        assert!(!s.healthcheck.is_empty(), "{infra} needs a health check");
+    }
+    let rabbit = services["rabbitmq"].command.join(" ");
+    for plugin in ["rabbitmq_management", "rabbitmq_consistent_hash_exchange"] {
+        assert!(rabbit.contains(plugin), "RabbitMQ must enable {plugin}");
+    }
+
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
+    let mut banks = Vec::new();
+    for (name, s) in &services {
+        if name == "rabbitmq" || name == "postgres" {
+            continue;
+        }
+        assert!(s.has_build_or_image, "{name}: no image");
+        let binary = if s.profiles.is_empty() {
+            s.command.first().cloned().unwrap_or_default()
+        } else {
+            "hubctl".to_string()
+        };
+        assert!(
+            dockerfile.contains(&format!("target/release/{binary}")),
+            "{name}: the image does not build {binary:?}"
+        );
+        if !s.profiles.is_empty() {
+            continue; // tools, run on demand
+        }
+        assert_eq!(
+            s.healthcheck.get(1..4).map(|h| h.join(" ")),
+            Some("hubctl health --url".to_string()),
+            "{name}: health check"
+        );
+        for infra in ["rabbitmq", "postgres"] {
+            assert_eq!(
+                s.depends_on.get(infra).map(String::as_str),
+                Some("service_healthy"),
+                "{name} must wait for a healthy {infra}"
+            );
+        }
+        let known = match binary.as_str() {
+            "gateway" => env_vars(GatewayCli::command()),
+            "adapter" => env_vars(AdapterCli::command()),
+            "agency" => {
+                assert_eq!(s.command.get(1).map(String::as_str), Some("bank"), "{name}");
+                banks.push(name.clone());
+                env_vars(BankCli::command())
+            }
+            other => panic!("{name}: unknown binary {other}"),
+        };
+        for key in s.environment.keys() {
+            assert!(known.contains(key), "{name}: {binary} does not read {key}");
+        }
+        // The health check probes the port the service listens on.
+        let listen = ["GATEWAY_LISTEN", "BANK_LISTEN", "ADAPTER_INBOX_LISTEN"]
+            .iter()
+            .find_map(|k| s.environment.get(*k))
+            .ok_or_else(|| anyhow::anyhow!("{name}: no listen address"))?;
+        assert!(
+            s.healthcheck.last().is_some_and(|url| url.ends_with(&format!(":{}", port(listen)))),
+            "{name}: health check on the wrong port"
+        );
+    }
+
+    // Each bank and its adapter point at each other, and every demo bank of the fixture runs.
+    for bank in &banks {
+        let b = &services[bank];
+        let code = &b.environment["BANK_CODE"];
+        let adapter_name = bank.replace("bank-", "adapter-");
+        let a = services
+            .get(&adapter_name)
+            .ok_or_else(|| anyhow::anyhow!("{bank} has no {adapter_name}"))?;
+        assert_eq!(&a.environment["ADAPTER_AGENCY_CODE"], code);
+        assert_eq!(a.environment["ADAPTER_AGENCY_KIND"], "bank");
+        assert_eq!(
+            a.environment["ADAPTER_AGENCY_URL"],
+            format!("http://{bank}:{}", port(&b.environment["BANK_LISTEN"]))
+        );
+        assert_eq!(
+            b.environment["BANK_INBOX_URL"],
+            format!(
+                "http://{adapter_name}:{}",
+                port(&a.environment["ADAPTER_INBOX_LISTEN"])
+            )
+        );
+        assert_eq!(
+            a.depends_on.get(bank).map(String::as_str),
+            Some("service_healthy")
+        );
+    }
+    let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("services/agencies/fixtures/demo-banks.json"),
+    )?)?;
+    let fixture_banks: Vec<String> = fixture["banks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut compose_banks: Vec<String> = banks
+        .iter()
+        .map(|b| services[b].environment["BANK_CODE"].clone())
+        .collect();
+    compose_banks.sort();
+    let mut fixture_sorted = fixture_banks.clone();
+    fixture_sorted.sort();
+    assert_eq!(compose_banks, fixture_sorted);
+
+    // The native runner starts the same banks on the same ports.
+    let runner = std::fs::read_to_string(root().join("scripts/run"))?;
+    for bank in &banks {
+        let b = &services[bank];
+        let a = &services[&bank.replace("bank-", "adapter-")];
+        let entry = format!(
+            "\"{}:{}:{}\"",
+            b.environment["BANK_CODE"],
+            port(&b.environment["BANK_LISTEN"]),
+            port(&a.environment["ADAPTER_INBOX_LISTEN"])
+        );
+        assert!(runner.contains(&entry), "scripts/run does not start {entry}");
+    }
+    Ok(())
+}
