@@ -63,7 +63,9 @@ fn scalar(node: &Yaml) -> String {
 fn services() -> anyhow::Result<BTreeMap<String, Service>> {
     let text = std::fs::read_to_string(root().join("docker-compose.yml"))?;
     let docs = YamlLoader::load_from_str(&text)?;
-    let doc = docs.first().ok_or_else(|| anyhow::anyhow!("empty compose file"))?;
+    let doc = docs
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("empty compose file"))?;
     let mut out = BTreeMap::new();
     for (name, node) in merged(&merged(doc).remove("services").unwrap_or(Yaml::Null)) {
         let fields = merged(&node);
@@ -78,7 +80,8 @@ fn services() -> anyhow::Result<BTreeMap<String, Service>> {
                 (k, condition)
             })
             .collect();
-        let healthcheck = strings(merged(fields.get("healthcheck").unwrap_or(&Yaml::Null)).get("test"));
+        let healthcheck =
+            strings(merged(fields.get("healthcheck").unwrap_or(&Yaml::Null)).get("test"));
         out.insert(
             name,
             Service {
@@ -133,7 +136,9 @@ fn port(addr: &str) -> &str {
 fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result<()> {
     let services = services()?;
     for infra in ["rabbitmq", "postgres"] {
-        let s = services.get(infra).ok_or_else(|| anyhow::anyhow!("no {infra} service"))?;
+        let s = services
+            .get(infra)
+            .ok_or_else(|| anyhow::anyhow!("no {infra} service"))?;
         assert!(!s.healthcheck.is_empty(), "{infra} needs a health check");
     }
     let rabbit = services["rabbitmq"].command.join(" ");
@@ -191,7 +196,9 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             .find_map(|k| s.environment.get(*k))
             .ok_or_else(|| anyhow::anyhow!("{name}: no listen address"))?;
         assert!(
-            s.healthcheck.last().is_some_and(|url| url.ends_with(&format!(":{}", port(listen)))),
+            s.healthcheck
+                .last()
+                .is_some_and(|url| url.ends_with(&format!(":{}", port(listen)))),
             "{name}: health check on the wrong port"
         );
     }
@@ -249,7 +256,10 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             port(&b.environment["BANK_LISTEN"]),
             port(&a.environment["ADAPTER_INBOX_LISTEN"])
         );
-        assert!(runner.contains(&entry), "scripts/run does not start {entry}");
+        assert!(
+            runner.contains(&entry),
+            "scripts/run does not start {entry}"
+        );
     }
     Ok(())
 }

@@ -402,3 +402,158 @@ async fn next_event(
         .map_err(|_| anyhow::anyhow!("no watch event within 10 s"))??
         .ok_or_else(|| anyhow::anyhow!("watch stream ended"))
 }
+
+#[tokio::test]
+async fn the_bank_refuses_unknown_closed_and_mismatched_accounts_with_coded_reasons()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(6);
+    let other_id = fixtures::resident_id(7);
+    let (open, closed) = (fixtures::account_number(6), fixtures::account_number(7));
+    hub.open_account("ICBC", &open, "孙八", &id, 1_000_000)
+        .await?;
+    hub.open_account("ICBC", &closed, "孙八", &id, 1_000_000)
+        .await?;
+    hub.bank_admin("ICBC")
+        .await?
+        .close_account(enforcement_proto::reference::AccountRequest {
+            account_number: closed.clone(),
+        })
+        .await?;
+
+    let cases = [
+        (
+            "unknown",
+            fixtures::account_number(999),
+            "孙八",
+            id.as_str(),
+            pb::ReasonCode::NotFound,
+        ),
+        (
+            "closed",
+            closed.clone(),
+            "孙八",
+            id.as_str(),
+            pb::ReasonCode::AccountClosed,
+        ),
+        (
+            "name",
+            open.clone(),
+            "孙九",
+            id.as_str(),
+            pb::ReasonCode::NameMismatch,
+        ),
+        (
+            "identity",
+            open.clone(),
+            "孙八",
+            other_id.as_str(),
+            pb::ReasonCode::IdentityMismatch,
+        ),
+    ];
+    for (what, account, name, holder_id, code) in cases {
+        let measure = hub
+            .freeze(
+                COURT,
+                &format!("refused-{what}"),
+                6,
+                (name, holder_id),
+                "ICBC",
+                &account,
+                100_000,
+            )
+            .await?;
+        let rejected = hub
+            .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Rejected)
+            .await?;
+        let reason = rejected.reason.expect("reason");
+        assert_eq!(reason.code, code as i32, "{what}: {}", reason.message);
+        assert!(!reason.message.is_empty(), "{what}");
+        assert_eq!(rejected.held_fen, 0);
+    }
+    assert!(
+        hub.ledger("ICBC").await?.is_empty(),
+        "a refused freeze leaves nothing in the ledger"
+    );
+    assert_eq!(hub.account("ICBC", &open).await?.frozen_fen, 0);
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted_them()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    const ACCOUNTS: u32 = 40;
+    for a in 0..ACCOUNTS {
+        hub.open_account(
+            "ICBC",
+            &fixtures::account_number(100 + a),
+            "张三",
+            &fixtures::resident_id(100 + a),
+            5_000_000,
+        )
+        .await?;
+    }
+    // Per account, court A's freeze is accepted before court B's; accounts run concurrently.
+    let mut pairs = tokio::task::JoinSet::new();
+    for a in 0..ACCOUNTS {
+        let mut court = hub.court().await?;
+        pairs.spawn(async move {
+            let n = 100 + a;
+            let mut ids = Vec::new();
+            for (court_code, case) in [
+                (COURT, "（2024）京0105执7号"),
+                (SECOND_COURT, "（2024）粤03执7号"),
+            ] {
+                let request = fixtures::freeze(
+                    court_code,
+                    &format!("order-{n}"),
+                    case,
+                    fixtures::person("张三", &fixtures::resident_id(n)),
+                    "ICBC",
+                    &fixtures::account_number(n),
+                    1_000_000,
+                    12,
+                );
+                let measure = court
+                    .submit(request)
+                    .await?
+                    .into_inner()
+                    .measure
+                    .expect("measure");
+                ids.push(measure.measure_id);
+            }
+            Ok::<_, anyhow::Error>((fixtures::account_number(n), ids))
+        });
+    }
+    let mut accepted = std::collections::BTreeMap::new();
+    while let Some(pair) = pairs.join_next().await {
+        let (account, ids) = pair??;
+        accepted.insert(account, ids);
+    }
+    let received = hub_testkit::eventually(
+        "every freeze in the ledger",
+        Duration::from_secs(60),
+        || async {
+            let ledger = hub.ledger("ICBC").await?;
+            Ok((ledger.len() == 2 * ACCOUNTS as usize).then_some(ledger))
+        },
+    )
+    .await?;
+    for (account, ids) in accepted {
+        let order: Vec<(String, String)> = received
+            .iter()
+            .filter(|f| f.account_number == account)
+            .map(|f| (f.measure_id.clone(), f.state.clone()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (ids[0].clone(), "effective".into()),
+                (ids[1].clone(), "waiting".into())
+            ],
+            "account {account}"
+        );
+    }
+    hub.shutdown().await
+}

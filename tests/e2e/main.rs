@@ -1,4 +1,9 @@
 //! End-to-end tests: courts, gateway, RabbitMQ, adapters and reference agencies, all real,
 //! each test in its own vhost and schemas.
 
+mod adapter;
+mod bulk;
+mod compose;
 mod freeze;
+mod hubctl;
+mod submit;

@@ -55,7 +55,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let ceiling = broker_ceiling(args.messages).await?;
-    eprintln!("broker ceiling: {:.0} msg/s; running the hub", ceiling.through);
+    eprintln!(
+        "broker ceiling: {:.0} msg/s; running the hub",
+        ceiling.through
+    );
     let (throughput, hub, accounts_used) = end_to_end_throughput(&args).await?;
     eprintln!("throughput run done: {throughput:.0} freezes/s; measuring latency");
     let latency = latency_at(&hub, throughput / 2.0, args.latency_seconds, accounts_used).await?;
@@ -68,9 +71,18 @@ async fn main() -> anyhow::Result<()> {
         "(a) broker ceiling, one quorum queue, {} B payload, {} messages:",
         ceiling.payload, args.messages
     );
-    println!("      publish with confirms   {:>9.0} msg/s", ceiling.publish);
-    println!("      consume with acks       {:>9.0} msg/s", ceiling.consume);
-    println!("      through (both at once)  {:>9.0} msg/s", ceiling.through);
+    println!(
+        "      publish with confirms   {:>9.0} msg/s",
+        ceiling.publish
+    );
+    println!(
+        "      consume with acks       {:>9.0} msg/s",
+        ceiling.consume
+    );
+    println!(
+        "      through (both at once)  {:>9.0} msg/s",
+        ceiling.through
+    );
     println!(
         "(b) end to end, Submit → EFFECTIVE, {} freezes, {} submitters, {} banks:",
         args.freezes, args.concurrency, args.banks
@@ -118,8 +130,12 @@ fn sample_instruction() -> Vec<u8> {
         case: request.case,
         subject: request.subject,
         agency: request.agency,
-        issued_at: Some(enforcement_proto::convert::timestamp(time::OffsetDateTime::now_utc())),
-        deadline: Some(enforcement_proto::convert::timestamp(time::OffsetDateTime::now_utc())),
+        issued_at: Some(enforcement_proto::convert::timestamp(
+            time::OffsetDateTime::now_utc(),
+        )),
+        deadline: Some(enforcement_proto::convert::timestamp(
+            time::OffsetDateTime::now_utc(),
+        )),
         action: request.measure.map(|m| match m {
             pb::submit_request::Measure::Freeze(f) => pb::instruction::Action::Freeze(f),
             _ => pb::instruction::Action::Inquiry(pb::Inquiry::default()),
@@ -136,7 +152,10 @@ async fn broker_ceiling(n: u32) -> anyhow::Result<Ceiling> {
     let connection = hub_bus::connect(&sandbox.amqp_url(), "bench").await?;
     let publisher = Publisher::open(&connection).await?;
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     publisher
         .channel()
         .queue_declare(
@@ -240,8 +259,15 @@ async fn end_to_end_throughput(args: &Args) -> anyhow::Result<(f64, TestHub, u32
 
 /// (c): submits at `rate` per second for `seconds`, each on a fresh account, and times each
 /// from its Submit to the EFFECTIVE event on the court's watch stream of the case.
-async fn latency_at(hub: &TestHub, rate: f64, seconds: u32, first_account: u32) -> anyhow::Result<Latency> {
-    let codes: Vec<String> = (0..hub_bank_count(hub)).map(|i| format!("B{i:03}")).collect();
+async fn latency_at(
+    hub: &TestHub,
+    rate: f64,
+    seconds: u32,
+    first_account: u32,
+) -> anyhow::Result<Latency> {
+    let codes: Vec<String> = (0..hub_bank_count(hub))
+        .map(|i| format!("B{i:03}"))
+        .collect();
     let count = ((rate * f64::from(seconds)) as u32).clamp(1, 20_000);
     open_accounts(hub, &codes, first_account..first_account + count).await?;
     let case = fixtures::case_number(2);
@@ -266,7 +292,10 @@ async fn latency_at(hub: &TestHub, rate: f64, seconds: u32, first_account: u32) 
                 if let Some(m) = event.measure
                     && m.state == pb::MeasureState::Effective as i32
                 {
-                    effective_at.lock().await.insert(m.measure_id, Instant::now());
+                    effective_at
+                        .lock()
+                        .await
+                        .insert(m.measure_id, Instant::now());
                     seen += 1;
                 }
             }
@@ -299,7 +328,10 @@ async fn latency_at(hub: &TestHub, rate: f64, seconds: u32, first_account: u32) 
     let ends = effective_at.lock().await;
     let mut samples: Vec<f64> = starts
         .iter()
-        .filter_map(|(id, start)| ends.get(id).map(|end| (*end - *start).as_secs_f64() * 1000.0))
+        .filter_map(|(id, start)| {
+            ends.get(id)
+                .map(|end| (*end - *start).as_secs_f64() * 1000.0)
+        })
         .collect();
     samples.sort_by(f64::total_cmp);
     let pick = |q: f64| {
@@ -326,7 +358,9 @@ struct Latency {
 }
 
 fn hub_bank_count(hub: &TestHub) -> u32 {
-    (0..).take_while(|i| hub.bank(&format!("B{i:03}")).is_ok()).count() as u32
+    (0..)
+        .take_while(|i| hub.bank(&format!("B{i:03}")).is_ok())
+        .count() as u32
 }
 
 fn freeze_request(codes: &[String], k: u32, prefix: &str) -> pb::SubmitRequest {
@@ -384,9 +418,13 @@ async fn open_accounts(
 
 /// Waits until `n` measures are effective, polling the gateway's table.
 async fn wait_until_effective(hub: &TestHub, n: i64) -> anyhow::Result<()> {
-    hub_testkit::eventually("every freeze effective", Duration::from_secs(600), || async {
-        let effective = hub.measures_in_state("effective").await?;
-        Ok((effective >= n).then_some(()))
-    })
+    hub_testkit::eventually(
+        "every freeze effective",
+        Duration::from_secs(600),
+        || async {
+            let effective = hub.measures_in_state("effective").await?;
+            Ok((effective >= n).then_some(()))
+        },
+    )
     .await
 }

@@ -39,6 +39,6 @@ pub use error::{IdentifierError, UnknownNameError};
 pub use identity::ResidentId;
 pub use kind::{AgencyKind, MeasureKind};
 pub use money::{Money, MoneyError};
-pub use period::{Period, PeriodError, StatutoryMaximum};
+pub use period::{CHINA_STANDARD_TIME, Period, PeriodError, StatutoryMaximum};
 pub use state::MeasureState;
 pub use text::{DocumentNumber, OrganisationName, PersonName, Text, TextError};

@@ -12,7 +12,7 @@ use time::{Date, Duration, Month, OffsetDateTime, Time, UtcOffset};
 
 /// China Standard Time, UTC+08:00 (the same as `UtcOffset::from_hms(8, 0, 0)`), which has no
 /// daylight saving time.
-const CHINA_STANDARD_TIME: UtcOffset = offset!(+8);
+pub const CHINA_STANDARD_TIME: UtcOffset = offset!(+8);
 
 /// Why a period was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

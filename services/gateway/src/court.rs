@@ -570,11 +570,26 @@ impl CourtService {
                 .filter(|row| row.court_code == court.as_str())
                 .into_iter()
                 .collect()),
-            WatchTarget::Case(case) => self
-                .store
-                .list_case(court.as_str(), case, None, i64::from(MAX_PAGE) * 10)
-                .await
-                .map_err(unavailable),
+            WatchTarget::Case(case) => {
+                let mut rows = Vec::new();
+                loop {
+                    let page = self
+                        .store
+                        .list_case(
+                            court.as_str(),
+                            case,
+                            rows.last().map(|r: &MeasureRow| r.id),
+                            i64::from(MAX_PAGE),
+                        )
+                        .await
+                        .map_err(unavailable)?;
+                    let last_page = page.len() < MAX_PAGE as usize;
+                    rows.extend(page);
+                    if last_page {
+                        return Ok(rows);
+                    }
+                }
+            }
         }
     }
 }

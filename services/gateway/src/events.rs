@@ -120,7 +120,11 @@ async fn serve(
             if n.channel() == outbox {
                 wake_relay = true;
             } else {
-                ids.extend(n.payload().split(',').filter_map(|id| id.parse::<i64>().ok()));
+                ids.extend(
+                    n.payload()
+                        .split(',')
+                        .filter_map(|id| id.parse::<i64>().ok()),
+                );
             }
             next = listener.next_buffered();
         }

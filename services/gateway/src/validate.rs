@@ -110,6 +110,17 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
     let court = v.check("court_code", CourtCode::parse(&req.court_code));
     let idempotency_key = v.check("idempotency_key", idempotency_key(&req.idempotency_key));
     let case = case_info(&mut v, req.case.as_ref());
+    if let (Some(court), Some(case)) = (court.as_ref(), case.as_ref())
+        && case.number.court() != court
+    {
+        v.add(
+            "case.case_number",
+            format!(
+                "is a case of court {}, not of {court}: a court orders measures in its own cases",
+                case.number.court()
+            ),
+        );
+    }
     let subject = subject(&mut v, req.subject.as_ref());
     let agency = agency(&mut v, req.agency.as_ref());
 
@@ -895,6 +906,19 @@ mod tests {
                 "freeze.amount_fen",
                 "freeze.period"
             ]
+        );
+    }
+
+    #[test]
+    fn a_court_orders_only_in_its_own_cases() {
+        let mut req = freeze_request();
+        req.court_code = "粤03".into();
+        let status = submit(&req, now()).expect_err("another court's case");
+        assert_eq!(fields(&status), vec!["case.case_number"]);
+        assert!(
+            status.message().contains("court 京0105"),
+            "{}",
+            status.message()
         );
     }
 

@@ -20,6 +20,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "HUBCTL_GATEWAY",
         default_value = "http://127.0.0.1:50051",
         value_name = "URL"
@@ -27,18 +28,28 @@ pub struct Cli {
     pub gateway: String,
 
     /// The issuing court's code (法院代字), e.g. 京0105; required by court commands.
-    #[arg(long, global = true, env = "HUBCTL_COURT", value_name = "CODE", value_parser = parse::court)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "HUBCTL_COURT",
+        value_name = "CODE",
+        value_parser = parse::court
+    )]
     pub court: Option<CourtCode>,
 
     /// Machine-readable output: one JSON object per line, full ids, amounts in fen, RFC 3339 UTC
     /// times.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 /// Shown under `--help`, so scripts know what each exit code means.
 const EXIT_CODES: &str = "\
@@ -75,6 +86,20 @@ pub enum Command {
     /// A scripted walk-through against a running hub and reference bank: freezes, partial
     /// freezes topped up by incoming funds, waiting freezes, release with promotion, renewal.
     Demo(DemoArgs),
+    /// Whether a hub service (gateway, adapter, reference bank) is serving: exit 0 if it is.
+    Health(HealthArgs),
+}
+
+/// Which service to probe.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The service's gRPC address, e.g. http://127.0.0.1:50051.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// A gRPC service name to ask about; empty for the server as a whole.
+    #[arg(long, default_value = "", value_name = "NAME")]
+    pub service: String,
 }
 
 /// The case a measure belongs to and its documents.
@@ -430,7 +455,12 @@ mod tests {
     #[test]
     fn a_freeze_takes_amounts_in_yuan_and_one_subject() {
         let mut args = FREEZE.to_vec();
-        args.extend(["--person-name", "张三", "--resident-id", "11010519491231002X"]);
+        args.extend([
+            "--person-name",
+            "张三",
+            "--resident-id",
+            "11010519491231002X",
+        ]);
         let cli = parse(&args).expect("parses");
         let Command::Freeze(freeze) = cli.command else {
             panic!("not a freeze: {:?}", cli.command);
@@ -469,7 +499,12 @@ mod tests {
     #[test]
     fn a_malformed_amount_is_refused_before_anything_is_sent() {
         let mut args = FREEZE.to_vec();
-        args.extend(["--person-name", "张三", "--resident-id", "11010519491231002X"]);
+        args.extend([
+            "--person-name",
+            "张三",
+            "--resident-id",
+            "11010519491231002X",
+        ]);
         let at = args.iter().position(|a| *a == "10,000.00").expect("amount");
         args[at] = "10.005";
         let error = parse(&args).expect_err("three decimals");
@@ -486,8 +521,13 @@ mod tests {
 
     #[test]
     fn a_bad_court_code_or_measure_id_is_a_usage_error() {
-        let error = parse(&["--court", "XX", "status", "0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70"])
-            .expect_err("court");
+        let error = parse(&[
+            "--court",
+            "XX",
+            "status",
+            "0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70",
+        ])
+        .expect_err("court");
         assert_eq!(error.exit_code(), 2);
         let error = parse(&["--court", "京0105", "status", "nope"]).expect_err("id");
         assert!(error.to_string().contains("is not a measure id"));

@@ -47,6 +47,14 @@ impl Server {
         }
     }
 
+    /// Any hub service at `url`, for health probes.
+    pub fn service(url: &str) -> Self {
+        Self {
+            role: "service",
+            url: url.to_owned(),
+        }
+    }
+
     /// A reference bank's administration service at `url`.
     pub fn bank(url: &str) -> Self {
         Self {

@@ -959,7 +959,7 @@ fn money(fen: i64) -> String {
 
 fn date(at: Option<OffsetDateTime>) -> String {
     at.map(|t| {
-        let local = t.to_offset(time::macros::offset!(+8));
+        let local = t.to_offset(hub_domain::CHINA_STANDARD_TIME);
         format!("{} (UTC+08:00)", local.date())
     })
     .unwrap_or_else(|| "-".into())

@@ -1,0 +1,154 @@
+//! `hubctl bank …`: the reference bank's administration service, for demos and tests.
+
+use enforcement_proto::reference::{self as admin, bank_admin_client::BankAdminClient};
+use tonic::transport::Channel;
+
+use crate::{
+    Context,
+    cli::BankCommand,
+    connect,
+    error::{Failure, Server},
+    format, json,
+};
+
+/// A reference bank's `BankAdmin`, with errors mapped to [`Failure`].
+#[derive(Clone)]
+pub struct Bank {
+    client: BankAdminClient<Channel>,
+    server: Server,
+}
+
+impl Bank {
+    /// Connects to the bank's administration service at `url`.
+    pub async fn connect(url: &str) -> Result<Self, Failure> {
+        let server = Server::bank(url);
+        let channel = connect::channel(&server).await?;
+        Ok(Self {
+            client: BankAdminClient::new(channel),
+            server,
+        })
+    }
+
+    fn failure(&self, status: tonic::Status) -> Failure {
+        Failure::from_status(status, &self.server)
+    }
+
+    /// Opens an account.
+    pub async fn open(
+        &mut self,
+        account: &str,
+        holder_name: &str,
+        holder_id: &str,
+        balance_fen: i64,
+    ) -> Result<admin::Account, Failure> {
+        let request = admin::OpenAccountRequest {
+            account_number: account.trim().to_owned(),
+            holder_name: holder_name.to_owned(),
+            holder_id: holder_id.trim().to_owned(),
+            balance_fen,
+        };
+        match self.client.open_account(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Credits incoming funds.
+    pub async fn credit(
+        &mut self,
+        account: &str,
+        amount_fen: i64,
+    ) -> Result<admin::Account, Failure> {
+        let request = admin::CreditRequest {
+            account_number: account.trim().to_owned(),
+            amount_fen,
+        };
+        match self.client.credit(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// One account.
+    pub async fn account(&mut self, account: &str) -> Result<admin::Account, Failure> {
+        let request = admin::AccountRequest {
+            account_number: account.trim().to_owned(),
+        };
+        match self.client.get_account(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// The bank's freezes, of one account or all.
+    pub async fn freezes(
+        &mut self,
+        account: Option<&str>,
+    ) -> Result<Vec<admin::LedgerFreeze>, Failure> {
+        let request = admin::ListFreezesRequest {
+            account_number: account.map(str::trim).unwrap_or_default().to_owned(),
+        };
+        match self.client.list_freezes(request).await {
+            Ok(response) => Ok(response.into_inner().freezes),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+}
+
+/// Runs one `bank` subcommand.
+pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure> {
+    let out = context.out;
+    match command {
+        BankCommand::Open {
+            bank,
+            account,
+            holder_name,
+            holder_id,
+            balance,
+        } => {
+            let opened = Bank::connect(&bank.url)
+                .await?
+                .open(&account, &holder_name, &holder_id, balance.fen())
+                .await?;
+            out.json(&json::account(&opened));
+            out.text(format!("opened account {}", opened.account_number));
+            out.text(format::account(&opened));
+        }
+        BankCommand::Credit {
+            bank,
+            account,
+            amount,
+        } => {
+            let credited = Bank::connect(&bank.url)
+                .await?
+                .credit(&account, amount.fen())
+                .await?;
+            out.json(&json::account(&credited));
+            out.text(format!(
+                "credited {amount} to account {}; partial freezes on it are topped up",
+                credited.account_number
+            ));
+            out.text(format::account(&credited));
+        }
+        BankCommand::Show { bank, account } => {
+            let shown = Bank::connect(&bank.url).await?.account(&account).await?;
+            out.json(&json::account(&shown));
+            out.text(format::account(&shown));
+        }
+        BankCommand::Freezes { bank, account } => {
+            let freezes = Bank::connect(&bank.url)
+                .await?
+                .freezes(account.as_deref())
+                .await?;
+            for freeze in &freezes {
+                out.json(&json::ledger_freeze(freeze));
+            }
+            if freezes.is_empty() {
+                out.text("the bank holds no freezes");
+            } else {
+                out.text(format::freeze_table(&freezes));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `hubctl health`: whether a hub service (gateway, adapter, reference agency) is serving, by the
+//! standard gRPC health service. Exit 0 when serving; for health checks and start-up scripts.
+
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::{
+    Context,
+    cli::HealthArgs,
+    connect,
+    error::{Failure, Server},
+};
+
+/// Asks the service at `args.url` whether it is serving.
+pub async fn run(context: &Context, args: HealthArgs) -> Result<(), Failure> {
+    let server = Server::service(&args.url);
+    let channel = connect::channel(&server).await?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: args.service.clone(),
+        })
+        .await
+        .map_err(|status| Failure::from_status(status, &server))?
+        .into_inner();
+    let status = ServingStatus::try_from(response.status).unwrap_or(ServingStatus::Unknown);
+    context.out.json(&serde_json::json!({
+        "url": args.url,
+        "service": args.service,
+        "status": status.as_str_name(),
+    }));
+    context.out.text(format!(
+        "{}: {}",
+        args.url,
+        status.as_str_name().to_lowercase().replace('_', " ")
+    ));
+    if status == ServingStatus::Serving {
+        Ok(())
+    } else {
+        Err(Failure::Unavailable {
+            server,
+            message: format!("not serving ({})", status.as_str_name()),
+        })
+    }
+}

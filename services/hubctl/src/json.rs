@@ -1,0 +1,149 @@
+//! Output for programs (`--json`): one object per line, full ids, amounts in fen, times in
+//! RFC 3339 UTC, enum values as lower-case snake-case names, absent values as `null`.
+
+use enforcement_proto::{convert, reference as admin, v1 as pb};
+use prost_types::Timestamp;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use crate::format;
+
+/// An optional wire timestamp as RFC 3339 UTC, or `null`.
+pub fn time(at: Option<&Timestamp>) -> Value {
+    convert::instant_opt(at)
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+fn text_or_null(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text.to_owned())
+    }
+}
+
+/// A measure.
+pub fn measure(m: &pb::Measure) -> Value {
+    json!({
+        "measure_id": m.measure_id,
+        "court_code": m.court_code,
+        "case_number": m.case_number,
+        "kind": format::kind(m.kind),
+        "agency": m.agency.as_ref().map(|a| json!({
+            "kind": format::agency_kind(a.kind),
+            "code": a.code,
+        })),
+        "state": format::state(m.state),
+        "requested_fen": m.requested_fen,
+        "held_fen": m.held_fen,
+        "waiting_position": m.waiting_position,
+        "asset": text_or_null(&m.asset),
+        "target_measure_id": text_or_null(&m.target_measure_id),
+        "registration_number": text_or_null(&m.registration_number),
+        "reason": m.reason.as_ref().map(|r| json!({
+            "code": format::reason_code(r.code),
+            "message": r.message,
+        })),
+        "submitted_at": time(m.submitted_at.as_ref()),
+        "effective_at": time(m.effective_at.as_ref()),
+        "expires_at": time(m.expires_at.as_ref()),
+        "updated_at": time(m.updated_at.as_ref()),
+        "version": m.version,
+    })
+}
+
+/// The answer to a submission (freeze, deduct, release, renew). `stage` is `submitted` for the
+/// answer to the request, `outcome` for the measure once the agency has answered (`--wait`).
+pub fn submission(stage: &str, key: &str, duplicate: bool, m: &pb::Measure) -> Value {
+    json!({
+        "stage": stage,
+        "idempotency_key": key,
+        "duplicate": duplicate,
+        "measure": measure(m),
+    })
+}
+
+/// A watch event.
+pub fn event(e: &pb::MeasureEvent) -> Value {
+    json!({
+        "kind": format::event_kind(e.kind),
+        "at": time(e.at.as_ref()),
+        "message": e.message,
+        "measure": e.measure.as_ref().map(measure),
+    })
+}
+
+/// An account of a reference bank.
+pub fn account(a: &admin::Account) -> Value {
+    json!({
+        "account_number": a.account_number,
+        "holder_name": a.holder_name,
+        "holder_id": a.holder_id,
+        "balance_fen": a.balance_fen,
+        "frozen_fen": a.frozen_fen,
+        "available_fen": a.balance_fen.saturating_sub(a.frozen_fen),
+        "closed": a.closed,
+    })
+}
+
+/// A freeze in a reference bank's ledger.
+pub fn ledger_freeze(f: &admin::LedgerFreeze) -> Value {
+    json!({
+        "measure_id": f.measure_id,
+        "instruction_id": f.instruction_id,
+        "account_number": f.account_number,
+        "court_code": f.court_code,
+        "case_number": f.case_number,
+        "state": f.state,
+        "amount_fen": f.amount_fen,
+        "frozen_fen": f.frozen_fen,
+        "waiting_position": f.waiting_position,
+        "effective_at": time(f.effective_at.as_ref()),
+        "expires_at": time(f.expires_at.as_ref()),
+        "registration_number": text_or_null(&f.registration_number),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn a_measure_has_full_ids_fen_and_utc_times() {
+        let at = OffsetDateTime::from_unix_timestamp(1_793_685_909).expect("in range");
+        let m = pb::Measure {
+            measure_id: "0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70".into(),
+            kind: pb::MeasureKind::Freeze as i32,
+            state: pb::MeasureState::Effective as i32,
+            agency: Some(pb::AgencyRef {
+                kind: pb::AgencyKind::Bank as i32,
+                code: "ICBC".into(),
+            }),
+            requested_fen: 1_000_000,
+            held_fen: 1_000_000,
+            expires_at: Some(convert::timestamp(at)),
+            ..Default::default()
+        };
+        let value = measure(&m);
+        assert_eq!(value["measure_id"], "0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70");
+        assert_eq!(value["kind"], "freeze");
+        assert_eq!(value["state"], "effective");
+        assert_eq!(value["agency"]["kind"], "bank");
+        assert_eq!(value["held_fen"], 1_000_000);
+        assert_eq!(value["expires_at"], "2026-11-03T06:05:09Z");
+        assert_eq!(value["effective_at"], Value::Null);
+        assert_eq!(value["reason"], Value::Null);
+        assert_eq!(value["target_measure_id"], Value::Null);
+    }
+
+    #[test]
+    fn a_submission_carries_its_key_and_stage() {
+        let value = submission("outcome", "k-1", true, &pb::Measure::default());
+        assert_eq!(value["stage"], "outcome");
+        assert_eq!(value["idempotency_key"], "k-1");
+        assert_eq!(value["duplicate"], true);
+        assert!(value["measure"].is_object());
+    }
+}

@@ -1,0 +1,124 @@
+//! `hubctl`, the command-line client of the enforcement hub.
+//!
+//! Courts use it to order freezes and deductions at banks, to release and renew them, and to
+//! follow every measure to its end; operators use its `bank` commands to drive a reference bank
+//! and `demo` to walk through the hub's behaviour end to end.
+//!
+//! Data enters as command-line arguments. Amounts, court codes and measure ids are parsed in
+//! [`cli`] (a typing error never reaches the hub); the rest is sent as typed and the hub's
+//! `InvalidArgument` names each offending field. Requests leave over gRPC to the hub's
+//! `CourtGateway` ([`court`]) or a reference bank's `BankAdmin`. Answers leave as text for people
+//! ([`format`]) or, with `--json`, one JSON object per line for programs ([`json`]). Failures
+//! become a sentence on stderr and an exit code ([`error`]).
+
+pub mod cli;
+mod cmd;
+mod connect;
+mod court;
+mod demo;
+pub mod error;
+mod format;
+mod json;
+mod wait;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use hub_domain::CourtCode;
+
+use crate::{
+    cli::{Cli, Command},
+    court::Court,
+    error::{Failure, Server},
+};
+
+/// Runs one command line and says how it went: output on stdout, failures on stderr.
+pub async fn run(cli: Cli) -> ExitCode {
+    let context = Context {
+        hub: Server::hub(&cli.gateway),
+        court: cli.court,
+        out: Output { json: cli.json },
+    };
+    match dispatch(&context, cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Freeze(args) => cmd::freeze::run(context, args).await,
+        Command::Deduct(args) => cmd::deduct::run(context, args).await,
+        Command::Release(args) => cmd::release::run(context, args).await,
+        Command::Renew(args) => cmd::renew::run(context, args).await,
+        Command::Status(args) => cmd::status::run(context, args).await,
+        Command::List(args) => cmd::list::run(context, args).await,
+        Command::Watch(args) => cmd::watch::run(context, args).await,
+        Command::Bank(command) => cmd::bank::run(context, command).await,
+        Command::Demo(args) => demo::run(context, args).await,
+        Command::Health(args) => cmd::health::run(context, args).await,
+    }
+}
+
+/// What every command needs from the global options.
+pub(crate) struct Context {
+    /// The hub's court gateway.
+    pub hub: Server,
+    /// The court acted for, if given.
+    pub court: Option<CourtCode>,
+    /// Where results go.
+    pub out: Output,
+}
+
+impl Context {
+    /// A session with the hub for the court given with `--court`, which court commands need.
+    pub async fn court(&self) -> Result<Court, Failure> {
+        let code = self.court.clone().ok_or_else(|| {
+            Failure::Usage(
+                "this command acts for a court: pass --court <CODE> (e.g. --court 京0105) or set HUBCTL_COURT"
+                    .into(),
+            )
+        })?;
+        Court::connect(self.hub.clone(), code).await
+    }
+}
+
+/// Results on stdout, as text or as JSON lines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Output {
+    /// `--json`: one JSON object per line.
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints text for people; nothing with `--json`.
+    pub fn text(&self, text: impl std::fmt::Display) {
+        if !self.json {
+            self.line(text);
+        }
+    }
+
+    /// Prints one JSON object on one line; nothing without `--json`.
+    pub fn json(&self, value: &serde_json::Value) {
+        if self.json {
+            self.line(value);
+        }
+    }
+
+    /// Prints a line whatever the mode; `false` if stdout is gone (e.g. a closed pipe).
+    pub fn line(&self, text: impl std::fmt::Display) -> bool {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{text}")
+            .and_then(|()| stdout.flush())
+            .is_ok()
+    }
+
+    /// A note for people on stderr (progress, hints), in both modes: it never mixes with the
+    /// results on stdout.
+    pub fn note(&self, text: impl std::fmt::Display) {
+        eprintln!("{text}");
+    }
+}

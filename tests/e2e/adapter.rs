@@ -1,0 +1,177 @@
+//! The adapter under trouble: an agency that fails for a while or for good, and messages it
+//! cannot read.
+
+use std::time::Duration;
+
+use enforcement_proto::v1 as pb;
+use hub_bus::{MessageMeta, Published, Publisher, header_str, topology};
+use hub_testkit::{TestHub, eventually, fixtures};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+
+const COURT: &str = "京0105";
+
+#[tokio::test]
+async fn a_bank_down_for_a_while_is_retried_until_the_freeze_takes_effect() -> anyhow::Result<()> {
+    let hub = TestHub::builder()
+        .banks(&["ICBC"])
+        .adapter_retries(50, 6)
+        .start()
+        .await?;
+    let id = fixtures::resident_id(20);
+    let account = fixtures::account_number(20);
+    hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
+        .await?;
+    hub.bank("ICBC")?.bank().faults().fail_next(3);
+
+    let measure = hub
+        .freeze(
+            COURT,
+            "retried",
+            20,
+            ("张三", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let done = hub
+        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Effective)
+        .await?;
+    assert_eq!(done.held_fen, 1_000_000);
+    assert_eq!(hub.ledger("ICBC").await?.len(), 1);
+    let dead = hub
+        .sandbox()
+        .queue_depth(topology::DEAD_LETTER_QUEUE)
+        .await?;
+    assert_eq!(dead.messages_ready, 0);
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_bank_that_stays_down_ends_the_measure_failed_with_the_instruction_in_dead_letters()
+-> anyhow::Result<()> {
+    let hub = TestHub::builder()
+        .banks(&["ICBC"])
+        .adapter_retries(20, 3)
+        .start()
+        .await?;
+    let id = fixtures::resident_id(21);
+    let account = fixtures::account_number(21);
+    hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
+        .await?;
+    hub.bank("ICBC")?.bank().faults().fail_next(1_000);
+
+    let measure = hub
+        .freeze(
+            COURT,
+            "gave-up",
+            21,
+            ("张三", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let failed = hub
+        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Failed)
+        .await?;
+    let reason = failed.reason.expect("reason");
+    assert_eq!(reason.code, pb::ReasonCode::AgencyError as i32);
+    assert!(
+        reason.message.contains("down for maintenance"),
+        "{}",
+        reason.message
+    );
+
+    let letter = take_dead_letter(&hub).await?;
+    assert_eq!(
+        letter.correlation_id.as_deref(),
+        Some(measure.measure_id.as_str())
+    );
+    assert!(letter.reason.contains("Unavailable"), "{}", letter.reason);
+    assert_eq!(letter.queue, "agency.bank.ICBC");
+    assert!(hub.ledger("ICBC").await?.is_empty());
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn an_undecodable_instruction_goes_to_dead_letters_with_the_reason() -> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test").await?;
+    let publisher = Publisher::open(&connection).await?;
+    let meta = MessageMeta {
+        message_id: "garbage-1".into(),
+        correlation_id: Some("not-a-measure".into()),
+        kind: "enforcement.v1.Instruction".into(),
+        ..MessageMeta::default()
+    };
+    let published = publisher
+        .publish(
+            topology::INSTRUCTIONS_EXCHANGE,
+            "bank.ICBC",
+            b"\xff\xff not protobuf",
+            &meta,
+        )
+        .await?;
+    assert_eq!(published, Published::Confirmed);
+
+    let letter = take_dead_letter(&hub).await?;
+    assert!(
+        letter.reason.starts_with("undecodable instruction"),
+        "{}",
+        letter.reason
+    );
+    assert_eq!(letter.body, b"\xff\xff not protobuf");
+    // The agency's queue is empty again: the message was taken, not left to loop.
+    eventually(
+        "the agency queue drained",
+        Duration::from_secs(10),
+        || async {
+            let depth = hub.sandbox().queue_depth("agency.bank.ICBC").await?;
+            Ok((depth == Default::default()).then_some(()))
+        },
+    )
+    .await?;
+    let _ = connection.close(200, "done".into()).await;
+    hub.shutdown().await
+}
+
+struct DeadLetter {
+    reason: String,
+    queue: String,
+    correlation_id: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Waits for one message in the dead-letter queue and takes it.
+async fn take_dead_letter(hub: &TestHub) -> anyhow::Result<DeadLetter> {
+    let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test-dlq").await?;
+    let channel = connection.create_channel().await?;
+    let letter = eventually("a dead letter", Duration::from_secs(20), || async {
+        let got = channel
+            .basic_get(
+                topology::DEAD_LETTER_QUEUE.into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await?;
+        let Some(message) = got else {
+            return Ok(None);
+        };
+        let delivery = message.delivery;
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        let props = &delivery.properties;
+        Ok(Some(DeadLetter {
+            reason: header_str(props, topology::HEADER_DEAD_REASON)
+                .unwrap_or_default()
+                .to_string(),
+            queue: header_str(props, topology::HEADER_DEAD_QUEUE)
+                .unwrap_or_default()
+                .to_string(),
+            correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
+            body: delivery.data,
+        }))
+    })
+    .await?;
+    let _ = connection.close(200, "done".into()).await;
+    Ok(letter)
+}
