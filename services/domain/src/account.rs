@@ -92,10 +92,12 @@ mod tests {
 
     #[test]
     fn strips_spaces_and_keeps_digits() {
-        let account = AccountNumber::parse(" 6222 0202 0000 1234 567 ").unwrap();
+        let account = AccountNumber::parse(" 6222 0202 0000 1234 567 ").expect("valid test input");
         assert_eq!(account.as_str(), "6222020200001234567");
         assert_eq!(account.to_string(), "6222020200001234567");
-        let with_ideographic_space: AccountNumber = "622202\u{3000}0200001234567".parse().unwrap();
+        let with_ideographic_space: AccountNumber = "622202\u{3000}0200001234567"
+            .parse()
+            .expect("valid test input");
         assert_eq!(with_ideographic_space, account);
     }
 
@@ -103,27 +105,43 @@ mod tests {
     fn masks_long_and_short_numbers() {
         assert_eq!(
             AccountNumber::parse("6222020200001234567")
-                .unwrap()
+                .expect("valid test input")
                 .masked(),
             "6222****4567"
         );
         assert_eq!(
-            AccountNumber::parse("123456789").unwrap().masked(),
+            AccountNumber::parse("123456789")
+                .expect("valid test input")
+                .masked(),
             "1234****6789"
         );
-        assert_eq!(AccountNumber::parse("12345678").unwrap().masked(), "****78");
-        assert_eq!(AccountNumber::parse("123456").unwrap().masked(), "****56");
+        assert_eq!(
+            AccountNumber::parse("12345678")
+                .expect("valid test input")
+                .masked(),
+            "****78"
+        );
+        assert_eq!(
+            AccountNumber::parse("123456")
+                .expect("valid test input")
+                .masked(),
+            "****56"
+        );
     }
 
     #[test]
     fn luhn_check_is_reported_not_enforced() {
         assert!(
             AccountNumber::parse("4111 1111 1111 1111")
-                .unwrap()
+                .expect("valid test input")
                 .luhn_ok()
         );
-        assert!(AccountNumber::parse("79927398713").unwrap().luhn_ok());
-        let corporate = AccountNumber::parse("79927398710").unwrap();
+        assert!(
+            AccountNumber::parse("79927398713")
+                .expect("valid test input")
+                .luhn_ok()
+        );
+        let corporate = AccountNumber::parse("79927398710").expect("valid test input");
         assert!(!corporate.luhn_ok());
         assert_eq!(corporate.as_str(), "79927398710");
     }

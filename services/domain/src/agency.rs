@@ -115,13 +115,25 @@ mod tests {
 
     #[test]
     fn parses_codes_safe_for_the_broker() {
-        assert_eq!(AgencyCode::parse("ICBC").unwrap().as_str(), "ICBC");
         assert_eq!(
-            AgencyCode::parse(" bj_ga-01 ").unwrap().to_string(),
+            AgencyCode::parse("ICBC")
+                .expect("valid test input")
+                .as_str(),
+            "ICBC"
+        );
+        assert_eq!(
+            AgencyCode::parse(" bj_ga-01 ")
+                .expect("valid test input")
+                .to_string(),
             "bj_ga-01"
         );
         let longest = "A".repeat(32);
-        assert_eq!(AgencyCode::parse(&longest).unwrap().as_str(), longest);
+        assert_eq!(
+            AgencyCode::parse(&longest)
+                .expect("valid test input")
+                .as_str(),
+            longest
+        );
     }
 
     #[test]
@@ -150,26 +162,37 @@ mod tests {
 
     #[test]
     fn derives_routing_key_and_queue_name() {
-        let id = AgencyId::new(AgencyKind::Bank, AgencyCode::parse("ICBC").unwrap());
+        let id = AgencyId::new(
+            AgencyKind::Bank,
+            AgencyCode::parse("ICBC").expect("valid test input"),
+        );
         assert_eq!(id.routing_key(), "bank.ICBC");
         assert_eq!(id.queue_name(), "agency.bank.ICBC");
         assert_eq!(id.to_string(), "bank.ICBC");
 
         let land = AgencyId::new(
             AgencyKind::LandRegistry,
-            AgencyCode::parse("BJ-CY").unwrap(),
+            AgencyCode::parse("BJ-CY").expect("valid test input"),
         );
         assert_eq!(land.queue_name(), "agency.land.BJ-CY");
-        let police = AgencyId::new(AgencyKind::PublicSecurity, AgencyCode::parse("GA").unwrap());
+        let police = AgencyId::new(
+            AgencyKind::PublicSecurity,
+            AgencyCode::parse("GA").expect("valid test input"),
+        );
         assert_eq!(police.routing_key(), "police.GA");
     }
 
     #[test]
     fn agency_id_parses_its_display_form() {
-        let id: AgencyId = "bank.ICBC".parse().unwrap();
+        let id: AgencyId = "bank.ICBC".parse().expect("valid test input");
         assert_eq!(id.kind, AgencyKind::Bank);
         assert_eq!(id.code.as_str(), "ICBC");
-        assert_eq!(id.to_string().parse::<AgencyId>().unwrap(), id);
+        assert_eq!(
+            id.to_string()
+                .parse::<AgencyId>()
+                .expect("valid test input"),
+            id
+        );
     }
 
     #[test]

@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn parses_a_basic_court_enforcement_case() {
-        let number = CaseNumber::parse("（2023）京0105执1234号").unwrap();
+        let number = CaseNumber::parse("（2023）京0105执1234号").expect("valid test input");
         assert_eq!(number.year(), 2023);
         assert_eq!(number.court().as_str(), "京0105");
         assert_eq!(number.specialised(), None);
@@ -235,14 +235,17 @@ mod tests {
 
     #[test]
     fn ascii_parentheses_are_normalised_to_full_width() {
-        let number: CaseNumber = " (2023)京0105执1234号 ".parse().unwrap();
+        let number: CaseNumber = " (2023)京0105执1234号 ".parse().expect("valid test input");
         assert_eq!(number.to_string(), "（2023）京0105执1234号");
-        assert_eq!(number, CaseNumber::parse("（2023）京0105执1234号").unwrap());
+        assert_eq!(
+            number,
+            CaseNumber::parse("（2023）京0105执1234号").expect("valid test input")
+        );
     }
 
     #[test]
     fn parses_supreme_court_supervision_case() {
-        let number = CaseNumber::parse("（2024）最高法执监12号").unwrap();
+        let number = CaseNumber::parse("（2024）最高法执监12号").expect("valid test input");
         assert_eq!(number.year(), 2024);
         assert!(number.court().is_supreme_court());
         assert_eq!(number.type_code(), "执监");
@@ -251,7 +254,7 @@ mod tests {
 
     #[test]
     fn parses_property_preservation_case() {
-        let number = CaseNumber::parse("（2022）粤03财保7号").unwrap();
+        let number = CaseNumber::parse("（2022）粤03财保7号").expect("valid test input");
         assert_eq!(number.year(), 2022);
         assert_eq!(number.court().as_str(), "粤03");
         assert_eq!(number.specialised(), None);
@@ -261,7 +264,7 @@ mod tests {
 
     #[test]
     fn parses_resumed_enforcement_case() {
-        let number = CaseNumber::parse("（2021）沪0115执恢88号").unwrap();
+        let number = CaseNumber::parse("（2021）沪0115执恢88号").expect("valid test input");
         assert_eq!(number.court().as_str(), "沪0115");
         assert_eq!(number.type_code(), "执恢");
         assert_eq!(number.serial(), 88);
@@ -269,7 +272,7 @@ mod tests {
 
     #[test]
     fn parses_specialised_court_character() {
-        let number = CaseNumber::parse("（2020）京73知执9号").unwrap();
+        let number = CaseNumber::parse("（2020）京73知执9号").expect("valid test input");
         assert_eq!(number.court().as_str(), "京73");
         assert_eq!(number.specialised(), Some('知'));
         assert_eq!(number.type_code(), "执");
@@ -279,7 +282,7 @@ mod tests {
 
     #[test]
     fn high_court_without_digits_and_largest_serial() {
-        let number = CaseNumber::parse("（2100）新执异9999999号").unwrap();
+        let number = CaseNumber::parse("（2100）新执异9999999号").expect("valid test input");
         assert_eq!(number.year(), 2100);
         assert_eq!(number.court().as_str(), "新");
         assert_eq!(number.type_code(), "执异");

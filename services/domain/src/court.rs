@@ -104,19 +104,19 @@ mod tests {
 
     #[test]
     fn parses_basic_intermediate_high_and_supreme_courts() {
-        let basic = CourtCode::parse("京0105").unwrap();
+        let basic = CourtCode::parse("京0105").expect("valid test input");
         assert_eq!(basic.as_str(), "京0105");
         assert_eq!(basic.province(), Some('京'));
         assert!(!basic.is_supreme_court());
 
-        let intermediate: CourtCode = "粤03".parse().unwrap();
+        let intermediate: CourtCode = "粤03".parse().expect("valid test input");
         assert_eq!(intermediate.to_string(), "粤03");
         assert_eq!(intermediate.province(), Some('粤'));
 
-        let high = CourtCode::parse("京").unwrap();
+        let high = CourtCode::parse("京").expect("valid test input");
         assert_eq!(high.as_str(), "京");
 
-        let supreme = CourtCode::parse(" 最高法 ").unwrap();
+        let supreme = CourtCode::parse(" 最高法 ").expect("valid test input");
         assert_eq!(supreme.as_str(), "最高法");
         assert!(supreme.is_supreme_court());
         assert_eq!(supreme.province(), None);
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn every_province_abbreviation_is_accepted() {
         for province in PROVINCE_ABBREVIATIONS {
-            let code = CourtCode::parse(&format!("{province}01")).unwrap();
+            let code = CourtCode::parse(&format!("{province}01")).expect("valid test input");
             assert_eq!(code.province(), Some(province));
         }
     }
@@ -168,10 +168,10 @@ mod tests {
 
     #[test]
     fn prefix_parsing_returns_the_rest() {
-        let (code, rest) = CourtCode::parse_prefix("京0105执1234号").unwrap();
+        let (code, rest) = CourtCode::parse_prefix("京0105执1234号").expect("valid test input");
         assert_eq!(code.as_str(), "京0105");
         assert_eq!(rest, "执1234号");
-        let (code, rest) = CourtCode::parse_prefix("最高法执监12号").unwrap();
+        let (code, rest) = CourtCode::parse_prefix("最高法执监12号").expect("valid test input");
         assert_eq!(code.as_str(), "最高法");
         assert_eq!(rest, "执监12号");
     }

@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn parses_the_reference_number() {
-        let id = ResidentId::parse("11010519491231002X").unwrap();
+        let id = ResidentId::parse("11010519491231002X").expect("valid test input");
         assert_eq!(id.as_str(), "11010519491231002X");
         assert_eq!(id.to_string(), "11010519491231002X");
         assert_eq!(id.birth_date(), date!(1949 - 12 - 31));
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn lower_case_x_and_whitespace_are_normalised() {
-        let id: ResidentId = " 11010519491231002x ".parse().unwrap();
+        let id: ResidentId = " 11010519491231002x ".parse().expect("valid test input");
         assert_eq!(id.as_str(), "11010519491231002X");
     }
 
@@ -165,7 +165,7 @@ mod tests {
             ResidentId::check_character_for("44030419900307124"),
             Some('8')
         );
-        let id = ResidentId::parse("440304199003071248").unwrap();
+        let id = ResidentId::parse("440304199003071248").expect("valid test input");
         assert_eq!(id.as_str(), "440304199003071248");
         assert_eq!(id.birth_date(), date!(1990 - 03 - 07));
         assert_eq!(id.masked(), "440304********1248");
@@ -225,7 +225,7 @@ mod tests {
             "11010518991231002",
             "11010519491301002",
         ] {
-            let check = ResidentId::check_character_for(body).unwrap();
+            let check = ResidentId::check_character_for(body).expect("valid test input");
             let error = ResidentId::parse(&format!("{body}{check}")).unwrap_err();
             assert_eq!(
                 error,
@@ -239,8 +239,8 @@ mod tests {
     #[test]
     fn leap_day_birth_date_is_accepted() {
         let body = "11010520000229001";
-        let check = ResidentId::check_character_for(body).unwrap();
-        let id = ResidentId::parse(&format!("{body}{check}")).unwrap();
+        let check = ResidentId::check_character_for(body).expect("valid test input");
+        let id = ResidentId::parse(&format!("{body}{check}")).expect("valid test input");
         assert_eq!(id.birth_date(), date!(2000 - 02 - 29));
     }
 

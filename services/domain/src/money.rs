@@ -227,7 +227,7 @@ mod tests {
     use super::*;
 
     fn fen(amount: i64) -> Money {
-        Money::from_fen(amount).unwrap()
+        Money::from_fen(amount).expect("valid test input")
     }
 
     #[test]
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn positive_refuses_zero_and_negative_amounts() {
-        assert_eq!(Money::positive(1).unwrap().fen(), 1);
+        assert_eq!(Money::positive(1).expect("valid test input").fen(), 1);
         assert_eq!(
             Money::positive(0).unwrap_err(),
             MoneyError::NotPositive { fen: 0 }
@@ -280,22 +280,49 @@ mod tests {
 
     #[test]
     fn parses_yuan_as_people_write_it() {
-        assert_eq!(Money::parse_yuan("10000").unwrap().fen(), 1_000_000);
-        assert_eq!(Money::parse_yuan("10,000.00").unwrap().fen(), 1_000_000);
-        assert_eq!(Money::parse_yuan("10000.5").unwrap().fen(), 1_000_050);
-        assert_eq!(Money::parse_yuan(" 0.05 ").unwrap().fen(), 5);
         assert_eq!(
-            Money::parse_yuan("1,234,567.89").unwrap().fen(),
+            Money::parse_yuan("10000").expect("valid test input").fen(),
+            1_000_000
+        );
+        assert_eq!(
+            Money::parse_yuan("10,000.00")
+                .expect("valid test input")
+                .fen(),
+            1_000_000
+        );
+        assert_eq!(
+            Money::parse_yuan("10000.5")
+                .expect("valid test input")
+                .fen(),
+            1_000_050
+        );
+        assert_eq!(
+            Money::parse_yuan(" 0.05 ").expect("valid test input").fen(),
+            5
+        );
+        assert_eq!(
+            Money::parse_yuan("1,234,567.89")
+                .expect("valid test input")
+                .fen(),
             123_456_789
         );
-        assert_eq!(Money::parse_yuan("0").unwrap(), Money::ZERO);
+        assert_eq!(
+            Money::parse_yuan("0").expect("valid test input"),
+            Money::ZERO
+        );
     }
 
     #[test]
     fn display_output_parses_back() {
         for amount in [0, 5, 1_000_000, 12_345_678_901, i64::MAX] {
             let money = fen(amount);
-            assert_eq!(money.to_string().parse::<Money>().unwrap(), money);
+            assert_eq!(
+                money
+                    .to_string()
+                    .parse::<Money>()
+                    .expect("valid test input"),
+                money
+            );
         }
     }
 
@@ -349,7 +376,9 @@ mod tests {
             }
         );
         assert_eq!(
-            Money::parse_yuan("92233720368547758.07").unwrap().fen(),
+            Money::parse_yuan("92233720368547758.07")
+                .expect("valid test input")
+                .fen(),
             i64::MAX
         );
     }

@@ -212,7 +212,7 @@ mod tests {
     use time::macros::datetime;
 
     fn period(months: u32, days: u32) -> Period {
-        Period::new(months, days).unwrap()
+        Period::new(months, days).expect("valid test input")
     }
 
     #[test]

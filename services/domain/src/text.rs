@@ -120,13 +120,25 @@ mod tests {
 
     #[test]
     fn trims_and_keeps_the_text() {
-        assert_eq!(Text::parse(10, "  张三 ").unwrap().as_str(), "张三");
-        assert_eq!(PersonName::parse(" 李四 ").unwrap().to_string(), "李四");
-        let document: DocumentNumber = "（2023）京0105执1234号之一".parse().unwrap();
+        assert_eq!(
+            Text::parse(10, "  张三 ")
+                .expect("valid test input")
+                .as_str(),
+            "张三"
+        );
+        assert_eq!(
+            PersonName::parse(" 李四 ")
+                .expect("valid test input")
+                .to_string(),
+            "李四"
+        );
+        let document: DocumentNumber = "（2023）京0105执1234号之一"
+            .parse()
+            .expect("valid test input");
         assert_eq!(document.as_str(), "（2023）京0105执1234号之一");
         assert_eq!(
             OrganisationName::parse("北京某某科技有限公司")
-                .unwrap()
+                .expect("valid test input")
                 .as_str(),
             "北京某某科技有限公司"
         );
@@ -135,7 +147,12 @@ mod tests {
     #[test]
     fn counts_characters_not_bytes() {
         let sixty_four = "张".repeat(64);
-        assert_eq!(PersonName::parse(&sixty_four).unwrap().as_str(), sixty_four);
+        assert_eq!(
+            PersonName::parse(&sixty_four)
+                .expect("valid test input")
+                .as_str(),
+            sixty_four
+        );
         assert_eq!(
             PersonName::parse(&"张".repeat(65)).unwrap_err(),
             TextError::TooLong { max: 64 }
@@ -146,7 +163,7 @@ mod tests {
         );
         assert_eq!(
             OrganisationName::parse(&"公".repeat(128))
-                .unwrap()
+                .expect("valid test input")
                 .as_str()
                 .chars()
                 .count(),
