@@ -49,6 +49,9 @@ struct Args {
     /// Seconds of open-loop load in the latency run.
     #[arg(long, default_value_t = 10)]
     latency_seconds: u32,
+    /// Rate of the latency run in freezes per second [default: half the measured throughput].
+    #[arg(long)]
+    latency_rate: Option<f64>,
 }
 
 #[tokio::main]
@@ -61,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     );
     let (throughput, hub, accounts_used) = end_to_end_throughput(&args).await?;
     eprintln!("throughput run done: {throughput:.0} freezes/s; measuring latency");
-    let latency = latency_at(&hub, throughput / 2.0, args.latency_seconds, accounts_used).await?;
+    let rate = args.latency_rate.unwrap_or(throughput / 2.0);
+    let latency = latency_at(&hub, rate, args.latency_seconds, accounts_used).await?;
     hub.shutdown().await?;
 
     let fair = ceiling.through / 2.0;
@@ -93,8 +97,8 @@ async fn main() -> anyhow::Result<()> {
         throughput / fair
     );
     println!(
-        "(c) latency at {:.0} freezes/s (half of b), open loop, {} measures:",
-        throughput / 2.0,
+        "(c) latency at {rate:.0} freezes/s{}, open loop, {} measures:",
+        if args.latency_rate.is_none() { " (half of b)" } else { "" },
         latency.count
     );
     println!(

@@ -8,7 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sqlx::postgres::PgListener;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{EventRow, Store, outbox_channel};
@@ -85,7 +85,14 @@ pub async fn listen(
     }
 }
 
+/// Most audit entries read in one query.
+const FETCH_BATCH: usize = 2000;
+
 /// Forwards notifications; returns `true` on shutdown, `false` when the connection was lost.
+///
+/// Receiving and reading are separate tasks: while one batch of entries is read, notifications
+/// keep arriving and queue up, and the next read takes all of them at once. Under load the
+/// listener therefore reads in large batches instead of falling behind one query per commit.
 async fn serve(
     listener: &mut PgListener,
     store: &Store,
@@ -94,45 +101,49 @@ async fn serve(
     outbox: &str,
     shutdown: &CancellationToken,
 ) -> bool {
-    loop {
+    let (ids_tx, ids_rx) = mpsc::unbounded_channel::<Vec<i64>>();
+    let reader = tokio::spawn(read_entries(store.clone(), hub.clone(), ids_rx));
+    let shut_down = loop {
         let notification = tokio::select! {
-            () = shutdown.cancelled() => return true,
+            () = shutdown.cancelled() => break true,
             n = listener.try_recv() => n,
         };
-        let notification = match notification {
-            Ok(Some(n)) => n,
+        match notification {
+            Ok(Some(n)) if n.channel() == outbox => relay_wake.notify_one(),
+            Ok(Some(n)) => {
+                let ids: Vec<i64> = n
+                    .payload()
+                    .split(',')
+                    .filter_map(|id| id.parse().ok())
+                    .collect();
+                if !ids.is_empty() && ids_tx.send(ids).is_err() {
+                    break false;
+                }
+            }
             Ok(None) => {
                 tracing::warn!("event listener lost its connection; resynchronising watchers");
                 hub.send(Signal::Resync);
-                continue;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event listener failed");
-                return false;
+                break false;
             }
-        };
-        // Take everything already received with it: one query for the lot keeps the listener
-        // ahead of a busy gateway.
-        let mut ids: Vec<i64> = Vec::new();
-        let mut wake_relay = false;
-        let mut next = Some(notification);
-        while let Some(n) = next {
-            if n.channel() == outbox {
-                wake_relay = true;
-            } else {
-                ids.extend(
-                    n.payload()
-                        .split(',')
-                        .filter_map(|id| id.parse::<i64>().ok()),
-                );
+        }
+    };
+    drop(ids_tx);
+    let _ = reader.await;
+    shut_down
+}
+
+/// Reads announced audit entries in batches and broadcasts them, in id order per batch.
+async fn read_entries(store: Store, hub: EventHub, mut ids_rx: mpsc::UnboundedReceiver<Vec<i64>>) {
+    while let Some(first) = ids_rx.recv().await {
+        let mut ids = first;
+        while ids.len() < FETCH_BATCH {
+            match ids_rx.try_recv() {
+                Ok(more) => ids.extend(more),
+                Err(_) => break,
             }
-            next = listener.next_buffered();
-        }
-        if wake_relay {
-            relay_wake.notify_one();
-        }
-        if ids.is_empty() {
-            continue;
         }
         let mut attempt = 0;
         loop {
