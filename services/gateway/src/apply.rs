@@ -11,6 +11,8 @@ use enforcement_proto::{
 };
 use hub_domain::{AgencyId, MeasureState};
 use time::OffsetDateTime;
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use crate::{
@@ -124,7 +126,7 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
     }
 }
 
-/// The result of applying one report.
+/// The result of applying a batch of reports.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// Updates that changed a measure.
@@ -133,89 +135,157 @@ pub struct Applied {
     pub ignored: Vec<(String, Ignored)>,
 }
 
-/// Applies every update of a report in one transaction.
+impl Change {
+    /// Writes the change into `row`, as the measure now stands.
+    fn apply_to(&self, row: &mut MeasureRow, now: OffsetDateTime) {
+        row.state = self.state.as_str().to_string();
+        row.held_fen = self.held_fen;
+        row.waiting_position = self.waiting_position;
+        row.registration_number.clone_from(&self.registration_number);
+        row.reason_code = self.reason_code;
+        row.reason_message.clone_from(&self.reason_message);
+        row.agency_revision = self.agency_revision;
+        row.effective_at = self.effective_at;
+        row.expires_at = self.expires_at;
+        row.version += 1;
+        row.updated_at = now;
+    }
+}
+
+/// Applies the updates of many reports, each with the agency that sent it, in one transaction:
+/// one statement locks every measure concerned, one writes them all back, one records the audit
+/// entries. Under load this is what keeps the gateway's commits few.
 ///
-/// Updates are applied in (measure, revision) order, so that concurrent reports touching the same
-/// measures lock them in the same order and cannot deadlock.
-pub async fn apply_report(
+/// Updates are applied in (measure, revision) order, and measures are locked in id order, so a
+/// measure sees its changes in the agency's order and concurrent batches cannot deadlock.
+pub async fn apply_reports(
     store: &Store,
-    agency: &AgencyId,
-    updates: &[pb::MeasureUpdate],
+    updates: &[(AgencyId, pb::MeasureUpdate)],
     now: OffsetDateTime,
 ) -> Result<Applied, sqlx::Error> {
-    let mut ordered: Vec<&pb::MeasureUpdate> = updates.iter().collect();
-    ordered.sort_by(|a, b| (&a.measure_id, a.revision).cmp(&(&b.measure_id, b.revision)));
-
+    let mut ordered: Vec<(Uuid, &AgencyId, &pb::MeasureUpdate)> = Vec::with_capacity(updates.len());
     let mut outcome = Applied::default();
-    let mut changed_rows = Vec::new();
-    let mut messages = Vec::new();
+    for (agency, update) in updates {
+        match Uuid::parse_str(&update.measure_id) {
+            Ok(id) => ordered.push((id, agency, update)),
+            Err(_) => outcome
+                .ignored
+                .push((update.measure_id.clone(), Ignored::UnknownMeasure)),
+        }
+    }
+    ordered.sort_by_key(|(id, _, u)| (*id, u.revision));
+    let mut ids: Vec<Uuid> = ordered.iter().map(|(id, _, _)| *id).collect();
+    ids.dedup();
+
     let mut tx = store.pool().begin().await?;
-    for update in ordered {
-        let Ok(id) = Uuid::parse_str(&update.measure_id) else {
+    let locked: Vec<MeasureRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        measure_columns!(),
+        " FROM measures WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rows: HashMap<Uuid, MeasureRow> = locked.into_iter().map(|r| (r.id, r)).collect();
+    let mut written: Vec<Uuid> = Vec::new();
+    let mut events: Vec<(MeasureRow, pb::EventKind, String)> = Vec::new();
+    for (id, agency, update) in ordered {
+        let Some(row) = rows.get_mut(&id) else {
             outcome
                 .ignored
                 .push((update.measure_id.clone(), Ignored::UnknownMeasure));
             continue;
         };
-        let row: Option<MeasureRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            measure_columns!(),
-            " FROM measures WHERE id = $1 FOR UPDATE"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            outcome
-                .ignored
-                .push((update.measure_id.clone(), Ignored::UnknownMeasure));
-            continue;
-        };
-        match decide(&row, agency, update) {
+        match decide(row, agency, update) {
             Decision::Ignore(why) => outcome.ignored.push((update.measure_id.clone(), why)),
             Decision::Touch { agency_revision } => {
-                sqlx::query("UPDATE measures SET agency_revision = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(agency_revision)
-                    .execute(&mut *tx)
-                    .await?;
+                row.agency_revision = agency_revision;
+                written.push(id);
             }
             Decision::Apply(change) => {
-                let updated: MeasureRow = sqlx::query_as(concat!(
-                    "UPDATE measures SET state = $2, held_fen = $3, waiting_position = $4, \
-                         registration_number = $5, reason_code = $6, reason_message = $7, \
-                         agency_revision = $8, effective_at = $9, expires_at = $10, \
-                         version = version + 1, updated_at = $11 \
-                     WHERE id = $1 RETURNING ",
-                    measure_columns!()
-                ))
-                .bind(id)
-                .bind(change.state.as_str())
-                .bind(change.held_fen)
-                .bind(change.waiting_position)
-                .bind(&change.registration_number)
-                .bind(change.reason_code)
-                .bind(&change.reason_message)
-                .bind(change.agency_revision)
-                .bind(change.effective_at)
-                .bind(change.expires_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                change.apply_to(row, now);
                 outcome.changed += 1;
-                changed_rows.push(updated);
-                messages.push((change.event, change.message));
+                written.push(id);
+                events.push((row.clone(), change.event, change.message));
             }
         }
     }
-    let events: Vec<NewEvent<'_>> = changed_rows
+    written.dedup();
+    if !written.is_empty() {
+        write_back(&mut tx, written.iter().filter_map(|id| rows.get(id))).await?;
+    }
+    let entries: Vec<NewEvent<'_>> = events
         .iter()
-        .zip(messages)
-        .map(|(row, (kind, message))| NewEvent { row, kind, message })
+        .map(|(row, kind, message)| NewEvent {
+            row,
+            kind: *kind,
+            message: message.clone(),
+        })
         .collect();
-    record_events(&mut tx, store.channel(), &events).await?;
+    record_events(&mut tx, store.channel(), &entries).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Writes the agency-reported fields of `rows` back in one statement.
+async fn write_back<'a>(
+    tx: &mut sqlx::PgConnection,
+    rows: impl Iterator<Item = &'a MeasureRow>,
+) -> Result<(), sqlx::Error> {
+    let mut ids = Vec::new();
+    let mut states = Vec::new();
+    let mut held = Vec::new();
+    let mut positions = Vec::new();
+    let mut registrations = Vec::new();
+    let mut reason_codes = Vec::new();
+    let mut reason_messages = Vec::new();
+    let mut revisions = Vec::new();
+    let mut effective = Vec::new();
+    let mut expires = Vec::new();
+    let mut versions = Vec::new();
+    let mut updated = Vec::new();
+    for r in rows {
+        ids.push(r.id);
+        states.push(r.state.clone());
+        held.push(r.held_fen);
+        positions.push(r.waiting_position);
+        registrations.push(r.registration_number.clone());
+        reason_codes.push(r.reason_code);
+        reason_messages.push(r.reason_message.clone());
+        revisions.push(r.agency_revision);
+        effective.push(r.effective_at);
+        expires.push(r.expires_at);
+        versions.push(r.version);
+        updated.push(r.updated_at);
+    }
+    sqlx::query(
+        "UPDATE measures AS m SET state = u.state, held_fen = u.held_fen, \
+             waiting_position = u.waiting_position, registration_number = u.registration_number, \
+             reason_code = u.reason_code, reason_message = u.reason_message, \
+             agency_revision = u.agency_revision, effective_at = u.effective_at, \
+             expires_at = u.expires_at, version = u.version, updated_at = u.updated_at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::int4[], \
+             $7::text[], $8::int8[], $9::timestamptz[], $10::timestamptz[], $11::int8[], \
+             $12::timestamptz[]) \
+             AS u(id, state, held_fen, waiting_position, registration_number, reason_code, \
+             reason_message, agency_revision, effective_at, expires_at, version, updated_at) \
+         WHERE m.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&states)
+    .bind(&held)
+    .bind(&positions)
+    .bind(&registrations)
+    .bind(&reason_codes)
+    .bind(&reason_messages)
+    .bind(&revisions)
+    .bind(&effective)
+    .bind(&expires)
+    .bind(&versions)
+    .bind(&updated)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -59,9 +59,13 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_REPORT_PREFETCH", default_value_t = 128)]
     pub report_prefetch: u16,
 
-    /// Most agency reports applied concurrently.
-    #[arg(long, env = "GATEWAY_REPORT_WORKERS", default_value_t = 8)]
+    /// Most batches of agency reports applied concurrently.
+    #[arg(long, env = "GATEWAY_REPORT_WORKERS", default_value_t = 4)]
     pub report_workers: usize,
+
+    /// Most agency reports applied in one transaction.
+    #[arg(long, env = "GATEWAY_REPORT_BATCH", default_value_t = 64)]
+    pub report_batch: usize,
 
     /// How often a message is redelivered before the broker dead-letters it.
     #[arg(long, env = "GATEWAY_DELIVERY_LIMIT", default_value_t = 10)]

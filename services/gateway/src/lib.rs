@@ -103,7 +103,12 @@ impl Application {
             relay_wake.clone(),
             clock.clone(),
         );
-        let consumer = ReportConsumer::new(store.clone(), clock.clone(), config.report_workers);
+        let consumer = ReportConsumer::new(
+            store.clone(),
+            clock.clone(),
+            config.report_workers,
+            config.report_batch,
+        );
         let broker_task = tokio::spawn(broker_sessions(
             config.clone(),
             relay,

@@ -19,7 +19,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::{apply::apply_report, store::Store};
+use crate::{apply::apply_reports, store::Store};
 
 /// Applies agency reports from the gateway's queue.
 #[derive(Clone)]
@@ -27,19 +27,24 @@ pub struct ReportConsumer {
     store: Store,
     clock: Clock,
     workers: usize,
+    batch: usize,
 }
 
 impl ReportConsumer {
-    /// A consumer applying at most `workers` reports at once.
-    pub fn new(store: Store, clock: Clock, workers: usize) -> Self {
+    /// A consumer applying at most `workers` batches of at most `batch` reports at once.
+    pub fn new(store: Store, clock: Clock, workers: usize, batch: usize) -> Self {
         Self {
             store,
             clock,
             workers: workers.max(1),
+            batch: batch.max(1),
         }
     }
 
     /// Consumes until `shutdown` (then finishes what it holds) or a broker error.
+    ///
+    /// Reports that have already arrived are applied together: one transaction for a burst
+    /// instead of one per report.
     pub async fn run(
         &self,
         mut consumer: Consumer,
@@ -59,16 +64,30 @@ impl ReportConsumer {
                 () = shutdown.cancelled() => break Ok(()),
                 next = consumer.next() => next,
             };
-            match next {
+            let mut batch = match next {
                 None => break Ok(()),
                 Some(Err(e)) => break Err(e),
-                Some(Ok(delivery)) => {
-                    let this = self.clone();
-                    tasks.spawn(async move {
-                        this.handle(delivery).await;
-                        drop(permit);
-                    });
+                Some(Ok(delivery)) => vec![delivery],
+            };
+            let mut failed = None;
+            while batch.len() < self.batch {
+                // Only what is already here: a zero timeout polls once and never waits.
+                match tokio::time::timeout(Duration::ZERO, consumer.next()).await {
+                    Ok(Some(Ok(delivery))) => batch.push(delivery),
+                    Ok(Some(Err(e))) => {
+                        failed = Some(e);
+                        break;
+                    }
+                    Ok(None) | Err(_) => break,
                 }
+            }
+            let this = self.clone();
+            tasks.spawn(async move {
+                this.handle(batch).await;
+                drop(permit);
+            });
+            if let Some(e) = failed {
+                break Err(e);
             }
             while tasks.try_join_next().is_some() {}
         };
@@ -77,55 +96,64 @@ impl ReportConsumer {
         result
     }
 
-    async fn handle(&self, delivery: Delivery) {
-        let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
-            Ok(report) => report,
-            Err(e) => {
-                tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
+    async fn handle(&self, deliveries: Vec<Delivery>) {
+        let mut updates = Vec::new();
+        let mut readable = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
+                Ok(report) => report,
+                Err(e) => {
+                    tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
+                    reject(&delivery).await;
+                    continue;
+                }
+            };
+            let Some(agency) = report_agency(&report) else {
+                tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
                 reject(&delivery).await;
-                return;
-            }
-        };
-        let Some(agency) = report_agency(&report) else {
-            tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
-            reject(&delivery).await;
+                continue;
+            };
+            updates.extend(report.updates.into_iter().map(|u| (agency.clone(), u)));
+            readable.push(delivery);
+        }
+        if readable.is_empty() {
             return;
-        };
+        }
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         loop {
-            match apply_report(&self.store, &agency, &report.updates, self.clock.now()).await {
+            match apply_reports(&self.store, &updates, self.clock.now()).await {
                 Ok(applied) => {
                     for (measure, why) in &applied.ignored {
-                        tracing::debug!(report = %report.report_id, %measure, ?why, "update not applied");
+                        tracing::debug!(%measure, ?why, "update not applied");
                     }
                     break;
                 }
                 Err(e) if backoff.attempts() < 5 => {
-                    tracing::warn!(error = %e, report = %report.report_id, "applying report failed; retrying");
+                    tracing::warn!(error = %e, reports = readable.len(), "applying reports failed; retrying");
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, report = %report.report_id, "applying report failed; returning it to the queue");
+                    tracing::error!(error = %e, reports = readable.len(), "applying reports failed; returning them to the queue");
                     let requeue = BasicNackOptions {
                         multiple: false,
                         requeue: true,
                     };
-                    if let Err(e) = delivery.acker.nack(requeue).await {
-                        tracing::warn!(error = %e, "nack failed; the broker will redeliver");
+                    for delivery in &readable {
+                        if let Err(e) = delivery.acker.nack(requeue).await {
+                            tracing::warn!(error = %e, "nack failed; the broker will redeliver");
+                        }
                     }
                     return;
                 }
             }
         }
-        match delivery.acker.ack(BasicAckOptions::default()).await {
-            Ok(true) => {}
-            // After a channel recovery the old delivery tag is void: the broker will
-            // redeliver the report, and applying it again changes nothing.
-            Ok(false) => {
-                tracing::warn!(report = %report.report_id, "ack not delivered; report will be redelivered")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, report = %report.report_id, "ack failed; report will be redelivered")
+        for delivery in &readable {
+            match delivery.acker.ack(BasicAckOptions::default()).await {
+                Ok(true) => {}
+                // After a channel recovery the old delivery tag is void: the broker will
+                // redeliver the report, and applying it again changes nothing.
+                Ok(false) => tracing::warn!("ack not delivered; report will be redelivered"),
+                Err(e) => tracing::warn!(error = %e, "ack failed; report will be redelivered"),
             }
         }
     }

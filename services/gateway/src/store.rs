@@ -59,6 +59,38 @@ pub struct MeasureRow {
 }
 
 impl MeasureRow {
+    /// The row a new measure is recorded as. Times are cut to microseconds, PostgreSQL's
+    /// precision, so the row equals what a later read returns.
+    pub fn submitted(m: &NewMeasure) -> Self {
+        let submitted_at = to_micros(m.submitted_at);
+        Self {
+            id: m.id,
+            court_code: m.court_code.clone(),
+            case_number: m.case_number.clone(),
+            kind: m.kind.as_str().to_string(),
+            agency_kind: m.agency.kind.as_str().to_string(),
+            agency_code: m.agency.code.to_string(),
+            asset_key: m.asset_key.clone(),
+            asset_display: m.asset_display.clone(),
+            target_measure_id: m.target,
+            requested_fen: m.requested_fen,
+            state: MeasureState::Submitted.as_str().to_string(),
+            held_fen: 0,
+            waiting_position: 0,
+            registration_number: String::new(),
+            reason_code: 0,
+            reason_message: String::new(),
+            agency_revision: 0,
+            version: 1,
+            instruction_id: m.instruction_id,
+            deadline: to_micros(m.deadline),
+            submitted_at,
+            effective_at: None,
+            expires_at: None,
+            updated_at: submitted_at,
+        }
+    }
+
     /// The measure's state. Rows are written only by this crate, so an unknown name is a
     /// corrupted row; it reads as `Failed` so nothing acts on it further.
     pub fn state(&self) -> MeasureState {
@@ -216,85 +248,76 @@ impl Store {
         &self.channel
     }
 
-    /// Records a measure, its outbox row and its first audit entry in one transaction. A
-    /// resubmission of the same request under the same key returns the original instead.
+    /// Records a measure, its outbox row and its first audit entry, atomically, in one statement
+    /// (one round trip, one commit). A resubmission of the same request under the same key
+    /// returns the original instead.
     pub async fn record(&self, m: &NewMeasure) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted: Option<MeasureRow> = sqlx::query_as(concat!("INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
-                 agency_kind, agency_code, asset_key, asset_display, target_measure_id, \
-                 requested_fen, state, instruction_id, deadline, submitted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'submitted', $13, $14, $15, $15) \
-             ON CONFLICT (court_code, idempotency_key) DO NOTHING \
-             RETURNING ", measure_columns!()))
-        .bind(m.id)
-        .bind(&m.court_code)
-        .bind(&m.idempotency_key)
-        .bind(&m.request)
-        .bind(&m.case_number)
-        .bind(m.kind.as_str())
-        .bind(m.agency.kind.as_str())
-        .bind(m.agency.code.as_str())
-        .bind(&m.asset_key)
-        .bind(&m.asset_display)
-        .bind(m.target)
-        .bind(m.requested_fen)
-        .bind(m.instruction_id)
-        .bind(m.deadline)
-        .bind(m.submitted_at)
-        .fetch_optional(&mut *tx)
-        .await?;
-
-        let Some(row) = inserted else {
-            let (existing, request): (Uuid, Vec<u8>) = sqlx::query_as(
-                "SELECT id, request FROM measures WHERE court_code = $1 AND idempotency_key = $2",
-            )
-            .bind(&m.court_code)
-            .bind(&m.idempotency_key)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            if request != m.request {
-                return Err(StoreError::KeyReused(existing));
-            }
-            let row = self
-                .get(existing)
-                .await?
-                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
-            return Ok(Recorded::Duplicate(row));
-        };
-
-        sqlx::query(
-            "INSERT INTO outbox (measure_id, instruction_id, routing_key, court_code, asset_key, \
-                 deadline, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let row = MeasureRow::submitted(m);
+        let message = "recorded by the hub";
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "WITH m AS ( \
+                 INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
+                     agency_kind, agency_code, asset_key, asset_display, target_measure_id, \
+                     requested_fen, state, instruction_id, deadline, submitted_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+                 ON CONFLICT (court_code, idempotency_key) DO NOTHING \
+                 RETURNING id), \
+             o AS ( \
+                 INSERT INTO outbox (measure_id, instruction_id, routing_key, court_code, asset_key, \
+                     deadline, payload, created_at) \
+                 SELECT id, $14, $17, $2, $9, $15, $18, $16 FROM m), \
+             e AS ( \
+                 INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
+                     state, message, snapshot, at) \
+                 SELECT id, $2, $5, $19, $20, $13, $21, $22, $16 FROM m \
+                 RETURNING id) \
+             SELECT e.id, pg_notify($23, e.id::text), pg_notify($24, '') FROM e",
         )
         .bind(row.id)
-        .bind(row.instruction_id)
-        .bind(m.agency.routing_key())
         .bind(&row.court_code)
+        .bind(&m.idempotency_key)
+        .bind(&m.request)
+        .bind(&row.case_number)
+        .bind(&row.kind)
+        .bind(&row.agency_kind)
+        .bind(&row.agency_code)
         .bind(&row.asset_key)
+        .bind(&row.asset_display)
+        .bind(row.target_measure_id)
+        .bind(row.requested_fen)
+        .bind(&row.state)
+        .bind(row.instruction_id)
         .bind(row.deadline)
+        .bind(row.submitted_at)
+        .bind(m.agency.routing_key())
         .bind(&m.payload)
-        .bind(m.submitted_at)
-        .execute(&mut *tx)
+        .bind(row.version)
+        .bind(pb::EventKind::StateChanged as i32)
+        .bind(message)
+        .bind(row.to_proto().encode_to_vec())
+        .bind(&self.channel)
+        // Wakes the relay of every gateway instance (the leader publishes).
+        .bind(outbox_channel(&self.channel))
+        .fetch_optional(&self.pool)
         .await?;
-        record_events(
-            &mut tx,
-            &self.channel,
-            &[NewEvent {
-                row: &row,
-                kind: pb::EventKind::StateChanged,
-                message: "recorded by the hub".into(),
-            }],
+        if inserted.is_some() {
+            return Ok(Recorded::New(row));
+        }
+        let (existing, request): (Uuid, Vec<u8>) = sqlx::query_as(
+            "SELECT id, request FROM measures WHERE court_code = $1 AND idempotency_key = $2",
         )
+        .bind(&m.court_code)
+        .bind(&m.idempotency_key)
+        .fetch_one(&self.pool)
         .await?;
-        // Wake the relay of every gateway instance (the leader publishes).
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(outbox_channel(&self.channel))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Recorded::New(row))
+        if request != m.request {
+            return Err(StoreError::KeyReused(existing));
+        }
+        let row = self
+            .get(existing)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+        Ok(Recorded::Duplicate(row))
     }
 
     /// One measure.
@@ -357,6 +380,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await
     }
+}
+
+/// `at` cut to whole microseconds.
+fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
 }
 
 /// The channel the outbox is announced on.

@@ -121,7 +121,8 @@ impl TestHubBuilder {
             relay_batch: 256,
             relay_poll_ms: 100,
             report_prefetch: 128,
-            report_workers: 8,
+            report_workers: 4,
+            report_batch: 64,
             delivery_limit: 10,
             reconnect_ms: 100,
         };
