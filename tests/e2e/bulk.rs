@@ -114,13 +114,13 @@ async fn five_hundred_concurrent_freezes_across_five_banks_all_end_and_reconcile
         }
     }
     let case = fixtures::case_number(500);
-    let mut submits = tokio::task::JoinSet::new();
+    let mut requests = Vec::new();
     for k in 0..500u32 {
         let b = (k % 5) as usize;
         let a = (k / 5) % 80;
         let n = b as u32 * 1000 + a;
         let holder = if k % 25 == 24 { "李四" } else { "张三" };
-        let request = fixtures::freeze(
+        requests.push(fixtures::freeze(
             COURT,
             &format!("bulk-{k}"),
             &case,
@@ -129,13 +129,9 @@ async fn five_hundred_concurrent_freezes_across_five_banks_all_end_and_reconcile
             &fixtures::account_number(n),
             1_000_000,
             12,
-        );
-        let mut court = hub.court().await?;
-        submits.spawn(async move { court.submit(request).await });
+        ));
     }
-    while let Some(done) = submits.join_next().await {
-        done??;
-    }
+    hub.submit_all(requests).await?;
 
     let measures = all_answered(&hub, &case, 500).await?;
     let count =
@@ -186,24 +182,21 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
     let adapter = hub.spawn_adapter_process("ICBC").await?;
 
     let case = fixtures::case_number(400);
-    let mut submits = tokio::task::JoinSet::new();
-    for a in 0..N {
-        let request = fixtures::freeze(
-            COURT,
-            &format!("crash-{a}"),
-            &case,
-            fixtures::person("张三", &fixtures::resident_id(a)),
-            "ICBC",
-            &fixtures::account_number(a),
-            1_000_000,
-            12,
-        );
-        let mut court = hub.court().await?;
-        submits.spawn(async move { court.submit(request).await });
-    }
-    while let Some(done) = submits.join_next().await {
-        done??;
-    }
+    let requests = (0..N)
+        .map(|a| {
+            fixtures::freeze(
+                COURT,
+                &format!("crash-{a}"),
+                &case,
+                fixtures::person("张三", &fixtures::resident_id(a)),
+                "ICBC",
+                &fixtures::account_number(a),
+                1_000_000,
+                12,
+            )
+        })
+        .collect();
+    hub.submit_all(requests).await?;
 
     // Kill once a quarter is done.
     eventually(

@@ -61,6 +61,35 @@ fn bank_url(hub: &TestHub) -> anyhow::Result<String> {
     Ok(format!("http://{}", hub.bank("ICBC")?.addr()))
 }
 
+/// Opens an account of 张三 with `hubctl bank open` and checks that it succeeded.
+async fn open_account(
+    hub: &TestHub,
+    bank_url: &str,
+    account: &str,
+    resident_id: &str,
+    global: &[&str],
+    balance: &str,
+) -> anyhow::Result<Output> {
+    let mut args = global.to_vec();
+    args.extend([
+        "bank",
+        "open",
+        "--bank-url",
+        bank_url,
+        "--account",
+        account,
+        "--holder-name",
+        "张三",
+        "--holder-id",
+        resident_id,
+        "--balance",
+        balance,
+    ]);
+    let opened = hubctl(hub, &args).await?;
+    assert_eq!(opened.status.code(), Some(0), "{}", shown(&opened));
+    Ok(opened)
+}
+
 /// The arguments of a freeze of 10,000.00 on `account` of 张三 with `resident_id`.
 fn freeze_args<'a>(case: &'a str, account: &'a str, resident_id: &'a str) -> Vec<&'a str> {
     vec![
@@ -149,26 +178,7 @@ async fn hubctl_freeze_with_json_and_wait_reports_the_effective_freeze() -> anyh
     let account = fixtures::account_number(41);
     let case = fixtures::case_number(41);
 
-    let opened = hubctl(
-        &hub,
-        &[
-            "--json",
-            "bank",
-            "open",
-            "--bank-url",
-            &url,
-            "--account",
-            &account,
-            "--holder-name",
-            "张三",
-            "--holder-id",
-            &id,
-            "--balance",
-            "25,000.00",
-        ],
-    )
-    .await?;
-    assert_eq!(opened.status.code(), Some(0), "{}", shown(&opened));
+    let opened = open_account(&hub, &url, &account, &id, &["--json"], "25,000.00").await?;
     assert_eq!(json_lines(&opened)?[0]["balance_fen"], 2_500_000);
 
     let mut args = vec!["--json"];
@@ -431,25 +441,7 @@ async fn hubctl_deduct_takes_the_frozen_funds_to_the_courts_account() -> anyhow:
     let id = fixtures::resident_id(45);
     let account = fixtures::account_number(45);
     let case = fixtures::case_number(45);
-    let opened = hubctl(
-        &hub,
-        &[
-            "bank",
-            "open",
-            "--bank-url",
-            &url,
-            "--account",
-            &account,
-            "--holder-name",
-            "张三",
-            "--holder-id",
-            &id,
-            "--balance",
-            "25000",
-        ],
-    )
-    .await?;
-    assert_eq!(opened.status.code(), Some(0), "{}", shown(&opened));
+    open_account(&hub, &url, &account, &id, &[], "25000").await?;
 
     let mut args = vec!["--json"];
     args.extend(freeze_args(&case, &account, &id));

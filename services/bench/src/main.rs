@@ -98,7 +98,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "(c) latency at {rate:.0} freezes/s{}, open loop, {} measures:",
-        if args.latency_rate.is_none() { " (half of b)" } else { "" },
+        if args.latency_rate.is_none() {
+            " (half of b)"
+        } else {
+            ""
+        },
         latency.count
     );
     println!(

@@ -10,8 +10,8 @@ use enforcement_proto::{
     v1 as pb,
 };
 use hub_domain::{AgencyId, MeasureState};
-use time::OffsetDateTime;
 use std::collections::HashMap;
+use time::OffsetDateTime;
 
 use uuid::Uuid;
 
@@ -141,7 +141,8 @@ impl Change {
         row.state = self.state.as_str().to_string();
         row.held_fen = self.held_fen;
         row.waiting_position = self.waiting_position;
-        row.registration_number.clone_from(&self.registration_number);
+        row.registration_number
+            .clone_from(&self.registration_number);
         row.reason_code = self.reason_code;
         row.reason_message.clone_from(&self.reason_message);
         row.agency_revision = self.agency_revision;

@@ -79,6 +79,30 @@ impl TestHub {
             .ok_or_else(|| anyhow::anyhow!("Submit answered without a measure"))
     }
 
+    /// Submits every request at once, each on its own connection, and returns the measures in
+    /// the order of `requests`.
+    pub async fn submit_all(
+        &self,
+        requests: Vec<pb::SubmitRequest>,
+    ) -> anyhow::Result<Vec<pb::Measure>> {
+        let mut calls = tokio::task::JoinSet::new();
+        for (i, request) in requests.into_iter().enumerate() {
+            let mut court = self.court().await?;
+            calls.spawn(async move { (i, court.submit(request).await) });
+        }
+        let mut measures = Vec::new();
+        while let Some(done) = calls.join_next().await {
+            let (i, response) = done?;
+            let measure = response?
+                .into_inner()
+                .measure
+                .ok_or_else(|| anyhow::anyhow!("Submit answered without a measure"))?;
+            measures.push((i, measure));
+        }
+        measures.sort_by_key(|(i, _)| *i);
+        Ok(measures.into_iter().map(|(_, m)| m).collect())
+    }
+
     /// Submits a freeze for `court` on `account` at `bank`, held by the subject named.
     #[allow(clippy::too_many_arguments)]
     pub async fn freeze(
