@@ -206,12 +206,12 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
     // Each bank and its adapter point at each other, and every demo bank of the fixture runs.
     for bank in &banks {
         let b = &services[bank];
-        let code = &b.environment["BANK_CODE"];
+        let code = &b.environment["BANK_CODES"];
         let adapter_name = bank.replace("bank-", "adapter-");
         let a = services
             .get(&adapter_name)
             .ok_or_else(|| anyhow::anyhow!("{bank} has no {adapter_name}"))?;
-        assert_eq!(&a.environment["ADAPTER_AGENCY_CODE"], code);
+        assert_eq!(&a.environment["ADAPTER_AGENCY_CODES"], code);
         assert_eq!(a.environment["ADAPTER_AGENCY_KIND"], "bank");
         assert_eq!(
             a.environment["ADAPTER_AGENCY_URL"],
@@ -238,7 +238,7 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         .unwrap_or_default();
     let mut compose_banks: Vec<String> = banks
         .iter()
-        .map(|b| services[b].environment["BANK_CODE"].clone())
+        .map(|b| services[b].environment["BANK_CODES"].clone())
         .collect();
     compose_banks.sort();
     let mut fixture_sorted = fixture_banks.clone();
@@ -252,7 +252,7 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         let a = &services[&bank.replace("bank-", "adapter-")];
         let entry = format!(
             "\"{}:{}:{}\"",
-            b.environment["BANK_CODE"],
+            b.environment["BANK_CODES"],
             port(&b.environment["BANK_LISTEN"]),
             port(&a.environment["ADAPTER_INBOX_LISTEN"])
         );

@@ -417,6 +417,7 @@ async fn the_bank_refuses_unknown_closed_and_mismatched_accounts_with_coded_reas
     hub.bank_admin("ICBC")
         .await?
         .close_account(enforcement_proto::reference::AccountRequest {
+            bank_code: "ICBC".into(),
             account_number: closed.clone(),
         })
         .await?;

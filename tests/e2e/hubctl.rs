@@ -341,14 +341,7 @@ async fn hubctl_watch_prints_each_change_of_a_case_until_ctrl_c() -> anyhow::Res
     let id = fixtures::resident_id(44);
     let account = fixtures::account_number(44);
     let case = fixtures::case_number(44);
-    hub.bank_admin("ICBC")
-        .await?
-        .open_account(enforcement_proto::reference::OpenAccountRequest {
-            account_number: account.clone(),
-            holder_name: "张三".into(),
-            holder_id: id.clone(),
-            balance_fen: 2_500_000,
-        })
+    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
         .await?;
 
     let mut watch = tokio::process::Command::new(hub_testkit::binary("hubctl")?)

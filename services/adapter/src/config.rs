@@ -13,9 +13,16 @@ pub struct Config {
     #[arg(long, env = "ADAPTER_AGENCY_KIND", value_parser = parse_kind)]
     pub agency_kind: AgencyKind,
 
-    /// Code of the agency served, e.g. `ICBC`.
-    #[arg(long, env = "ADAPTER_AGENCY_CODE", value_parser = parse_code)]
-    pub agency_code: AgencyCode,
+    /// Codes of the agencies served, all of the one kind, e.g. `ICBC`, or `ICBC,CCB` for a
+    /// processing centre serving several banks through one system.
+    #[arg(
+        long,
+        env = "ADAPTER_AGENCY_CODES",
+        value_parser = parse_code,
+        value_delimiter = ',',
+        required = true
+    )]
+    pub agency_codes: Vec<AgencyCode>,
 
     /// URL of the agency system's `AgencyBackend` gRPC service.
     #[arg(
@@ -73,12 +80,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// The agency served.
-    pub fn agency(&self) -> AgencyId {
-        AgencyId {
-            kind: self.agency_kind,
-            code: self.agency_code.clone(),
-        }
+    /// The agencies served.
+    pub fn agencies(&self) -> Vec<AgencyId> {
+        self.agency_codes
+            .iter()
+            .map(|code| AgencyId {
+                kind: self.agency_kind,
+                code: code.clone(),
+            })
+            .collect()
     }
 
     /// Deadline of one agency call.

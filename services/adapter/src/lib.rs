@@ -60,8 +60,12 @@ impl Application {
         health_reporter
             .set_serving::<AgencyInboxServer<Inbox>>()
             .await;
-        let inbox = Inbox::new(self.config.agency(), publisher_rx);
-        tracing::info!(agency = %self.config.agency(), inbox = %self.listener.local_addr()?, "adapter running");
+        let inbox = Inbox::new(self.config.agencies(), publisher_rx);
+        tracing::info!(
+            agencies = self.config.agency_codes.len(),
+            inbox = %self.listener.local_addr()?,
+            "adapter running"
+        );
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(AgencyInboxServer::new(inbox))

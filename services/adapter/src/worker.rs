@@ -46,14 +46,26 @@ use crate::config::Config;
 /// The publisher of the current broker session, shared with the inbox.
 pub type CurrentPublisher = watch::Receiver<Option<Publisher>>;
 
-/// Carries out the agency's instructions.
+/// One agency served: its identity and its queue.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The agency.
+    pub agency: AgencyId,
+    /// Its queue and routing keys.
+    pub queue: AgencyQueue,
+}
+
+/// Carries out the instructions of the agencies served.
 #[derive(Clone)]
 pub struct Worker {
     config: Arc<Config>,
-    agency: AgencyId,
-    queue: AgencyQueue,
+    /// The agencies, all of one kind; a delivery names the one it came for by index.
+    served: Arc<Vec<Served>>,
     backend: AgencyBackendClient<Channel>,
 }
+
+/// A delivery and the index of the agency whose queue it came from.
+type Incoming = (usize, Delivery);
 
 /// What became of one delivery.
 enum Handled {
@@ -66,13 +78,19 @@ enum Handled {
 impl Worker {
     /// A worker for the agency in `config`, calling its system at `config.agency_url`.
     pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
-        let agency = config.agency();
+        let served = config
+            .agencies()
+            .into_iter()
+            .map(|agency| Served {
+                queue: AgencyQueue::new(agency.kind.as_str(), agency.code.as_str()),
+                agency,
+            })
+            .collect();
         let endpoint = Channel::from_shared(config.agency_url.clone())
             .with_context(|| format!("agency URL {:?}", config.agency_url))?
             .connect_timeout(Duration::from_secs(5));
         Ok(Self {
-            queue: AgencyQueue::new(agency.kind.as_str(), agency.code.as_str()),
-            agency,
+            served: Arc::new(served),
             backend: AgencyBackendClient::new(endpoint.connect_lazy()),
             config,
         })
@@ -109,30 +127,38 @@ impl Worker {
         current: &watch::Sender<Option<Publisher>>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
-        let name = format!("enforcement-adapter {}", self.agency);
+        let name = match self.served.as_slice() {
+            [one] => format!("enforcement-adapter {}", one.agency),
+            many => format!("enforcement-adapter {} agencies", many.len()),
+        };
         let connection = hub_bus::connect(&self.config.amqp_url, &name)
             .await
             .context("connecting to RabbitMQ")?;
         let publisher = Publisher::open(&connection)
             .await
             .context("opening the publish channel")?;
-        let policy = QueuePolicy {
-            delivery_limit: self.config.delivery_limit,
-        };
-        declare_agency(publisher.channel(), &self.queue, &policy)
-            .await
-            .context("declaring the agency queue")?;
+        self.declare_queues(&connection).await?;
         let channel = connection
             .create_channel()
             .await
             .context("opening the consume channel")?;
-        let tag = format!("adapter-{}-{}", self.agency, Uuid::now_v7());
-        let mut deliveries =
-            hub_bus::consume(&channel, &self.queue.queue, &tag, self.config.prefetch)
-                .await
-                .context("consuming the agency queue")?;
+        let (incoming_tx, mut deliveries) = mpsc::channel::<Result<Incoming, lapin::Error>>(
+            usize::from(self.config.prefetch.max(1)),
+        );
+        let mut tags = Vec::with_capacity(self.served.len());
+        let mut forwarders = JoinSet::new();
+        for (index, served) in self.served.iter().enumerate() {
+            let tag = format!("adapter-{}-{}", served.agency, Uuid::now_v7());
+            let consumer =
+                hub_bus::consume(&channel, &served.queue.queue, &tag, self.config.prefetch)
+                    .await
+                    .with_context(|| format!("consuming {}", served.queue.queue))?;
+            tags.push(tag);
+            forwarders.spawn(forward(index, consumer, incoming_tx.clone()));
+        }
+        drop(incoming_tx);
         current.send_replace(Some(publisher.clone()));
-        tracing::info!(queue = %self.queue.queue, "adapter consuming");
+        tracing::info!(queues = self.served.len(), "adapter consuming");
 
         // Lanes end when their sender is dropped or the session token is cancelled.
         let session = shutdown.child_token();
@@ -140,7 +166,7 @@ impl Worker {
         let mut senders = Vec::with_capacity(lanes);
         let mut workers = JoinSet::new();
         for _ in 0..lanes {
-            let (tx, rx) = mpsc::channel::<Delivery>(usize::from(self.config.prefetch.max(1)));
+            let (tx, rx) = mpsc::channel::<Incoming>(usize::from(self.config.prefetch.max(1)));
             senders.push(tx);
             let this = self.clone();
             let publisher = publisher.clone();
@@ -151,23 +177,26 @@ impl Worker {
         let result = loop {
             let next = tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
-                next = deliveries.next() => next,
+                next = deliveries.recv() => next,
             };
             match next {
                 None => break Ok(()),
                 Some(Err(e)) => break Err(anyhow::Error::new(e).context("consuming")),
-                Some(Ok(delivery)) => {
+                Some(Ok((index, delivery))) => {
                     let lane = lane_of(&delivery, lanes);
-                    if senders[lane].send(delivery).await.is_err() {
+                    if senders[lane].send((index, delivery)).await.is_err() {
                         break Err(anyhow::anyhow!("lane {lane} stopped"));
                     }
                 }
             }
         };
         // Stop taking work, then let the lanes finish (or return) what they hold.
-        let _ = channel
-            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-            .await;
+        for tag in &tags {
+            let _ = channel
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+        forwarders.abort_all();
         if result.is_err() {
             session.cancel();
         }
@@ -181,16 +210,25 @@ impl Worker {
     /// Handles one lane's deliveries in order.
     async fn lane(
         &self,
-        mut rx: mpsc::Receiver<Delivery>,
+        mut rx: mpsc::Receiver<Incoming>,
         publisher: Publisher,
         session: CancellationToken,
     ) {
-        while let Some(delivery) = rx.recv().await {
+        while let Some((index, delivery)) = rx.recv().await {
             if session.is_cancelled() {
                 requeue(&delivery).await;
                 continue;
             }
-            match self.handle(&delivery, &publisher, &session).await {
+            let Some(served) = self.served.get(index) else {
+                requeue(&delivery).await;
+                continue;
+            };
+            let handling = Handling {
+                served,
+                delivery: &delivery,
+                publisher: &publisher,
+            };
+            match self.handle(&handling, &session).await {
                 Ok(Handled::Done | Handled::Returned) => {}
                 Err(e) => {
                     // Broker trouble: the delivery stays unacknowledged and comes back after
@@ -204,35 +242,28 @@ impl Worker {
 
     async fn handle(
         &self,
-        delivery: &Delivery,
-        publisher: &Publisher,
+        h: &Handling<'_>,
         session: &CancellationToken,
     ) -> anyhow::Result<Handled> {
-        let instruction = match pb::Instruction::decode(delivery.data.as_slice()) {
+        let instruction = match pb::Instruction::decode(h.delivery.data.as_slice()) {
             Ok(i) => i,
             Err(e) => {
                 let reason = format!("undecodable instruction: {e}");
-                let measure = delivery
+                let measure = h
+                    .delivery
                     .properties
                     .correlation_id()
                     .as_ref()
                     .map(|c| c.to_string());
                 return self
-                    .give_up(
-                        delivery,
-                        publisher,
-                        measure.as_deref(),
-                        "",
-                        Fate::Malformed(reason),
-                    )
+                    .give_up(h, measure.as_deref(), "", Fate::Malformed(reason))
                     .await;
             }
         };
-        if let Some(problem) = self.misfit(&instruction) {
+        if let Some(problem) = misfit(&h.served.agency, &instruction) {
             return self
                 .give_up(
-                    delivery,
-                    publisher,
+                    h,
                     Some(&instruction.measure_id),
                     &instruction.instruction_id,
                     Fate::Malformed(problem),
@@ -248,8 +279,7 @@ impl Worker {
             {
                 return self
                     .give_up(
-                        delivery,
-                        publisher,
+                        h,
                         Some(&instruction.measure_id),
                         &instruction.instruction_id,
                         Fate::Expired,
@@ -261,9 +291,8 @@ impl Worker {
             let mut backend = self.backend.clone();
             match backend.execute(request).await {
                 Ok(response) => {
-                    let response = response.into_inner();
                     return self
-                        .report_outcome(delivery, publisher, &instruction, response)
+                        .report_outcome(h, &instruction, response.into_inner())
                         .await;
                 }
                 Err(status)
@@ -278,13 +307,13 @@ impl Worker {
                         "agency call failed; retrying"
                     );
                     if !receipt_sent {
-                        self.send_receipt(publisher, &instruction).await?;
+                        self.send_receipt(h, &instruction).await?;
                         receipt_sent = true;
                     }
                     let delay = backoff.next_delay();
                     tokio::select! {
                         () = session.cancelled() => {
-                            requeue(delivery).await;
+                            requeue(h.delivery).await;
                             return Ok(Handled::Returned);
                         }
                         () = tokio::time::sleep(delay) => {}
@@ -304,8 +333,7 @@ impl Worker {
                     );
                     return self
                         .give_up(
-                            delivery,
-                            publisher,
+                            h,
                             Some(&instruction.measure_id),
                             &instruction.instruction_id,
                             Fate::AgencyError(cause),
@@ -316,43 +344,16 @@ impl Worker {
         }
     }
 
-    /// Why an instruction cannot be for this agency, if it cannot.
-    fn misfit(&self, instruction: &pb::Instruction) -> Option<String> {
-        if Uuid::parse_str(&instruction.measure_id).is_err()
-            || Uuid::parse_str(&instruction.instruction_id).is_err()
-        {
-            return Some("instruction without valid measure and instruction ids".into());
-        }
-        let addressed = instruction.agency.as_ref().map(|a| {
-            (
-                enforcement_proto::convert::agency_kind_from_proto(a.kind),
-                a.code.as_str(),
-            )
-        });
-        if addressed != Some((Some(self.agency.kind), self.agency.code.as_str())) {
-            return Some(format!(
-                "instruction addressed to another agency than {}",
-                self.agency
-            ));
-        }
-        if instruction.action.is_none() {
-            return Some("instruction without an action".into());
-        }
-        None
-    }
-
     async fn report_outcome(
         &self,
-        delivery: &Delivery,
-        publisher: &Publisher,
+        h: &Handling<'_>,
         instruction: &pb::Instruction,
         response: pb::ExecuteResponse,
     ) -> anyhow::Result<Handled> {
         let Some(mut outcome) = response.outcome else {
             return self
                 .give_up(
-                    delivery,
-                    publisher,
+                    h,
                     Some(&instruction.measure_id),
                     &instruction.instruction_id,
                     Fate::AgencyError("the agency answered without an outcome".into()),
@@ -365,7 +366,7 @@ impl Worker {
         updates.extend(response.related);
         let report = pb::AgencyReport {
             report_id: Uuid::now_v7().to_string(),
-            agency: instruction.agency.clone(),
+            agency: Some(agency_ref(&h.served.agency)),
             kind: pb::ReportKind::Outcome as i32,
             instruction_id: instruction.instruction_id.clone(),
             updates,
@@ -373,20 +374,25 @@ impl Worker {
             message: String::new(),
             sent_at: Some(timestamp(OffsetDateTime::now_utc())),
         };
-        self.publish_report(publisher, &report, Some(&instruction.measure_id))
-            .await?;
-        ack(delivery).await;
+        publish_report(
+            h.publisher,
+            &h.served.agency,
+            &report,
+            Some(&instruction.measure_id),
+        )
+        .await?;
+        ack(h.delivery).await;
         Ok(Handled::Done)
     }
 
     async fn send_receipt(
         &self,
-        publisher: &Publisher,
+        h: &Handling<'_>,
         instruction: &pb::Instruction,
     ) -> anyhow::Result<()> {
         let report = pb::AgencyReport {
             report_id: Uuid::now_v7().to_string(),
-            agency: instruction.agency.clone(),
+            agency: Some(agency_ref(&h.served.agency)),
             kind: pb::ReportKind::Receipt as i32,
             instruction_id: instruction.instruction_id.clone(),
             updates: vec![pb::MeasureUpdate {
@@ -403,16 +409,20 @@ impl Worker {
             answer: None,
             sent_at: Some(timestamp(OffsetDateTime::now_utc())),
         };
-        self.publish_report(publisher, &report, Some(&instruction.measure_id))
-            .await
+        publish_report(
+            h.publisher,
+            &h.served.agency,
+            &report,
+            Some(&instruction.measure_id),
+        )
+        .await
     }
 
     /// Ends an instruction the adapter cannot carry out: tells the gateway (if the measure is
     /// known), puts a copy in the dead-letter queue with the reason, then acknowledges.
     async fn give_up(
         &self,
-        delivery: &Delivery,
-        publisher: &Publisher,
+        h: &Handling<'_>,
         measure_id: Option<&str>,
         instruction_id: &str,
         fate: Fate,
@@ -439,10 +449,7 @@ impl Worker {
         if let Some(measure_id) = measure_id.filter(|m| Uuid::parse_str(m).is_ok()) {
             let report = pb::AgencyReport {
                 report_id: Uuid::now_v7().to_string(),
-                agency: Some(pb::AgencyRef {
-                    kind: enforcement_proto::convert::agency_kind_to_proto(self.agency.kind) as i32,
-                    code: self.agency.code.to_string(),
-                }),
+                agency: Some(agency_ref(&h.served.agency)),
                 kind: pb::ReportKind::Failure as i32,
                 instruction_id: instruction_id.to_string(),
                 updates: vec![pb::MeasureUpdate {
@@ -462,92 +469,181 @@ impl Worker {
                 answer: None,
                 sent_at: Some(timestamp(OffsetDateTime::now_utc())),
             };
-            self.publish_report(publisher, &report, Some(measure_id))
-                .await?;
+            publish_report(h.publisher, &h.served.agency, &report, Some(measure_id)).await?;
         }
         if !matches!(fate, Fate::Expired) {
-            self.dead_letter(delivery, publisher, &reason).await?;
+            dead_letter(h, &reason).await?;
         }
-        ack(delivery).await;
+        ack(h.delivery).await;
         Ok(Handled::Done)
     }
 
-    async fn dead_letter(
-        &self,
-        delivery: &Delivery,
-        publisher: &Publisher,
-        reason: &str,
-    ) -> anyhow::Result<()> {
-        let props = &delivery.properties;
-        let mut headers = vec![
-            (HEADER_DEAD_REASON.to_string(), reason.to_string()),
-            (HEADER_DEAD_QUEUE.to_string(), self.queue.queue.clone()),
-        ];
-        for key in ["court", "asset", "deadline"] {
-            if let Some(value) = header_str(props, key) {
-                headers.push((key.to_string(), value.to_string()));
-            }
-        }
-        let meta = MessageMeta {
-            message_id: props
-                .message_id()
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-            correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
-            kind: props
-                .kind()
-                .as_ref()
-                .map(|k| k.to_string())
-                .unwrap_or_default(),
-            timestamp: props.timestamp().unwrap_or(0),
-            headers,
+    /// Declares every agency queue, several at a time on channels of their own (a processing
+    /// centre may serve thousands of agencies).
+    async fn declare_queues(&self, connection: &lapin::Connection) -> anyhow::Result<()> {
+        let policy = QueuePolicy {
+            delivery_limit: self.config.delivery_limit,
         };
-        match publisher
-            .publish(
-                DEAD_LETTER_EXCHANGE,
-                &self.queue.routing_key,
-                &delivery.data,
-                &meta,
-            )
-            .await
-            .context("dead-lettering")?
-        {
-            Published::Confirmed => Ok(()),
-            Published::Returned { reply_text, .. } => {
-                anyhow::bail!("dead-letter queue missing: {reply_text}")
-            }
+        let chunk = self.served.len().div_ceil(DECLARE_CHANNELS).max(1);
+        let mut declaring = JoinSet::new();
+        for part in self.served.chunks(chunk) {
+            let channel = connection
+                .create_channel()
+                .await
+                .context("opening a declaring channel")?;
+            let queues: Vec<AgencyQueue> = part.iter().map(|s| s.queue.clone()).collect();
+            declaring.spawn(async move {
+                for queue in &queues {
+                    declare_agency(&channel, queue, &policy)
+                        .await
+                        .with_context(|| format!("declaring {}", queue.queue))?;
+                }
+                let _ = channel.close(200, "declared".into()).await;
+                Ok::<_, anyhow::Error>(())
+            });
+        }
+        while let Some(done) = declaring.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+}
+
+/// Channels used at once to declare the agency queues.
+const DECLARE_CHANNELS: usize = 8;
+
+/// What one delivery is handled with.
+struct Handling<'a> {
+    served: &'a Served,
+    delivery: &'a Delivery,
+    publisher: &'a Publisher,
+}
+
+/// Moves a consumer's deliveries, tagged with the agency's index, into the shared stream.
+async fn forward(
+    index: usize,
+    mut consumer: lapin::Consumer,
+    tx: mpsc::Sender<Result<Incoming, lapin::Error>>,
+) {
+    while let Some(next) = consumer.next().await {
+        let failed = next.is_err();
+        if tx.send(next.map(|d| (index, d))).await.is_err() || failed {
+            return;
         }
     }
+}
 
-    async fn publish_report(
-        &self,
-        publisher: &Publisher,
-        report: &pb::AgencyReport,
-        measure_id: Option<&str>,
-    ) -> anyhow::Result<()> {
-        let meta = MessageMeta {
-            message_id: report.report_id.clone(),
-            correlation_id: measure_id.map(str::to_string),
-            kind: "enforcement.v1.AgencyReport".into(),
-            timestamp: u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0),
-            headers: Vec::new(),
-        };
-        match publisher
-            .publish(
-                OUTCOMES_EXCHANGE,
-                &self.queue.routing_key,
-                &report.encode_to_vec(),
-                &meta,
-            )
-            .await
-            .context("publishing the report")?
-        {
-            Published::Confirmed => Ok(()),
-            // The gateway's queue is missing: keep the instruction until it is back.
-            Published::Returned { reply_text, .. } => {
-                anyhow::bail!("no gateway queue for reports: {reply_text}")
-            }
+/// Why an instruction cannot be for `agency`, if it cannot.
+fn misfit(agency: &AgencyId, instruction: &pb::Instruction) -> Option<String> {
+    if Uuid::parse_str(&instruction.measure_id).is_err()
+        || Uuid::parse_str(&instruction.instruction_id).is_err()
+    {
+        return Some("instruction without valid measure and instruction ids".into());
+    }
+    let addressed = instruction.agency.as_ref().map(|a| {
+        (
+            enforcement_proto::convert::agency_kind_from_proto(a.kind),
+            a.code.as_str(),
+        )
+    });
+    // An inquiry to every agency of a kind is addressed to the kind with an empty code.
+    let fits = match addressed {
+        Some((Some(kind), code)) => {
+            kind == agency.kind && (code == agency.code.as_str() || code.is_empty())
+        }
+        _ => false,
+    };
+    if !fits {
+        return Some(format!(
+            "instruction addressed to another agency than {agency}"
+        ));
+    }
+    if instruction.action.is_none() {
+        return Some("instruction without an action".into());
+    }
+    None
+}
+
+fn agency_ref(agency: &AgencyId) -> pb::AgencyRef {
+    pb::AgencyRef {
+        kind: enforcement_proto::convert::agency_kind_to_proto(agency.kind) as i32,
+        code: agency.code.to_string(),
+    }
+}
+
+/// Puts a copy of the delivery in the dead-letter queue, with why and from where.
+async fn dead_letter(h: &Handling<'_>, reason: &str) -> anyhow::Result<()> {
+    let props = &h.delivery.properties;
+    let mut headers = vec![
+        (HEADER_DEAD_REASON.to_string(), reason.to_string()),
+        (HEADER_DEAD_QUEUE.to_string(), h.served.queue.queue.clone()),
+    ];
+    for key in ["court", "asset", "deadline"] {
+        if let Some(value) = header_str(props, key) {
+            headers.push((key.to_string(), value.to_string()));
+        }
+    }
+    let meta = MessageMeta {
+        message_id: props
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+        correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
+        kind: props
+            .kind()
+            .as_ref()
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
+        timestamp: props.timestamp().unwrap_or(0),
+        headers,
+    };
+    match h
+        .publisher
+        .publish(
+            DEAD_LETTER_EXCHANGE,
+            &h.served.queue.routing_key,
+            &h.delivery.data,
+            &meta,
+        )
+        .await
+        .context("dead-lettering")?
+    {
+        Published::Confirmed => Ok(()),
+        Published::Returned { reply_text, .. } => {
+            anyhow::bail!("dead-letter queue missing: {reply_text}")
+        }
+    }
+}
+
+/// Publishes a report for `agency` and waits for the broker's confirm.
+pub(crate) async fn publish_report(
+    publisher: &Publisher,
+    agency: &AgencyId,
+    report: &pb::AgencyReport,
+    measure_id: Option<&str>,
+) -> anyhow::Result<()> {
+    let meta = MessageMeta {
+        message_id: report.report_id.clone(),
+        correlation_id: measure_id.map(str::to_string),
+        kind: "enforcement.v1.AgencyReport".into(),
+        timestamp: u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0),
+        headers: Vec::new(),
+    };
+    match publisher
+        .publish(
+            OUTCOMES_EXCHANGE,
+            &agency.routing_key(),
+            &report.encode_to_vec(),
+            &meta,
+        )
+        .await
+        .context("publishing the report")?
+    {
+        Published::Confirmed => Ok(()),
+        // The gateway's queue is missing: keep the instruction until it is back.
+        Published::Returned { reply_text, .. } => {
+            anyhow::bail!("no gateway queue for reports: {reply_text}")
         }
     }
 }

@@ -405,6 +405,7 @@ async fn open_accounts(
         tasks.spawn(async move {
             admin
                 .open_account(enforcement_proto::reference::OpenAccountRequest {
+                    bank_code: String::new(),
                     account_number: fixtures::account_number(k),
                     holder_name: "张三".into(),
                     holder_id: fixtures::resident_id(k),

@@ -307,6 +307,15 @@ pub struct BankUrl {
     /// The reference bank's gRPC address (its BankAdmin service).
     #[arg(long = "bank-url", env = "HUBCTL_BANK_URL", value_name = "URL")]
     pub url: String,
+
+    /// The bank's code, when the reference system serves several banks.
+    #[arg(
+        long = "bank-code",
+        env = "HUBCTL_BANK_CODE",
+        value_name = "CODE",
+        default_value = ""
+    )]
+    pub code: String,
 }
 
 /// `hubctl bank …`.

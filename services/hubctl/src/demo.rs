@@ -43,7 +43,7 @@ pub async fn run(context: &Context, args: DemoArgs) -> Result<(), Failure> {
     let second = court_code(SECOND_COURT)?;
     let first_court = Court::connect(context.hub.clone(), first).await?;
     let second_court = first_court.acting_for(second);
-    let bank = Bank::connect(&args.bank_url.url).await?;
+    let bank = Bank::connect(&args.bank_url.url, &args.bank).await?;
     let mut walk = Walk {
         first: first_court,
         second: second_court,

@@ -18,6 +18,7 @@ impl TestHub {
             .bank_admin(bank)
             .await?
             .open_account(admin::OpenAccountRequest {
+                bank_code: bank.into(),
                 account_number: account.into(),
                 holder_name: holder_name.into(),
                 holder_id: holder_id.into(),
@@ -38,6 +39,7 @@ impl TestHub {
             .bank_admin(bank)
             .await?
             .credit(admin::CreditRequest {
+                bank_code: bank.into(),
                 account_number: account.into(),
                 amount_fen,
             })
@@ -51,6 +53,7 @@ impl TestHub {
             .bank_admin(bank)
             .await?
             .get_account(admin::AccountRequest {
+                bank_code: bank.into(),
                 account_number: account.into(),
             })
             .await?
@@ -62,7 +65,10 @@ impl TestHub {
         Ok(self
             .bank_admin(bank)
             .await?
-            .list_freezes(admin::ListFreezesRequest::default())
+            .list_freezes(admin::ListFreezesRequest {
+                bank_code: bank.into(),
+                account_number: String::new(),
+            })
             .await?
             .into_inner()
             .freezes)

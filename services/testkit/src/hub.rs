@@ -109,6 +109,7 @@ impl TestHubBuilder {
 
     /// Starts everything.
     pub async fn start(self) -> anyhow::Result<TestHub> {
+        init_logs();
         let sandbox = Sandbox::create().await?;
         let clock = Clock::adjustable();
         let gateway_config = hub_gateway::Config {
@@ -252,7 +253,7 @@ impl TestHub {
     /// Adds a bank and starts its adapter.
     pub async fn add_bank(&mut self, code: &str) -> anyhow::Result<()> {
         let config = BankConfig {
-            code: AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
+            codes: vec![AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?],
             listen: loopback(),
             database_url: self.sandbox.database_url().to_string(),
             database_schema: Some(self.sandbox.schema(&format!("bank_{code}"))),
@@ -302,7 +303,7 @@ impl TestHub {
     ) -> anyhow::Result<hub_adapter::Config> {
         Ok(hub_adapter::Config {
             agency_kind: AgencyKind::Bank,
-            agency_code: AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
+            agency_codes: vec![AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?],
             agency_url: format!("http://{bank_addr}"),
             inbox_listen: inbox,
             amqp_url: self.sandbox.amqp_url(),
@@ -340,7 +341,7 @@ impl TestHub {
         let binary = binary("adapter")?;
         let child = tokio::process::Command::new(&binary)
             .env("ADAPTER_AGENCY_KIND", "bank")
-            .env("ADAPTER_AGENCY_CODE", code)
+            .env("ADAPTER_AGENCY_CODES", code)
             .env("ADAPTER_AGENCY_URL", format!("http://{}", node.bank_addr))
             .env("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string())
             .env("ADAPTER_AMQP_URL", self.sandbox.amqp_url())
@@ -402,6 +403,21 @@ impl TestHub {
         );
         Ok(())
     }
+}
+
+/// Logs of the in-process services go to the test's output, filtered by `RUST_LOG`
+/// (default: warnings and errors).
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    });
 }
 
 /// Port 0 on loopback: the OS picks a free port when the service binds.

@@ -1,24 +1,29 @@
 -- The reference bank's ledger: accounts, the court freezes on them, and what each instruction
 -- was answered (so a repeated instruction is answered the same, never executed twice).
+-- One schema may hold several banks (a processing centre serving many small banks): every row
+-- carries its bank's code.
 
 CREATE TABLE accounts (
-    account_number text PRIMARY KEY,
+    bank_code      text NOT NULL,
+    account_number text NOT NULL,
     holder_name    text NOT NULL,
     -- Resident identity number or unified social credit code.
     holder_id      text NOT NULL,
     balance_fen    bigint NOT NULL CHECK (balance_fen >= 0),
     closed         boolean NOT NULL DEFAULT false,
-    opened_at      timestamptz NOT NULL
+    opened_at      timestamptz NOT NULL,
+    PRIMARY KEY (bank_code, account_number)
 );
 
-CREATE INDEX accounts_by_holder ON accounts (holder_id);
+CREATE INDEX accounts_by_holder ON accounts (bank_code, holder_id);
 
 CREATE TABLE freezes (
     measure_id          uuid PRIMARY KEY,
     instruction_id      uuid NOT NULL UNIQUE,
     -- Order of receipt: waiting freezes rank by it (查扣冻规定 art. 26).
     seq                 bigint NOT NULL UNIQUE,
-    account_number      text NOT NULL REFERENCES accounts (account_number),
+    bank_code           text NOT NULL,
+    account_number      text NOT NULL,
     court_code          text NOT NULL,
     case_number         text NOT NULL,
     state               text NOT NULL
@@ -34,16 +39,18 @@ CREATE TABLE freezes (
     received_at         timestamptz NOT NULL,
     effective_at        timestamptz,
     expires_at          timestamptz,
-    ended_at            timestamptz
+    ended_at            timestamptz,
+    FOREIGN KEY (bank_code, account_number) REFERENCES accounts (bank_code, account_number)
 );
 
 CREATE SEQUENCE freeze_seq;
-CREATE INDEX freezes_by_account ON freezes (account_number, seq);
+CREATE INDEX freezes_by_account ON freezes (bank_code, account_number, seq);
 CREATE INDEX freezes_in_force_by_expiry ON freezes (expires_at) WHERE state IN ('effective', 'partial');
 
 CREATE TABLE deductions (
     measure_id        uuid PRIMARY KEY,
-    account_number    text NOT NULL REFERENCES accounts (account_number),
+    bank_code         text NOT NULL,
+    account_number    text NOT NULL,
     court_code        text NOT NULL,
     amount_fen        bigint NOT NULL,
     deducted_fen      bigint NOT NULL,
@@ -51,16 +58,20 @@ CREATE TABLE deductions (
     receiving_bank    text NOT NULL,
     receiving_account text NOT NULL,
     receiving_name    text NOT NULL,
-    executed_at       timestamptz NOT NULL
+    executed_at       timestamptz NOT NULL,
+    FOREIGN KEY (bank_code, account_number) REFERENCES accounts (bank_code, account_number)
 );
 
+-- An inquiry addressed to every bank is one instruction; each bank answers it once.
 CREATE TABLE executions (
-    instruction_id uuid PRIMARY KEY,
+    bank_code      text NOT NULL,
+    instruction_id uuid NOT NULL,
     measure_id     uuid NOT NULL,
     action         text NOT NULL,
     -- The encoded ExecuteResponse, returned as is to a repeated instruction.
     response       bytea NOT NULL,
-    executed_at    timestamptz NOT NULL
+    executed_at    timestamptz NOT NULL,
+    PRIMARY KEY (bank_code, instruction_id)
 );
 
 -- Notices for the hub, deleted once the adapter's inbox has taken them.

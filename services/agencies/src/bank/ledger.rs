@@ -158,8 +158,9 @@ impl Ledger<'_> {
     pub async fn lock_account(&mut self, number: &str) -> Result<Option<Account>, sqlx::Error> {
         sqlx::query_as(
             "SELECT account_number, holder_name, holder_id, balance_fen, closed \
-             FROM accounts WHERE account_number = $1 FOR UPDATE",
+             FROM accounts WHERE bank_code = $1 AND account_number = $2 FOR UPDATE",
         )
+        .bind(self.bank_code)
         .bind(number)
         .fetch_optional(&mut *self.conn)
         .await
@@ -170,9 +171,10 @@ impl Ledger<'_> {
         sqlx::query_as(concat!(
             "SELECT ",
             freeze_columns!(),
-            " FROM freezes WHERE account_number = $1 \
+            " FROM freezes WHERE bank_code = $1 AND account_number = $2 \
               AND state IN ('effective', 'partial', 'waiting') ORDER BY seq FOR UPDATE"
         ))
+        .bind(self.bank_code)
         .bind(account)
         .fetch_all(&mut *self.conn)
         .await
@@ -183,19 +185,23 @@ impl Ledger<'_> {
         sqlx::query_as(concat!(
             "SELECT ",
             freeze_columns!(),
-            " FROM freezes WHERE measure_id = $1 FOR UPDATE"
+            " FROM freezes WHERE measure_id = $1 AND bank_code = $2 FOR UPDATE"
         ))
         .bind(measure_id)
+        .bind(self.bank_code)
         .fetch_optional(&mut *self.conn)
         .await
     }
 
     /// The account a freeze is on, without locking (to lock the account first).
     async fn account_of(&mut self, measure_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT account_number FROM freezes WHERE measure_id = $1")
-            .bind(measure_id)
-            .fetch_optional(&mut *self.conn)
-            .await
+        sqlx::query_scalar(
+            "SELECT account_number FROM freezes WHERE measure_id = $1 AND bank_code = $2",
+        )
+        .bind(measure_id)
+        .bind(self.bank_code)
+        .fetch_optional(&mut *self.conn)
+        .await
     }
 
     async fn save(&mut self, f: &FreezeRow) -> Result<(), sqlx::Error> {
@@ -220,11 +226,14 @@ impl Ledger<'_> {
     }
 
     async fn set_balance(&mut self, account: &str, balance_fen: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE accounts SET balance_fen = $2 WHERE account_number = $1")
-            .bind(account)
-            .bind(balance_fen)
-            .execute(&mut *self.conn)
-            .await?;
+        sqlx::query(
+            "UPDATE accounts SET balance_fen = $3 WHERE bank_code = $1 AND account_number = $2",
+        )
+        .bind(self.bank_code)
+        .bind(account)
+        .bind(balance_fen)
+        .execute(&mut *self.conn)
+        .await?;
         Ok(())
     }
 
@@ -323,9 +332,9 @@ impl Ledger<'_> {
             )
         };
         sqlx::query(concat!(
-            "INSERT INTO freezes (",
+            "INSERT INTO freezes (bank_code, ",
             freeze_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ") VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(freeze.measure_id)
         .bind(freeze.instruction_id)
@@ -344,6 +353,7 @@ impl Ledger<'_> {
         .bind(freeze.received_at)
         .bind(freeze.effective_at)
         .bind(freeze.expires_at)
+        .bind(self.bank_code)
         .execute(&mut *self.conn)
         .await?;
         Ok(Changes {
@@ -697,8 +707,8 @@ impl Ledger<'_> {
         sqlx::query(
             "INSERT INTO deductions (measure_id, account_number, court_code, amount_fen, \
                  deducted_fen, from_freeze, receiving_bank, receiving_account, receiving_name, \
-                 executed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 executed_at, bank_code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(parse_id(measure_id))
         .bind(&account.account_number)
@@ -710,6 +720,7 @@ impl Ledger<'_> {
         .bind(&receiving.account_number)
         .bind(&receiving.account_name)
         .bind(self.now)
+        .bind(self.bank_code)
         .execute(&mut *self.conn)
         .await?;
         let state = if deducted == order.amount_fen {
@@ -788,13 +799,14 @@ impl Ledger<'_> {
         Ok(updates)
     }
 
-    /// Lapses freezes whose expiry has passed and promotes what waits behind them.
+    /// Lapses this bank's freezes whose expiry has passed and promotes what waits behind them.
     pub async fn lapse_due(&mut self, limit: i64) -> Result<Vec<pb::MeasureUpdate>, sqlx::Error> {
         let due: Vec<(Uuid, String)> = sqlx::query_as(
             "SELECT measure_id, account_number FROM freezes \
-             WHERE state IN ('effective', 'partial') AND expires_at <= $1 \
-             ORDER BY expires_at LIMIT $2",
+             WHERE bank_code = $1 AND state IN ('effective', 'partial') AND expires_at <= $2 \
+             ORDER BY expires_at LIMIT $3",
         )
+        .bind(self.bank_code)
         .bind(self.now)
         .bind(limit)
         .fetch_all(&mut *self.conn)
@@ -835,10 +847,12 @@ impl Ledger<'_> {
         let holdings: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT a.account_number, a.balance_fen, \
                  COALESCE(SUM(f.frozen_fen) FILTER (WHERE f.state IN ('effective', 'partial')), 0)::int8 \
-             FROM accounts a LEFT JOIN freezes f ON f.account_number = a.account_number \
-             WHERE a.holder_id = $1 AND NOT a.closed \
+             FROM accounts a LEFT JOIN freezes f \
+                 ON f.bank_code = a.bank_code AND f.account_number = a.account_number \
+             WHERE a.bank_code = $1 AND a.holder_id = $2 AND NOT a.closed \
              GROUP BY a.account_number, a.balance_fen ORDER BY a.account_number",
         )
+        .bind(self.bank_code)
         .bind(&holder_id)
         .fetch_all(&mut *self.conn)
         .await?;

@@ -6,7 +6,7 @@
 
 pub mod ledger;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeSet, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
@@ -29,9 +29,15 @@ use crate::notices;
 /// A reference bank's configuration (`BANK_*` environment variables or flags).
 #[derive(Args, Clone, Debug)]
 pub struct BankConfig {
-    /// The bank's code, as courts address it (e.g. `ICBC`).
-    #[arg(long, env = "BANK_CODE", value_parser = parse_code)]
-    pub code: AgencyCode,
+    /// The codes of the banks served, as courts address them (e.g. `ICBC`, or `ICBC,CCB`).
+    #[arg(
+        long = "codes",
+        env = "BANK_CODES",
+        value_parser = parse_code,
+        value_delimiter = ',',
+        required = true
+    )]
+    pub codes: Vec<AgencyCode>,
 
     /// Address of the bank's gRPC services (`AgencyBackend`, `BankAdmin`).
     #[arg(long, env = "BANK_LISTEN", default_value = "127.0.0.1:50061")]
@@ -46,7 +52,7 @@ pub struct BankConfig {
     )]
     pub database_url: String,
 
-    /// Schema of the bank's ledger; default `bank_<code>` in lower case.
+    /// Schema of the ledger; default `bank_<first code>` in lower case.
     #[arg(long, env = "BANK_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
 
@@ -71,10 +77,8 @@ impl BankConfig {
     /// The ledger's schema.
     pub fn schema(&self) -> String {
         self.database_schema.clone().unwrap_or_else(|| {
-            format!(
-                "bank_{}",
-                self.code.as_str().to_ascii_lowercase().replace('-', "_")
-            )
+            let first = self.codes.first().map(AgencyCode::as_str).unwrap_or("main");
+            format!("bank_{}", first.to_ascii_lowercase().replace('-', "_"))
         })
     }
 }
@@ -83,22 +87,22 @@ fn parse_code(s: &str) -> Result<AgencyCode, String> {
     AgencyCode::parse(s).map_err(|e| e.to_string())
 }
 
-/// The bank's state shared by its services and background tasks.
+/// The banks' state shared by their services and background tasks.
 #[derive(Clone)]
 pub struct Bank {
     pool: PgPool,
-    code: AgencyCode,
+    codes: Arc<BTreeSet<String>>,
     clock: Clock,
     notices_wake: Arc<Notify>,
     faults: Arc<crate::faults::Faults>,
 }
 
 impl Bank {
-    /// A bank over a migrated pool.
-    pub fn new(pool: PgPool, code: AgencyCode, clock: Clock) -> Self {
+    /// The banks `codes` over a migrated pool.
+    pub fn new(pool: PgPool, codes: &[AgencyCode], clock: Clock) -> Self {
         Self {
             pool,
-            code,
+            codes: Arc::new(codes.iter().map(|c| c.to_string()).collect()),
             clock,
             notices_wake: Arc::new(Notify::new()),
             faults: Arc::default(),
@@ -111,56 +115,79 @@ impl Bank {
         &self.faults
     }
 
-    fn agency_ref(&self) -> pb::AgencyRef {
+    fn agency_ref(code: &str) -> pb::AgencyRef {
         pb::AgencyRef {
             kind: pb::AgencyKind::Bank as i32,
-            code: self.code.to_string(),
+            code: code.to_string(),
         }
     }
 
-    /// Lapses freezes past expiry and notifies the courts.
+    /// The bank an administration request names: `code`, or the only bank if it is empty.
+    fn bank_code<'a>(&'a self, code: &'a str) -> Result<&'a str, Status> {
+        if code.is_empty() {
+            return match self.codes.iter().next() {
+                Some(only) if self.codes.len() == 1 => Ok(only),
+                _ => Err(Status::invalid_argument(
+                    "bank_code is required: this process serves several banks",
+                )),
+            };
+        }
+        self.codes
+            .get(code)
+            .map(String::as_str)
+            .ok_or_else(|| Status::not_found(format!("this process does not serve bank {code}")))
+    }
+
+    /// Lapses freezes past expiry, at every bank served, and notifies the courts.
     pub async fn lapse_due(&self) -> Result<usize, sqlx::Error> {
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
-        let updates = Ledger {
-            conn: &mut tx,
-            bank_code: self.code.as_str(),
-            now,
+        let mut lapsed = 0;
+        for code in self.codes.iter() {
+            let mut tx = self.pool.begin().await?;
+            let updates = Ledger {
+                conn: &mut tx,
+                bank_code: code,
+                now,
+            }
+            .lapse_due(500)
+            .await?;
+            lapsed += updates.len();
+            notices::record(
+                &mut tx,
+                &Self::agency_ref(code),
+                updates,
+                "freezes lapsed at expiry",
+                now,
+            )
+            .await?;
+            tx.commit().await?;
         }
-        .lapse_due(500)
-        .await?;
-        let n = updates.len();
-        notices::record(
-            &mut tx,
-            &self.agency_ref(),
-            updates,
-            "freezes lapsed at expiry",
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        if n > 0 {
+        if lapsed > 0 {
             self.notices_wake.notify_one();
         }
-        Ok(n)
+        Ok(lapsed)
     }
 
     async fn execute_once(
         &self,
+        bank_code: &str,
         instruction: &pb::Instruction,
     ) -> Result<pb::ExecuteResponse, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // Two deliveries of one instruction at once: the second waits here, then finds the
         // first's answer below.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || $2, 0))")
+            .bind(bank_code)
             .bind(&instruction.instruction_id)
             .execute(&mut *tx)
             .await?;
-        let earlier: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT response FROM executions WHERE instruction_id = $1")
-                .bind(parse_uuid(&instruction.instruction_id))
-                .fetch_optional(&mut *tx)
-                .await?;
+        let earlier: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT response FROM executions WHERE bank_code = $1 AND instruction_id = $2",
+        )
+        .bind(bank_code)
+        .bind(parse_uuid(&instruction.instruction_id))
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(bytes) = earlier {
             tx.commit().await?;
             return pb::ExecuteResponse::decode(bytes.as_slice())
@@ -169,7 +196,7 @@ impl Bank {
         let now = self.clock.now();
         let mut ledger = Ledger {
             conn: &mut tx,
-            bank_code: self.code.as_str(),
+            bank_code,
             now,
         };
         use pb::instruction::Action;
@@ -205,14 +232,16 @@ impl Bank {
             seal: Vec::new(),
         };
         sqlx::query(
-            "INSERT INTO executions (instruction_id, measure_id, action, response, executed_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO executions (bank_code, instruction_id, measure_id, action, response, \
+                 executed_at) \
+             VALUES ($6, $1, $2, $3, $4, $5)",
         )
         .bind(parse_uuid(&instruction.instruction_id))
         .bind(parse_uuid(&instruction.measure_id))
         .bind(action)
         .bind(response.encode_to_vec())
         .bind(now)
+        .bind(bank_code)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -235,13 +264,17 @@ impl AgencyBackend for Bank {
             ));
         }
         self.faults.before_call().await?;
-        if instruction.agency.as_ref() != Some(&self.agency_ref()) {
-            return Err(Status::invalid_argument(format!(
-                "this is bank {}; the instruction is addressed elsewhere",
-                self.code
-            )));
-        }
-        match self.execute_once(&instruction).await {
+        let bank_code = match instruction.agency.as_ref() {
+            Some(a) if a.kind == pb::AgencyKind::Bank as i32 && self.codes.contains(&a.code) => {
+                a.code.clone()
+            }
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the instruction is addressed to a bank this system does not serve",
+                ));
+            }
+        };
+        match self.execute_once(&bank_code, &instruction).await {
             Ok(response) => {
                 tracing::info!(
                     instruction = %instruction.instruction_id,
@@ -267,7 +300,9 @@ impl BankAdmin for Bank {
         request: Request<admin::OpenAccountRequest>,
     ) -> Result<Response<admin::Account>, Status> {
         let req = request.into_inner();
+        let bank_code = self.bank_code(&req.bank_code)?;
         let opening = Opening::parse(
+            bank_code,
             &req.account_number,
             &req.holder_name,
             &req.holder_id,
@@ -283,7 +318,7 @@ impl BankAdmin for Bank {
                 opening.account_number
             )));
         }
-        self.account(&opening.account_number).await
+        self.account(bank_code, &opening.account_number).await
     }
 
     async fn credit(
@@ -294,11 +329,12 @@ impl BankAdmin for Bank {
         if req.amount_fen <= 0 {
             return Err(Status::invalid_argument("amount_fen must be positive"));
         }
+        let bank_code = self.bank_code(&req.bank_code)?;
         let now = self.clock.now();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let mut ledger = Ledger {
             conn: &mut tx,
-            bank_code: self.code.as_str(),
+            bank_code,
             now,
         };
         let Some(account) = ledger
@@ -321,7 +357,7 @@ impl BankAdmin for Bank {
         let topped_up = !updates.is_empty();
         notices::record(
             &mut tx,
-            &self.agency_ref(),
+            &Self::agency_ref(bank_code),
             updates,
             "incoming funds frozen",
             now,
@@ -332,7 +368,7 @@ impl BankAdmin for Bank {
         if topped_up {
             self.notices_wake.notify_one();
         }
-        self.account(&req.account_number).await
+        self.account(bank_code, &req.account_number).await
     }
 
     async fn close_account(
@@ -340,25 +376,31 @@ impl BankAdmin for Bank {
         request: Request<admin::AccountRequest>,
     ) -> Result<Response<admin::Account>, Status> {
         let req = request.into_inner();
-        let done = sqlx::query("UPDATE accounts SET closed = true WHERE account_number = $1")
-            .bind(&req.account_number)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let bank_code = self.bank_code(&req.bank_code)?;
+        let done = sqlx::query(
+            "UPDATE accounts SET closed = true WHERE bank_code = $1 AND account_number = $2",
+        )
+        .bind(bank_code)
+        .bind(&req.account_number)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         if done.rows_affected() == 0 {
             return Err(Status::not_found(format!(
                 "no account {}",
                 req.account_number
             )));
         }
-        self.account(&req.account_number).await
+        self.account(bank_code, &req.account_number).await
     }
 
     async fn get_account(
         &self,
         request: Request<admin::AccountRequest>,
     ) -> Result<Response<admin::Account>, Status> {
-        self.account(&request.into_inner().account_number).await
+        let req = request.into_inner();
+        self.account(self.bank_code(&req.bank_code)?, &req.account_number)
+            .await
     }
 
     async fn list_freezes(
@@ -366,12 +408,15 @@ impl BankAdmin for Bank {
         request: Request<admin::ListFreezesRequest>,
     ) -> Result<Response<admin::ListFreezesResponse>, Status> {
         let req = request.into_inner();
+        let bank_code = self.bank_code(&req.bank_code)?;
         let rows: Vec<ledger::FreezeRow> = sqlx::query_as(
             "SELECT measure_id, instruction_id, seq, account_number, court_code, case_number, \
                  state, amount_fen, frozen_fen, waiting_position, period_months, period_days, \
                  registration_number, revision, received_at, effective_at, expires_at \
-             FROM freezes WHERE ($1 = '' OR account_number = $1) ORDER BY seq",
+                          FROM freezes WHERE bank_code = $1 AND ($2 = '' OR account_number = $2) \
+             ORDER BY seq",
         )
+        .bind(bank_code)
         .bind(&req.account_number)
         .fetch_all(&self.pool)
         .await
@@ -399,13 +444,20 @@ impl BankAdmin for Bank {
 }
 
 impl Bank {
-    async fn account(&self, number: &str) -> Result<Response<admin::Account>, Status> {
+    async fn account(
+        &self,
+        bank_code: &str,
+        number: &str,
+    ) -> Result<Response<admin::Account>, Status> {
         let row: Option<(Account, i64)> = sqlx::query_as::<_, (String, String, String, i64, bool, i64)>(
             "SELECT a.account_number, a.holder_name, a.holder_id, a.balance_fen, a.closed, \
                  COALESCE(SUM(f.frozen_fen) FILTER (WHERE f.state IN ('effective', 'partial')), 0)::int8 \
-             FROM accounts a LEFT JOIN freezes f ON f.account_number = a.account_number \
-             WHERE a.account_number = $1 GROUP BY a.account_number",
+                          FROM accounts a LEFT JOIN freezes f \
+                 ON f.bank_code = a.bank_code AND f.account_number = a.account_number \
+             WHERE a.bank_code = $1 AND a.account_number = $2 \
+             GROUP BY a.bank_code, a.account_number",
         )
+        .bind(bank_code)
         .bind(number)
         .fetch_optional(&self.pool)
         .await
@@ -426,6 +478,7 @@ impl Bank {
             return Err(Status::not_found(format!("no account {number}")));
         };
         Ok(Response::new(admin::Account {
+            bank_code: bank_code.to_string(),
             account_number: a.account_number,
             holder_name: a.holder_name,
             holder_id: a.holder_id,
@@ -438,6 +491,7 @@ impl Bank {
 
 /// A checked account opening.
 struct Opening {
+    bank_code: String,
     account_number: String,
     holder_name: String,
     holder_id: String,
@@ -445,7 +499,13 @@ struct Opening {
 }
 
 impl Opening {
-    fn parse(number: &str, name: &str, id: &str, balance_fen: i64) -> Result<Self, Status> {
+    fn parse(
+        bank_code: &str,
+        number: &str,
+        name: &str,
+        id: &str,
+        balance_fen: i64,
+    ) -> Result<Self, Status> {
         let number = AccountNumber::parse(number)
             .map_err(|e| Status::invalid_argument(format!("account_number: {e}")))?;
         let name = PersonName::parse(name)
@@ -464,6 +524,7 @@ impl Opening {
             return Err(Status::invalid_argument("balance_fen must not be negative"));
         }
         Ok(Self {
+            bank_code: bank_code.to_string(),
             account_number: number.to_string(),
             holder_name: name,
             holder_id: id,
@@ -474,9 +535,11 @@ impl Opening {
     /// Opens the account; `false` if the number is taken.
     async fn insert(&self, pool: &PgPool, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "INSERT INTO accounts (account_number, holder_name, holder_id, balance_fen, opened_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_number) DO NOTHING",
+            "INSERT INTO accounts (bank_code, account_number, holder_name, holder_id, \
+                 balance_fen, opened_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bank_code, account_number) DO NOTHING",
         )
+        .bind(&self.bank_code)
         .bind(&self.account_number)
         .bind(&self.holder_name)
         .bind(&self.holder_id)
@@ -502,10 +565,10 @@ struct FixtureAccount {
     balance_fen: i64,
 }
 
-/// Opens the fixture's accounts for `code`; returns how many were new.
+/// Opens the fixture's accounts of the banks `codes`; returns how many were new.
 async fn load_fixture(
     pool: &PgPool,
-    code: &AgencyCode,
+    codes: &[AgencyCode],
     path: &std::path::Path,
     now: OffsetDateTime,
 ) -> anyhow::Result<usize> {
@@ -514,8 +577,16 @@ async fn load_fixture(
     let fixture: Fixture =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut opened = 0;
-    for a in fixture.banks.get(code.as_str()).into_iter().flatten() {
+    for (code, a) in codes.iter().flat_map(|code| {
+        fixture
+            .banks
+            .get(code.as_str())
+            .into_iter()
+            .flatten()
+            .map(move |a| (code, a))
+    }) {
         let opening = Opening::parse(
+            code.as_str(),
             &a.account_number,
             &a.holder_name,
             &a.holder_id,
@@ -560,13 +631,14 @@ impl BankApplication {
             .await
             .context("migrating the bank ledger")?;
         if let Some(path) = &config.fixture {
-            let opened = load_fixture(&pool, &config.code, path, clock.now()).await?;
-            tracing::info!(bank = %config.code, opened, "demo accounts loaded");
+            let opened = load_fixture(&pool, &config.codes, path, clock.now()).await?;
+            tracing::info!(opened, "demo accounts loaded");
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        let bank = Bank::new(pool, config.code.clone(), clock);
+        anyhow::ensure!(!config.codes.is_empty(), "name at least one bank code");
+        let bank = Bank::new(pool, &config.codes, clock);
         Ok(Self {
             config,
             listener,
@@ -628,7 +700,7 @@ impl BankApplication {
         health_reporter
             .set_serving::<pb::agency_backend_server::AgencyBackendServer<Bank>>()
             .await;
-        tracing::info!(bank = %config.code, addr = %listener.local_addr()?, "reference bank serving");
+        tracing::info!(banks = config.codes.len(), addr = %listener.local_addr()?, "reference bank serving");
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(pb::agency_backend_server::AgencyBackendServer::new(

@@ -16,16 +16,20 @@ use crate::{
 pub struct Bank {
     client: BankAdminClient<Channel>,
     server: Server,
+    /// The bank, when the system serves several; empty when it serves one.
+    code: String,
 }
 
 impl Bank {
-    /// Connects to the bank's administration service at `url`.
-    pub async fn connect(url: &str) -> Result<Self, Failure> {
+    /// Connects to the administration service at `url`, for the bank `code` (empty when the
+    /// system serves one bank).
+    pub async fn connect(url: &str, code: &str) -> Result<Self, Failure> {
         let server = Server::bank(url);
         let channel = connect::channel(&server).await?;
         Ok(Self {
             client: BankAdminClient::new(channel),
             server,
+            code: code.trim().to_owned(),
         })
     }
 
@@ -42,6 +46,7 @@ impl Bank {
         balance_fen: i64,
     ) -> Result<admin::Account, Failure> {
         let request = admin::OpenAccountRequest {
+            bank_code: self.code.clone(),
             account_number: account.trim().to_owned(),
             holder_name: holder_name.to_owned(),
             holder_id: holder_id.trim().to_owned(),
@@ -60,6 +65,7 @@ impl Bank {
         amount_fen: i64,
     ) -> Result<admin::Account, Failure> {
         let request = admin::CreditRequest {
+            bank_code: self.code.clone(),
             account_number: account.trim().to_owned(),
             amount_fen,
         };
@@ -72,6 +78,7 @@ impl Bank {
     /// One account.
     pub async fn account(&mut self, account: &str) -> Result<admin::Account, Failure> {
         let request = admin::AccountRequest {
+            bank_code: self.code.clone(),
             account_number: account.trim().to_owned(),
         };
         match self.client.get_account(request).await {
@@ -86,6 +93,7 @@ impl Bank {
         account: Option<&str>,
     ) -> Result<Vec<admin::LedgerFreeze>, Failure> {
         let request = admin::ListFreezesRequest {
+            bank_code: self.code.clone(),
             account_number: account.map(str::trim).unwrap_or_default().to_owned(),
         };
         match self.client.list_freezes(request).await {
@@ -106,7 +114,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             holder_id,
             balance,
         } => {
-            let opened = Bank::connect(&bank.url)
+            let opened = Bank::connect(&bank.url, &bank.code)
                 .await?
                 .open(&account, &holder_name, &holder_id, balance.fen())
                 .await?;
@@ -119,7 +127,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             account,
             amount,
         } => {
-            let credited = Bank::connect(&bank.url)
+            let credited = Bank::connect(&bank.url, &bank.code)
                 .await?
                 .credit(&account, amount.fen())
                 .await?;
@@ -131,12 +139,15 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             out.text(format::account(&credited));
         }
         BankCommand::Show { bank, account } => {
-            let shown = Bank::connect(&bank.url).await?.account(&account).await?;
+            let shown = Bank::connect(&bank.url, &bank.code)
+                .await?
+                .account(&account)
+                .await?;
             out.json(&json::account(&shown));
             out.text(format::account(&shown));
         }
         BankCommand::Freezes { bank, account } => {
-            let freezes = Bank::connect(&bank.url)
+            let freezes = Bank::connect(&bank.url, &bank.code)
                 .await?
                 .freezes(account.as_deref())
                 .await?;
