@@ -80,6 +80,21 @@ pub fn kind_to_proto(kind: MeasureKind) -> pb::MeasureKind {
     }
 }
 
+/// The domain form of a wire measure kind; `None` for `UNSPECIFIED` and unknown values.
+pub fn kind_from_proto(value: i32) -> Option<MeasureKind> {
+    Some(match pb::MeasureKind::try_from(value).ok()? {
+        pb::MeasureKind::Unspecified => return None,
+        pb::MeasureKind::Freeze => MeasureKind::Freeze,
+        pb::MeasureKind::Deduction => MeasureKind::Deduction,
+        pb::MeasureKind::SealUp => MeasureKind::SealUp,
+        pb::MeasureKind::Distraint => MeasureKind::Distraint,
+        pb::MeasureKind::ExitRestriction => MeasureKind::ExitRestriction,
+        pb::MeasureKind::Inquiry => MeasureKind::Inquiry,
+        pb::MeasureKind::Release => MeasureKind::Release,
+        pb::MeasureKind::Renewal => MeasureKind::Renewal,
+    })
+}
+
 /// The wire form of an agency kind.
 pub fn agency_kind_to_proto(kind: AgencyKind) -> pb::AgencyKind {
     match kind {
@@ -123,6 +138,14 @@ mod tests {
         }
         assert_eq!(state_from_proto(0), None);
         assert_eq!(state_from_proto(999), None);
+    }
+
+    #[test]
+    fn every_measure_kind_survives_the_round_trip() {
+        for kind in MeasureKind::ALL {
+            assert_eq!(kind_from_proto(kind_to_proto(kind) as i32), Some(kind));
+        }
+        assert_eq!(kind_from_proto(0), None);
     }
 
     #[test]

@@ -201,13 +201,49 @@ async fn invalid_requests_are_refused_naming_the_field_and_leave_no_row_and_no_m
 }
 
 #[tokio::test]
-async fn a_freeze_at_an_unknown_bank_is_rejected_with_a_reason_and_leaves_no_message()
+async fn a_freeze_at_an_unknown_bank_is_refused_naming_the_agency_and_leaves_nothing_behind()
 -> anyhow::Result<()> {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
     let id = fixtures::resident_id(13);
     let mut request = valid_freeze(&id, &fixtures::account_number(13));
     request.agency = Some(fixtures::bank("NOSUCHBANK"));
-    let measure = hub.submit(request).await?;
+    let status = hub
+        .court()
+        .await?
+        .submit(request)
+        .await
+        .expect_err("no such bank");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["agency.code".to_string()]);
+    assert!(
+        status
+            .message()
+            .contains("no bank NOSUCHBANK is connected to the hub"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(hub.gateway_rows("measures").await?, 0);
+    assert_eq!(hub.gateway_rows("outbox").await?, 0);
+    let queues = hub.sandbox().queues().await?;
+    assert!(
+        !queues.iter().any(|q| q.contains("NOSUCHBANK")),
+        "{queues:?}"
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn a_freeze_to_a_bank_whose_queue_has_vanished_ends_rejected_and_leaves_no_message()
+-> anyhow::Result<()> {
+    let mut hub = TestHub::with_banks(&["ICBC"]).await?;
+    // The bank is in the registry, but its queue is gone (deleted by an operator): the broker
+    // returns the instruction, and the court learns why instead of waiting forever.
+    hub.stop_adapter("ICBC").await?;
+    hub.sandbox().delete_queue("agency.bank.ICBC").await?;
+    let id = fixtures::resident_id(15);
+    let measure = hub
+        .submit(valid_freeze(&id, &fixtures::account_number(15)))
+        .await?;
     let rejected = hub
         .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Rejected)
         .await?;
@@ -215,17 +251,10 @@ async fn a_freeze_at_an_unknown_bank_is_rejected_with_a_reason_and_leaves_no_mes
     assert_eq!(reason.code, pb::ReasonCode::UnknownAgency as i32);
     assert_eq!(
         reason.message,
-        "no agency bank NOSUCHBANK is connected to the hub"
+        "no agency bank ICBC is connected to the hub"
     );
-
-    // The instruction went nowhere and is not waiting to go anywhere.
     assert_eq!(hub.gateway_rows("outbox").await?, 0);
-    let queues = hub.sandbox().queues().await?;
-    assert!(
-        !queues.iter().any(|q| q.contains("NOSUCHBANK")),
-        "{queues:?}"
-    );
-    for queue in queues {
+    for queue in hub.sandbox().queues().await? {
         assert_eq!(
             hub.sandbox().queue_depth(&queue).await?,
             Default::default(),

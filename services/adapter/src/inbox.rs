@@ -93,6 +93,7 @@ impl AgencyInbox for Inbox {
             answer: None,
             message: notice.message,
             sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            announcement: None,
         };
         match publish_report(&publisher, &agency, &report, measure.as_deref()).await {
             Ok(()) => Ok(Response::new(pb::NotifyResponse {})),

@@ -25,7 +25,7 @@ use hub_bus::{
         OUTCOMES_EXCHANGE, QueuePolicy, declare_agency,
     },
 };
-use hub_domain::AgencyId;
+use hub_domain::{AgencyId, MeasureKind};
 use lapin::{
     message::Delivery,
     options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions},
@@ -157,6 +157,7 @@ impl Worker {
             forwarders.spawn(forward(index, consumer, incoming_tx.clone()));
         }
         drop(incoming_tx);
+        self.announce(&publisher).await?;
         current.send_replace(Some(publisher.clone()));
         tracing::info!(queues = self.served.len(), "adapter consuming");
 
@@ -270,6 +271,14 @@ impl Worker {
                 )
                 .await;
         }
+        // An inquiry to every agency of the kind arrives with an empty code: it is for the
+        // agency whose queue it came from.
+        let mut instruction = instruction;
+        if let Some(agency) = instruction.agency.as_mut()
+            && agency.code.is_empty()
+        {
+            agency.code = h.served.agency.code.to_string();
+        }
         let deadline = instruction.deadline.as_ref().and_then(instant);
         let mut backoff = self.config.retry_backoff();
         let mut receipt_sent = false;
@@ -373,6 +382,7 @@ impl Worker {
             answer: response.answer,
             message: String::new(),
             sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            announcement: None,
         };
         publish_report(
             h.publisher,
@@ -408,6 +418,7 @@ impl Worker {
             message: String::new(),
             answer: None,
             sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            announcement: None,
         };
         publish_report(
             h.publisher,
@@ -468,6 +479,7 @@ impl Worker {
                 message: reason.clone(),
                 answer: None,
                 sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+                announcement: None,
             };
             publish_report(h.publisher, &h.served.agency, &report, Some(measure_id)).await?;
         }
@@ -476,6 +488,38 @@ impl Worker {
         }
         ack(h.delivery).await;
         Ok(Handled::Done)
+    }
+
+    /// Tells the gateway which agencies this adapter serves and what they carry out, so courts
+    /// can address them.
+    async fn announce(&self, publisher: &Publisher) -> anyhow::Result<()> {
+        let Some(first) = self.served.first() else {
+            return Ok(());
+        };
+        let kind = first.agency.kind;
+        let report = pb::AgencyReport {
+            report_id: Uuid::now_v7().to_string(),
+            agency: Some(agency_ref(&first.agency)),
+            kind: pb::ReportKind::Announce as i32,
+            sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            announcement: Some(pb::Announcement {
+                kind: enforcement_proto::convert::agency_kind_to_proto(kind) as i32,
+                codes: self
+                    .served
+                    .iter()
+                    .map(|s| s.agency.code.to_string())
+                    .collect(),
+                measures: MeasureKind::ALL
+                    .into_iter()
+                    .filter(|m| kind.carries(*m))
+                    .map(|m| enforcement_proto::convert::kind_to_proto(m) as i32)
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        publish_report(publisher, &first.agency, &report, None)
+            .await
+            .context("announcing the agencies")
     }
 
     /// Declares every agency queue, several at a time on channels of their own (a processing

@@ -6,10 +6,11 @@
 //! change nothing.
 
 use enforcement_proto::{
-    convert::{instant_opt, state_from_proto},
+    convert::{self, instant_opt, state_from_proto},
     v1 as pb,
 };
-use hub_domain::{AgencyId, MeasureState};
+use hub_domain::{AgencyId, MeasureKind, MeasureState};
+use prost::Message;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -138,6 +139,10 @@ pub struct Applied {
 impl Change {
     /// Writes the change into `row`, as the measure now stands.
     fn apply_to(&self, row: &mut MeasureRow, now: OffsetDateTime) {
+        if self.expires_at != row.expires_at {
+            // A new expiry (a renewal): warn again as it approaches.
+            row.warned_within_days = None;
+        }
         row.state = self.state.as_str().to_string();
         row.held_fen = self.held_fen;
         row.waiting_position = self.waiting_position;
@@ -153,6 +158,17 @@ impl Change {
     }
 }
 
+/// One update as received, with the agency that reported it and, for an inquiry, its answer.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The reporting agency.
+    pub agency: AgencyId,
+    /// The change.
+    pub update: pb::MeasureUpdate,
+    /// For an inquiry: what the agency found.
+    pub answer: Option<pb::InquiryAnswer>,
+}
+
 /// Applies the updates of many reports, each with the agency that sent it, in one transaction:
 /// one statement locks every measure concerned, one writes them all back, one records the audit
 /// entries. Under load this is what keeps the gateway's commits few.
@@ -161,21 +177,21 @@ impl Change {
 /// measure sees its changes in the agency's order and concurrent batches cannot deadlock.
 pub async fn apply_reports(
     store: &Store,
-    updates: &[(AgencyId, pb::MeasureUpdate)],
+    updates: &[Incoming],
     now: OffsetDateTime,
 ) -> Result<Applied, sqlx::Error> {
-    let mut ordered: Vec<(Uuid, &AgencyId, &pb::MeasureUpdate)> = Vec::with_capacity(updates.len());
+    let mut ordered: Vec<(Uuid, &Incoming)> = Vec::with_capacity(updates.len());
     let mut outcome = Applied::default();
-    for (agency, update) in updates {
-        match Uuid::parse_str(&update.measure_id) {
-            Ok(id) => ordered.push((id, agency, update)),
+    for incoming in updates {
+        match Uuid::parse_str(&incoming.update.measure_id) {
+            Ok(id) => ordered.push((id, incoming)),
             Err(_) => outcome
                 .ignored
-                .push((update.measure_id.clone(), Ignored::UnknownMeasure)),
+                .push((incoming.update.measure_id.clone(), Ignored::UnknownMeasure)),
         }
     }
-    ordered.sort_by_key(|(id, _, u)| (*id, u.revision));
-    let mut ids: Vec<Uuid> = ordered.iter().map(|(id, _, _)| *id).collect();
+    ordered.sort_by_key(|(id, i)| (*id, i.update.revision));
+    let mut ids: Vec<Uuid> = ordered.iter().map(|(id, _)| *id).collect();
     ids.dedup();
 
     let mut tx = store.pool().begin().await?;
@@ -189,14 +205,26 @@ pub async fn apply_reports(
     .await?;
     let mut rows: HashMap<Uuid, MeasureRow> = locked.into_iter().map(|r| (r.id, r)).collect();
     let mut written: Vec<Uuid> = Vec::new();
-    let mut events: Vec<(MeasureRow, pb::EventKind, String)> = Vec::new();
-    for (id, agency, update) in ordered {
+    let mut events: Vec<(MeasureRow, pb::EventKind, String, Option<Vec<u8>>)> = Vec::new();
+    for (id, incoming) in ordered {
+        let (agency, update) = (&incoming.agency, &incoming.update);
         let Some(row) = rows.get_mut(&id) else {
             outcome
                 .ignored
                 .push((update.measure_id.clone(), Ignored::UnknownMeasure));
             continue;
         };
+        if row.kind == MeasureKind::Inquiry.as_str() {
+            match answer(&mut tx, row, incoming, now).await? {
+                Ok(entries) => {
+                    outcome.changed += 1;
+                    written.push(id);
+                    events.extend(entries);
+                }
+                Err(why) => outcome.ignored.push((update.measure_id.clone(), why)),
+            }
+            continue;
+        }
         match decide(row, agency, update) {
             Decision::Ignore(why) => outcome.ignored.push((update.measure_id.clone(), why)),
             Decision::Touch { agency_revision } => {
@@ -207,7 +235,7 @@ pub async fn apply_reports(
                 change.apply_to(row, now);
                 outcome.changed += 1;
                 written.push(id);
-                events.push((row.clone(), change.event, change.message));
+                events.push((row.clone(), change.event, change.message, None));
             }
         }
     }
@@ -217,15 +245,126 @@ pub async fn apply_reports(
     }
     let entries: Vec<NewEvent<'_>> = events
         .iter()
-        .map(|(row, kind, message)| NewEvent {
+        .map(|(row, kind, message, detail)| NewEvent {
             row,
             kind: *kind,
             message: message.clone(),
+            detail: detail.clone(),
         })
         .collect();
     record_events(&mut tx, store.channel(), &entries).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Records an agency's answer to an inquiry in `row` (locked) and `inquiry_answers`; returns
+/// the audit entries to write (the answer, and the finish when it was the last one), or why it
+/// was not applied.
+async fn answer(
+    tx: &mut sqlx::PgConnection,
+    row: &mut MeasureRow,
+    incoming: &Incoming,
+    now: OffsetDateTime,
+) -> Result<Result<Vec<(MeasureRow, pb::EventKind, String, Option<Vec<u8>>)>, Ignored>, sqlx::Error>
+{
+    let agency = &incoming.agency;
+    if agency.kind.as_str() != row.agency_kind
+        || !(row.agency_code.is_empty() || row.agency_code == agency.code.as_str())
+    {
+        return Ok(Err(Ignored::OtherAgency));
+    }
+    let refused = match state_from_proto(incoming.update.state) {
+        Some(MeasureState::Effective | MeasureState::Partial) => false,
+        Some(MeasureState::Rejected | MeasureState::Failed | MeasureState::Expired) => true,
+        // Receipts and the like say nothing about what was found.
+        _ => return Ok(Err(Ignored::NotAllowed)),
+    };
+    let holdings = incoming
+        .answer
+        .as_ref()
+        .map(|a| a.holdings.clone())
+        .unwrap_or_default();
+    let event = pb::InquiryAnswerEvent {
+        agency: Some(pb::AgencyRef {
+            kind: convert::agency_kind_to_proto(agency.kind) as i32,
+            code: agency.code.to_string(),
+        }),
+        state: incoming.update.state,
+        holdings,
+        reason: incoming.update.reason.clone(),
+        at: Some(convert::timestamp(now)),
+    };
+    let detail = event.encode_to_vec();
+    let state = if refused { "refused" } else { "answered" };
+    let recorded = sqlx::query(
+        "UPDATE inquiry_answers SET state = $3, answer = $4, answered_at = $5 \
+         WHERE measure_id = $1 AND agency_code = $2 AND state = 'pending'",
+    )
+    .bind(row.id)
+    .bind(agency.code.as_str())
+    .bind(state)
+    .bind(&detail)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if recorded.rows_affected() == 0 {
+        // Not addressed by name (a broadcast reached an agency the registry did not list yet),
+        // or answered already.
+        let added = sqlx::query(
+            "INSERT INTO inquiry_answers (measure_id, agency_code, state, answer, answered_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.id)
+        .bind(agency.code.as_str())
+        .bind(state)
+        .bind(&detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if added.rows_affected() == 0 {
+            return Ok(Err(Ignored::Stale));
+        }
+        row.inquiry_addressed += 1;
+    }
+    row.inquiry_answered += 1;
+    if refused {
+        row.inquiry_refused += 1;
+    } else if event.holdings.is_empty() {
+        row.inquiry_found_nothing += 1;
+    } else {
+        row.inquiry_found += 1;
+    }
+    if row.state() == MeasureState::Partial {
+        row.inquiry_unanswered = (row.inquiry_unanswered - 1).max(0);
+    }
+    row.version += 1;
+    row.updated_at = now;
+    let who = agency.to_string();
+    let mut entries = vec![(
+        row.clone(),
+        pb::EventKind::Answer,
+        if refused {
+            format!("{who} refused")
+        } else {
+            format!("{who} answered: {} found", event.holdings.len())
+        },
+        Some(detail),
+    )];
+    if row.inquiry_answered >= row.inquiry_addressed
+        && row.state().can_become(MeasureState::Effective)
+    {
+        row.state = MeasureState::Effective.as_str().to_string();
+        row.inquiry_unanswered = 0;
+        row.effective_at = Some(now);
+        row.version += 1;
+        entries.push((
+            row.clone(),
+            pb::EventKind::StateChanged,
+            "every agency asked has answered".to_string(),
+            None,
+        ));
+    }
+    Ok(Ok(entries))
 }
 
 /// Writes the agency-reported fields of `rows` back in one statement.
@@ -245,6 +384,8 @@ async fn write_back<'a>(
     let mut expires = Vec::new();
     let mut versions = Vec::new();
     let mut updated = Vec::new();
+    let mut counters: [Vec<i32>; 6] = Default::default();
+    let mut warned = Vec::new();
     for r in rows {
         ids.push(r.id);
         states.push(r.state.clone());
@@ -258,18 +399,35 @@ async fn write_back<'a>(
         expires.push(r.expires_at);
         versions.push(r.version);
         updated.push(r.updated_at);
+        for (column, value) in counters.iter_mut().zip([
+            r.inquiry_addressed,
+            r.inquiry_answered,
+            r.inquiry_found,
+            r.inquiry_found_nothing,
+            r.inquiry_refused,
+            r.inquiry_unanswered,
+        ]) {
+            column.push(value);
+        }
+        warned.push(r.warned_within_days);
     }
     sqlx::query(
         "UPDATE measures AS m SET state = u.state, held_fen = u.held_fen, \
              waiting_position = u.waiting_position, registration_number = u.registration_number, \
              reason_code = u.reason_code, reason_message = u.reason_message, \
              agency_revision = u.agency_revision, effective_at = u.effective_at, \
-             expires_at = u.expires_at, version = u.version, updated_at = u.updated_at \
+             expires_at = u.expires_at, version = u.version, updated_at = u.updated_at, \
+             inquiry_addressed = u.addressed, inquiry_answered = u.answered, \
+             inquiry_found = u.found, inquiry_found_nothing = u.found_nothing, \
+             inquiry_refused = u.refused, inquiry_unanswered = u.unanswered, \
+             warned_within_days = u.warned \
          FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::int4[], \
              $7::text[], $8::int8[], $9::timestamptz[], $10::timestamptz[], $11::int8[], \
-             $12::timestamptz[]) \
+             $12::timestamptz[], $13::int4[], $14::int4[], $15::int4[], $16::int4[], \
+             $17::int4[], $18::int4[], $19::int4[]) \
              AS u(id, state, held_fen, waiting_position, registration_number, reason_code, \
-             reason_message, agency_revision, effective_at, expires_at, version, updated_at) \
+             reason_message, agency_revision, effective_at, expires_at, version, updated_at, \
+             addressed, answered, found, found_nothing, refused, unanswered, warned) \
          WHERE m.id = u.id",
     )
     .bind(&ids)
@@ -284,6 +442,13 @@ async fn write_back<'a>(
     .bind(&expires)
     .bind(&versions)
     .bind(&updated)
+    .bind(&counters[0])
+    .bind(&counters[1])
+    .bind(&counters[2])
+    .bind(&counters[3])
+    .bind(&counters[4])
+    .bind(&counters[5])
+    .bind(&warned)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -328,6 +493,13 @@ mod tests {
             effective_at: None,
             expires_at: None,
             updated_at: at,
+            inquiry_addressed: 0,
+            inquiry_answered: 0,
+            inquiry_found: 0,
+            inquiry_found_nothing: 0,
+            inquiry_refused: 0,
+            inquiry_unanswered: 0,
+            warned_within_days: None,
         }
     }
 

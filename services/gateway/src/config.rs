@@ -71,6 +71,20 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_DELIVERY_LIMIT", default_value_t = 10)]
     pub delivery_limit: u32,
 
+    /// Expiry-warning horizons in days: courts are warned on their watch streams when a measure
+    /// in force comes within each (保全规定 art. 18).
+    #[arg(
+        long,
+        env = "GATEWAY_EXPIRY_WARNING_DAYS",
+        value_delimiter = ',',
+        default_value = "30,7"
+    )]
+    pub expiry_warning_days: Vec<u32>,
+
+    /// How often expiry warnings and inquiry deadlines are checked, in milliseconds.
+    #[arg(long, env = "GATEWAY_TIMER_POLL_MS", default_value_t = 60_000)]
+    pub timer_poll_ms: u64,
+
     /// First delay before reconnecting to RabbitMQ or PostgreSQL, in milliseconds; doubles up to
     /// ten seconds.
     #[arg(long, env = "GATEWAY_RECONNECT_MS", default_value_t = 200)]

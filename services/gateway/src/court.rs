@@ -17,8 +17,10 @@ use uuid::Uuid;
 
 use crate::{
     events::{EventHub, Signal},
+    inquiry,
+    registry::{self, Known},
     store::{MeasureRow, NewMeasure, Recorded, Store, StoreError},
-    validate::{self, invalid},
+    validate::{self, Scope, invalid},
 };
 
 /// Default and largest page of `List`.
@@ -181,11 +183,17 @@ impl CourtService {
             deadline,
             submitted_at: now,
             payload: instruction.encode_to_vec(),
+            addressed: 0,
         })
     }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::MeasureEvent, Status>> + Send>>;
+type InquireStream = Pin<Box<dyn Stream<Item = Result<pb::InquiryEvent, Status>> + Send>>;
+
+/// Default and largest horizon of ListExpiring, in days.
+const DEFAULT_EXPIRING_DAYS: u32 = 30;
+const MAX_EXPIRING_DAYS: u32 = 3660;
 
 #[tonic::async_trait]
 impl CourtGateway for CourtService {
@@ -196,6 +204,38 @@ impl CourtGateway for CourtService {
         let req = request.into_inner();
         let now = self.clock.now();
         let valid = validate::submit(&req, now)?;
+        match registry::lookup(
+            &self.store,
+            valid.agency.kind,
+            valid.agency.code.as_str(),
+            valid.kind,
+        )
+        .await
+        .map_err(unavailable)?
+        {
+            Known::Carries => {}
+            Known::Unknown => {
+                return Err(invalid(
+                    "agency.code",
+                    format!(
+                        "no {} {} is connected to the hub",
+                        valid.agency.kind.as_str(),
+                        valid.agency.code
+                    ),
+                ));
+            }
+            Known::DoesNotCarry => {
+                return Err(invalid(
+                    "agency.code",
+                    format!(
+                        "{} {} does not carry out {} measures through the hub",
+                        valid.agency.kind.as_str(),
+                        valid.agency.code,
+                        valid.kind.as_str().replace('_', "-")
+                    ),
+                ));
+            }
+        }
         if let Some(freeze_id) = valid.deduct_from {
             let freeze = self.store.get(freeze_id).await.map_err(unavailable)?;
             let usable = freeze.as_ref().is_some_and(|f| {
@@ -225,7 +265,7 @@ impl CourtGateway for CourtService {
             Some(pb::submit_request::Measure::ExitRestriction(m)) => {
                 pb::instruction::Action::ExitRestriction(m)
             }
-            Some(pb::submit_request::Measure::Inquiry(m)) => pb::instruction::Action::Inquiry(m),
+
             None => return Err(invalid("measure", "exactly one measure is required")),
         };
         let instruction = pb::Instruction {
@@ -255,6 +295,7 @@ impl CourtGateway for CourtService {
             deadline,
             submitted_at: now,
             payload: instruction.encode_to_vec(),
+            addressed: 0,
         })
         .await
     }
@@ -399,6 +440,156 @@ impl CourtGateway for CourtService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
+    type InquireStream = InquireStream;
+
+    async fn inquire(
+        &self,
+        request: Request<pb::InquireRequest>,
+    ) -> Result<Response<Self::InquireStream>, Status> {
+        let valid = validate::inquire(&request.into_inner())?;
+        let codes = match &valid.scope {
+            Scope::All => {
+                let codes = registry::carriers(&self.store, valid.kind, MeasureKind::Inquiry)
+                    .await
+                    .map_err(unavailable)?;
+                if codes.is_empty() {
+                    return Err(Status::failed_precondition(format!(
+                        "no {} answering inquiries is connected to the hub",
+                        valid.kind.as_str()
+                    )));
+                }
+                codes
+            }
+            Scope::Listed(listed) => {
+                let codes: Vec<String> = listed.iter().map(ToString::to_string).collect();
+                let unusable =
+                    registry::unusable(&self.store, valid.kind, &codes, MeasureKind::Inquiry)
+                        .await
+                        .map_err(unavailable)?;
+                if !unusable.is_empty() {
+                    let single = matches!(request_scope(&valid), ScopeShape::One);
+                    let mut v = validate::Violations::default();
+                    for (code, known) in unusable {
+                        let i = codes.iter().position(|c| *c == code).unwrap_or(0);
+                        let field = if single {
+                            "agency.code".to_string()
+                        } else {
+                            format!("agencies.agencies[{i}].code")
+                        };
+                        let why = match known {
+                            Known::DoesNotCarry => "does not answer inquiries through the hub",
+                            _ => "is not connected to the hub",
+                        };
+                        v.add(&field, format!("{} {code} {why}", valid.kind.as_str()));
+                    }
+                    v.finish()?;
+                }
+                codes
+            }
+        };
+        let row = match inquiry::record(&self.store, &valid, &codes, self.clock.now()).await {
+            Ok(Recorded::New(row)) => {
+                self.relay_wake.notify_one();
+                tracing::info!(measure = %row.id, agencies = codes.len(), "inquiry recorded");
+                row
+            }
+            Ok(Recorded::Duplicate(row)) => row,
+            Err(StoreError::KeyReused(original)) => {
+                return Err(Status::already_exists(format!(
+                    "idempotency_key was already used by this court for a different request (measure {original}); choose a new key"
+                )));
+            }
+            Err(StoreError::Db(e)) => return Err(unavailable(e)),
+        };
+        let rx = inquiry::stream(self.store.clone(), &self.hub, row.id, self.shutdown.clone());
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn list_answers(
+        &self,
+        request: Request<pb::ListAnswersRequest>,
+    ) -> Result<Response<pb::ListAnswersResponse>, Status> {
+        let req = request.into_inner();
+        let court = CourtCode::parse(&req.court_code).map_err(|e| invalid("court_code", e))?;
+        let id = validate::measure_id(&req.measure_id).map_err(|e| invalid("measure_id", e))?;
+        let row = self.own_measure(&court, id).await?;
+        if row.kind != MeasureKind::Inquiry.as_str() {
+            return Err(Status::failed_precondition(format!(
+                "measure {id} is a {}, not an inquiry",
+                row.kind.replace('_', "-")
+            )));
+        }
+        let answers = inquiry::answers(&self.store, id)
+            .await
+            .map_err(unavailable)?;
+        Ok(Response::new(pb::ListAnswersResponse {
+            inquiry: Some(row.to_proto()),
+            answers,
+        }))
+    }
+
+    async fn list_expiring(
+        &self,
+        request: Request<pb::ListExpiringRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = validate::Violations::default();
+        let court = v.check("court_code", CourtCode::parse(&req.court_code));
+        if req.within_days > MAX_EXPIRING_DAYS {
+            v.add(
+                "within_days",
+                format!("must be at most {MAX_EXPIRING_DAYS}"),
+            );
+        }
+        if req.page_size > MAX_PAGE {
+            v.add("page_size", format!("must be at most {MAX_PAGE}"));
+        }
+        let after = if req.page_token.is_empty() {
+            Some(None)
+        } else {
+            v.check("page_token", expiring_token(&req.page_token).map(Some))
+        };
+        v.finish()?;
+        let (Some(court), Some(after)) = (court, after) else {
+            return Err(Status::internal("validation incomplete"));
+        };
+        let days = if req.within_days == 0 {
+            DEFAULT_EXPIRING_DAYS
+        } else {
+            req.within_days
+        };
+        let size = if req.page_size == 0 {
+            DEFAULT_PAGE
+        } else {
+            req.page_size
+        };
+        let now = self.clock.now();
+        let mut rows = self
+            .store
+            .expiring(
+                court.as_str(),
+                now,
+                now + Duration::days(i64::from(days)),
+                after,
+                i64::from(size) + 1,
+            )
+            .await
+            .map_err(unavailable)?;
+        let more = rows.len() > size as usize;
+        rows.truncate(size as usize);
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => last
+                .expires_at
+                .map(|e| format!("{}_{}", e.unix_timestamp_nanos() / 1_000, last.id))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListResponse {
+            measures: rows.iter().map(MeasureRow::to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn release(
         &self,
         request: Request<pb::ReleaseRequest>,
@@ -537,6 +728,28 @@ impl CourtGateway for CourtService {
         )?;
         self.record(measure).await
     }
+}
+
+/// Whether an inquiry named one agency or several.
+enum ScopeShape {
+    One,
+    Many,
+}
+
+fn request_scope(valid: &validate::ValidInquiry) -> ScopeShape {
+    match valid.normalised.scope {
+        Some(pb::inquire_request::Scope::Agency(_)) => ScopeShape::One,
+        _ => ScopeShape::Many,
+    }
+}
+
+/// Parses a ListExpiring page token: `<expiry in microseconds>_<measure id>`.
+fn expiring_token(token: &str) -> Result<(time::OffsetDateTime, Uuid), &'static str> {
+    let bad = "is not a token returned by ListExpiring";
+    let (micros, id) = token.split_once('_').ok_or(bad)?;
+    let micros: i128 = micros.parse().map_err(|_| bad)?;
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| bad)?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad)?))
 }
 
 /// What a watch stream follows.

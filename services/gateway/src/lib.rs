@@ -13,9 +13,12 @@ pub mod apply;
 pub mod config;
 pub mod court;
 pub mod events;
+pub mod inquiry;
+pub mod registry;
 pub mod relay;
 pub mod reports;
 pub mod store;
+pub mod timers;
 pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -116,6 +119,14 @@ impl Application {
             shutdown.clone(),
         ));
 
+        let timers_task = tokio::spawn(timers::run(
+            store.clone(),
+            clock.clone(),
+            config.expiry_warning_days.clone(),
+            std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
+            shutdown.clone(),
+        ));
+
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<CourtGatewayServer<CourtService>>()
@@ -140,6 +151,7 @@ impl Application {
         shutdown.cancel();
         let _ = listener_task.await;
         let _ = broker_task.await;
+        let _ = timers_task.await;
         served.context("serving gRPC")
     }
 }

@@ -190,7 +190,7 @@ impl Relay {
             let rejected: Option<MeasureRow> = sqlx::query_as(concat!(
                 "UPDATE measures SET state = 'rejected', reason_code = $2, reason_message = $3, \
                      version = version + 1, updated_at = $4 \
-                 WHERE id = $1 AND state IN ('submitted', 'dispatched') RETURNING ",
+                 WHERE id = $1 AND state IN ('submitted', 'dispatched') AND kind <> 'inquiry' RETURNING ",
                 measure_columns!()
             ))
             .bind(row.measure_id)
@@ -211,6 +211,7 @@ impl Relay {
                 row,
                 kind: pb::EventKind::StateChanged,
                 message,
+                detail: None,
             })
             .collect();
         record_events(&mut tx, self.store.channel(), &events).await?;

@@ -19,7 +19,11 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::{apply::apply_reports, store::Store};
+use crate::{
+    apply::{Applied, Incoming, apply_reports},
+    registry,
+    store::Store,
+};
 
 /// Applies agency reports from the gateway's queue.
 #[derive(Clone)]
@@ -96,8 +100,26 @@ impl ReportConsumer {
         result
     }
 
+    /// Applies a batch: announcements to the registry, updates to measures.
+    async fn apply(
+        &self,
+        announcements: &[pb::Announcement],
+        updates: &[Incoming],
+    ) -> Result<Applied, sqlx::Error> {
+        let now = self.clock.now();
+        for announcement in announcements {
+            let n = registry::announce(&self.store, announcement, now).await?;
+            tracing::info!(agencies = n, "adapter announced its agencies");
+        }
+        if updates.is_empty() {
+            return Ok(Applied::default());
+        }
+        apply_reports(&self.store, updates, now).await
+    }
+
     async fn handle(&self, deliveries: Vec<Delivery>) {
         let mut updates = Vec::new();
+        let mut announcements = Vec::new();
         let mut readable = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
@@ -108,12 +130,24 @@ impl ReportConsumer {
                     continue;
                 }
             };
+            if report.kind == pb::ReportKind::Announce as i32 {
+                if let Some(announcement) = &report.announcement {
+                    announcements.push(announcement.clone());
+                }
+                readable.push(delivery);
+                continue;
+            }
             let Some(agency) = report_agency(&report) else {
                 tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
                 reject(&delivery).await;
                 continue;
             };
-            updates.extend(report.updates.into_iter().map(|u| (agency.clone(), u)));
+            let answer = report.answer;
+            updates.extend(report.updates.into_iter().map(|update| Incoming {
+                agency: agency.clone(),
+                update,
+                answer: answer.clone(),
+            }));
             readable.push(delivery);
         }
         if readable.is_empty() {
@@ -121,7 +155,7 @@ impl ReportConsumer {
         }
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         loop {
-            match apply_reports(&self.store, &updates, self.clock.now()).await {
+            match self.apply(&announcements, &updates).await {
                 Ok(applied) => {
                     for (measure, why) in &applied.ignored {
                         tracing::debug!(%measure, ?why, "update not applied");

@@ -22,7 +22,9 @@ macro_rules! measure_columns {
         "id, court_code, case_number, kind, agency_kind, agency_code, asset_key, asset_display, \
          target_measure_id, requested_fen, state, held_fen, waiting_position, registration_number, \
          reason_code, reason_message, agency_revision, version, instruction_id, deadline, \
-         submitted_at, effective_at, expires_at, updated_at"
+                  submitted_at, effective_at, expires_at, updated_at, inquiry_addressed, \
+         inquiry_answered, inquiry_found, inquiry_found_nothing, inquiry_refused, \
+         inquiry_unanswered, warned_within_days"
     };
 }
 
@@ -56,6 +58,13 @@ pub struct MeasureRow {
     pub effective_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
     pub updated_at: OffsetDateTime,
+    pub inquiry_addressed: i32,
+    pub inquiry_answered: i32,
+    pub inquiry_found: i32,
+    pub inquiry_found_nothing: i32,
+    pub inquiry_refused: i32,
+    pub inquiry_unanswered: i32,
+    pub warned_within_days: Option<i32>,
 }
 
 impl MeasureRow {
@@ -88,6 +97,13 @@ impl MeasureRow {
             effective_at: None,
             expires_at: None,
             updated_at: submitted_at,
+            inquiry_addressed: m.addressed,
+            inquiry_answered: 0,
+            inquiry_found: 0,
+            inquiry_found_nothing: 0,
+            inquiry_refused: 0,
+            inquiry_unanswered: 0,
+            warned_within_days: None,
         }
     }
 
@@ -145,6 +161,18 @@ impl MeasureRow {
             expires_at: timestamp_opt(self.expires_at),
             updated_at: Some(timestamp(self.updated_at)),
             version: u64::try_from(self.version).unwrap_or(0),
+            inquiry: (self.kind == MeasureKind::Inquiry.as_str()).then(|| {
+                let count = |n: i32| u32::try_from(n).unwrap_or(0);
+                pb::InquiryProgress {
+                    addressed: count(self.inquiry_addressed),
+                    answered: count(self.inquiry_answered),
+                    found: count(self.inquiry_found),
+                    found_nothing: count(self.inquiry_found_nothing),
+                    refused: count(self.inquiry_refused),
+                    unanswered: count(self.inquiry_unanswered),
+                    deadline: Some(timestamp(self.deadline)),
+                }
+            }),
         }
     }
 }
@@ -169,6 +197,8 @@ pub struct NewMeasure {
     pub submitted_at: OffsetDateTime,
     /// The encoded `Instruction`.
     pub payload: Vec<u8>,
+    /// For an inquiry: how many agencies it is addressed to; otherwise 0.
+    pub addressed: i32,
 }
 
 /// What [`Store::record`] did.
@@ -196,6 +226,8 @@ pub struct NewEvent<'a> {
     pub row: &'a MeasureRow,
     pub kind: pb::EventKind,
     pub message: String,
+    /// For an answer: the encoded `InquiryAnswerEvent`.
+    pub detail: Option<Vec<u8>>,
 }
 
 /// An audit entry as read back for watchers.
@@ -210,6 +242,7 @@ pub struct EventRow {
     pub message: String,
     pub snapshot: Vec<u8>,
     pub at: OffsetDateTime,
+    pub detail: Option<Vec<u8>>,
 }
 
 impl EventRow {
@@ -355,6 +388,35 @@ impl Store {
         .await
     }
 
+    /// A court's measures in force expiring between `now` and `until`, soonest first, after
+    /// `after` (expiry, id).
+    pub async fn expiring(
+        &self,
+        court: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<MeasureRow>, sqlx::Error> {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            measure_columns!(),
+            " FROM measures \
+             WHERE court_code = $1 AND state IN ('effective', 'partial') \
+               AND expires_at > $2 AND expires_at <= $3 \
+               AND ($4::timestamptz IS NULL OR (expires_at, id) > ($4, $5)) \
+             ORDER BY expires_at, id LIMIT $6"
+        ))
+        .bind(court)
+        .bind(now)
+        .bind(until)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// A release of `target` that is still under way or done, if any.
     pub async fn live_release_of(&self, target: Uuid) -> Result<Option<MeasureRow>, sqlx::Error> {
         sqlx::query_as(concat!(
@@ -373,7 +435,8 @@ impl Store {
     /// Audit entries by id, in id order.
     pub async fn events(&self, ids: &[i64]) -> Result<Vec<EventRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, measure_id, court_code, case_number, version, kind, message, snapshot, at \
+            "SELECT id, measure_id, court_code, case_number, version, kind, message, snapshot, at, \
+                 detail \
              FROM measure_events WHERE id = ANY($1) ORDER BY id",
         )
         .bind(ids)
@@ -409,6 +472,7 @@ pub async fn record_events(
         let mut messages = Vec::with_capacity(chunk.len());
         let mut snapshots = Vec::with_capacity(chunk.len());
         let mut ats = Vec::with_capacity(chunk.len());
+        let mut details = Vec::with_capacity(chunk.len());
         for e in chunk {
             measure_ids.push(e.row.id);
             courts.push(e.row.court_code.clone());
@@ -419,13 +483,14 @@ pub async fn record_events(
             messages.push(e.message.clone());
             snapshots.push(e.row.to_proto().encode_to_vec());
             ats.push(e.row.updated_at);
+            details.push(e.detail.clone());
         }
         sqlx::query(
             "WITH entries AS ( \
-                 INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
-                     state, message, snapshot, at) \
+                                  INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
+                     state, message, snapshot, at, detail) \
                  SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int4[], \
-                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[]) \
+                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $11::bytea[]) \
                  RETURNING id) \
              SELECT pg_notify($10, string_agg(id::text, ',')) FROM entries",
         )
@@ -437,8 +502,9 @@ pub async fn record_events(
         .bind(&states)
         .bind(&messages)
         .bind(&snapshots)
-        .bind(&ats)
+                .bind(&ats)
         .bind(channel)
+        .bind(&details)
         .execute(&mut *conn)
         .await?;
     }

@@ -129,10 +129,7 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
         idempotency_key: idempotency_key.clone().unwrap_or_default(),
         case: case.as_ref().map(|c| c.normalised.clone()),
         subject: subject.as_ref().map(|s| s.normalised.clone()),
-        agency: agency.as_ref().map(|a| pb::AgencyRef {
-            kind: convert::agency_kind_to_proto(a.kind) as i32,
-            code: a.code.to_string(),
-        }),
+        agency: agency.as_ref().map(agency_ref),
         measure: None,
     };
 
@@ -141,18 +138,11 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
         None => {
             v.add(
                 "measure",
-                "exactly one measure is required (freeze, deduction, seal_up, distraint, exit_restriction or inquiry)",
+                "exactly one measure is required (freeze, deduction, seal_up, distraint or exit_restriction)",
             );
             None
         }
-        Some(measure) => action(
-            &mut v,
-            measure,
-            enforcement_amount,
-            subject.as_ref(),
-            agency.as_ref(),
-            now,
-        ),
+        Some(measure) => action(&mut v, measure, enforcement_amount, subject.as_ref(), now),
     };
 
     if let (Some(agency), Some(action)) = (agency.as_ref(), action.as_ref())
@@ -189,6 +179,223 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
         deduct_from: action.deduct_from,
         normalised,
     })
+}
+
+/// Which agencies an inquiry asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// These agencies (one or more).
+    Listed(Vec<AgencyCode>),
+    /// Every connected agency of the kind.
+    All,
+}
+
+/// A validated Inquire request; the agencies are checked against the registry later.
+#[derive(Debug, Clone)]
+pub struct ValidInquiry {
+    /// The asking court.
+    pub court: CourtCode,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// The case.
+    pub case_number: CaseNumber,
+    /// The kind of agency asked.
+    pub kind: AgencyKind,
+    /// Which of them.
+    pub scope: Scope,
+    /// The subject's identity number or credit code.
+    pub subject_key: String,
+    /// How long to wait for answers.
+    pub deadline: std::time::Duration,
+    /// The normalised request: its encoding identifies a repeat.
+    pub normalised: pb::InquireRequest,
+}
+
+/// Longest wait for inquiry answers, in seconds.
+const MAX_INQUIRY_SECONDS: u32 = 86_400;
+/// Most agencies listed in one inquiry.
+const MAX_LISTED: usize = 1000;
+
+/// Checks an Inquire request.
+pub fn inquire(req: &pb::InquireRequest) -> Result<ValidInquiry, Status> {
+    let mut v = Violations::default();
+    let court = v.check("court_code", CourtCode::parse(&req.court_code));
+    let idempotency_key = v.check("idempotency_key", idempotency_key(&req.idempotency_key));
+    let case = case_info(&mut v, req.case.as_ref());
+    if let (Some(court), Some(case)) = (court.as_ref(), case.as_ref())
+        && case.number.court() != court
+    {
+        v.add(
+            "case.case_number",
+            format!(
+                "is a case of court {}, not of {court}: a court inquires in its own cases",
+                case.number.court()
+            ),
+        );
+    }
+    let subject = subject(&mut v, req.subject.as_ref());
+    let (kind, scope, normalised_scope) = match &req.scope {
+        None => {
+            v.add(
+                "scope",
+                "name an agency, a list of agencies, or all_of_kind",
+            );
+            (None, None, None)
+        }
+        Some(pb::inquire_request::Scope::Agency(a)) => match agency(&mut v, Some(a)) {
+            Some(a) => (
+                Some(a.kind),
+                Some(Scope::Listed(vec![a.code.clone()])),
+                Some(pb::inquire_request::Scope::Agency(agency_ref(&a))),
+            ),
+            None => (None, None, None),
+        },
+        Some(pb::inquire_request::Scope::Agencies(list)) => {
+            if list.agencies.is_empty() || list.agencies.len() > MAX_LISTED {
+                v.add("agencies", format!("list 1 to {MAX_LISTED} agencies"));
+            }
+            let mut kind = None;
+            let mut codes = Vec::new();
+            let mut refs = Vec::new();
+            for (i, a) in list.agencies.iter().enumerate() {
+                let field = format!("agencies.agencies[{i}]");
+                let parsed_kind = convert::agency_kind_from_proto(a.kind);
+                let code = AgencyCode::parse(&a.code);
+                match (parsed_kind, code) {
+                    (Some(k), Ok(code)) => {
+                        if *kind.get_or_insert(k) != k {
+                            v.add(
+                                &field,
+                                "every agency of one inquiry must be of the same kind",
+                            );
+                        } else if !codes.contains(&code) {
+                            refs.push(agency_ref(&AgencyId {
+                                kind: k,
+                                code: code.clone(),
+                            }));
+                            codes.push(code);
+                        }
+                    }
+                    (None, _) => v.add(
+                        &format!("{field}.kind"),
+                        "must be BANK, LAND_REGISTRY or PUBLIC_SECURITY",
+                    ),
+                    (_, Err(e)) => v.add(&format!("{field}.code"), e),
+                }
+            }
+            (
+                kind,
+                Some(Scope::Listed(codes)),
+                Some(pb::inquire_request::Scope::Agencies(pb::AgencyList {
+                    agencies: refs,
+                })),
+            )
+        }
+        Some(pb::inquire_request::Scope::AllOfKind(k)) => match convert::agency_kind_from_proto(*k)
+        {
+            Some(kind) => (
+                Some(kind),
+                Some(Scope::All),
+                Some(pb::inquire_request::Scope::AllOfKind(*k)),
+            ),
+            None => {
+                v.add(
+                    "all_of_kind",
+                    "must be BANK, LAND_REGISTRY or PUBLIC_SECURITY",
+                );
+                (None, None, None)
+            }
+        },
+    };
+    let classes = asset_classes(&mut v, &req.classes, kind);
+    if req.deadline_seconds > MAX_INQUIRY_SECONDS {
+        v.add(
+            "deadline_seconds",
+            format!("must be at most {MAX_INQUIRY_SECONDS} (a day)"),
+        );
+    }
+    v.finish()?;
+    let (Some(court), Some(idempotency_key), Some(case), Some(subject), Some(kind), Some(scope)) =
+        (court, idempotency_key, case, subject, kind, scope)
+    else {
+        return Err(Status::internal("validation incomplete"));
+    };
+    let seconds = if req.deadline_seconds == 0 {
+        60
+    } else {
+        req.deadline_seconds
+    };
+    let normalised = pb::InquireRequest {
+        court_code: court.to_string(),
+        idempotency_key: idempotency_key.clone(),
+        case: Some(case.normalised.clone()),
+        subject: Some(subject.normalised.clone()),
+        classes: classes.clone(),
+        scope: normalised_scope,
+        deadline_seconds: seconds,
+    };
+    Ok(ValidInquiry {
+        court,
+        idempotency_key,
+        case_number: case.number,
+        kind,
+        scope,
+        subject_key: subject.key,
+        deadline: std::time::Duration::from_secs(u64::from(seconds)),
+        normalised,
+    })
+}
+
+/// Checks asset classes: at least one, each known and held by agencies of `kind`.
+fn asset_classes(v: &mut Violations, raw: &[i32], kind: Option<AgencyKind>) -> Vec<i32> {
+    let mut classes = Vec::new();
+    if raw.is_empty() {
+        v.add(
+            "classes",
+            "name at least one asset class (DEPOSITS, REAL_ESTATE, VEHICLES, WHEREABOUTS)",
+        );
+    }
+    for (i, class) in raw.iter().enumerate() {
+        let field = format!("classes[{i}]");
+        match pb::AssetClass::try_from(*class) {
+            Ok(pb::AssetClass::Unspecified) | Err(_) => {
+                v.add(
+                    &field,
+                    "must be DEPOSITS, REAL_ESTATE, VEHICLES or WHEREABOUTS",
+                );
+            }
+            Ok(class) => {
+                let holder = match class {
+                    pb::AssetClass::Deposits => AgencyKind::Bank,
+                    pb::AssetClass::RealEstate => AgencyKind::LandRegistry,
+                    _ => AgencyKind::PublicSecurity,
+                };
+                if let Some(kind) = kind
+                    && kind != holder
+                {
+                    v.add(
+                        &field,
+                        format!(
+                            "{} are not held by a {}; ask a {}",
+                            class.as_str_name().to_lowercase().replace('_', " "),
+                            agency_kind_name(kind),
+                            agency_kind_name(holder)
+                        ),
+                    );
+                } else if !classes.contains(&(class as i32)) {
+                    classes.push(class as i32);
+                }
+            }
+        }
+    }
+    classes
+}
+
+fn agency_ref(agency: &AgencyId) -> pb::AgencyRef {
+    pb::AgencyRef {
+        kind: convert::agency_kind_to_proto(agency.kind) as i32,
+        code: agency.code.to_string(),
+    }
 }
 
 /// A validated Release request.
@@ -464,7 +671,6 @@ fn action(
     measure: &pb::submit_request::Measure,
     enforcement_amount: Option<Money>,
     subject: Option<&ValidSubject>,
-    agency: Option<&AgencyId>,
     now: OffsetDateTime,
 ) -> Option<ValidAction> {
     use pb::submit_request::Measure as M;
@@ -679,57 +885,6 @@ fn action(
                     role: role as i32,
                     period: Some(period),
                 }),
-            })
-        }
-        M::Inquiry(q) => {
-            let mut classes = Vec::new();
-            if q.classes.is_empty() {
-                v.add(
-                    "inquiry.classes",
-                    "name at least one asset class (DEPOSITS, REAL_ESTATE, VEHICLES, WHEREABOUTS)",
-                );
-            }
-            for (i, class) in q.classes.iter().enumerate() {
-                let field = format!("inquiry.classes[{i}]");
-                match pb::AssetClass::try_from(*class) {
-                    Ok(pb::AssetClass::Unspecified) | Err(_) => {
-                        v.add(
-                            &field,
-                            "must be DEPOSITS, REAL_ESTATE, VEHICLES or WHEREABOUTS",
-                        );
-                    }
-                    Ok(class) => {
-                        let holder = match class {
-                            pb::AssetClass::Deposits => AgencyKind::Bank,
-                            pb::AssetClass::RealEstate => AgencyKind::LandRegistry,
-                            _ => AgencyKind::PublicSecurity,
-                        };
-                        if let Some(agency) = agency
-                            && agency.kind != holder
-                        {
-                            v.add(
-                                &field,
-                                format!(
-                                    "{} are not held by a {}; ask a {}",
-                                    class.as_str_name().to_lowercase().replace('_', " "),
-                                    agency_kind_name(agency.kind),
-                                    agency_kind_name(holder)
-                                ),
-                            );
-                        } else if !classes.contains(&(class as i32)) {
-                            classes.push(class as i32);
-                        }
-                    }
-                }
-            }
-            let subject = subject?;
-            Some(ValidAction {
-                kind: MeasureKind::Inquiry,
-                asset: format!("subject:{}", subject.key),
-                asset_display: subject.key.clone(),
-                requested_fen: 0,
-                deduct_from: None,
-                normalised: M::Inquiry(pb::Inquiry { classes }),
             })
         }
     }

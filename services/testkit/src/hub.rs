@@ -125,6 +125,8 @@ impl TestHubBuilder {
             report_workers: 4,
             report_batch: 64,
             delivery_limit: 10,
+            expiry_warning_days: vec![30, 7],
+            timer_poll_ms: 100,
             reconnect_ms: 100,
         };
         let gateway_schema = gateway_config.database_schema.clone();
@@ -284,15 +286,7 @@ impl TestHub {
                 handle,
             },
         );
-        // Ready when the adapter has declared the bank's queue.
-        let queue = format!("agency.bank.{code}");
-        crate::eventually(
-            &format!("queue {queue}"),
-            Duration::from_secs(20),
-            || async { Ok(self.sandbox.queue_depth(&queue).await.ok()) },
-        )
-        .await?;
-        Ok(())
+        self.wait_registered("bank", &[code.to_string()]).await
     }
 
     fn adapter_config(
@@ -316,6 +310,28 @@ impl TestHub {
             delivery_limit: 10,
             reconnect_ms: 100,
         })
+    }
+
+    /// Waits until the gateway's registry lists every agency `codes` of `kind` (the adapter
+    /// declared their queues and announced them).
+    pub async fn wait_registered(&self, kind: &str, codes: &[String]) -> anyhow::Result<()> {
+        let query = format!(
+            "SELECT count(*) FROM {}.agencies WHERE kind = $1 AND code = ANY($2)",
+            self.gateway_schema
+        );
+        crate::eventually(
+            &format!("{} {kind} agencies in the registry", codes.len()),
+            Duration::from_secs(60),
+            || async {
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
+                    .bind(kind)
+                    .bind(codes)
+                    .fetch_one(self.sandbox.pool())
+                    .await?;
+                Ok((n == codes.len() as i64).then_some(()))
+            },
+        )
+        .await
     }
 
     /// Stops a bank's in-process adapter (it drains first).

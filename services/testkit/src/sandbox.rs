@@ -171,6 +171,18 @@ impl Sandbox {
         Ok(response.error_for_status()?.json().await?)
     }
 
+    /// Deletes a queue of the test's vhost.
+    pub async fn delete_queue(&self, queue: &str) -> anyhow::Result<()> {
+        self.api(
+            reqwest::Method::DELETE,
+            &format!("/api/queues/{}/{}", self.vhost, encode_path(queue)),
+        )
+        .send()
+        .await?
+        .error_for_status()?;
+        Ok(())
+    }
+
     /// The names of the queues in the test's vhost.
     pub async fn queues(&self) -> anyhow::Result<Vec<String>> {
         #[derive(Deserialize)]

@@ -1,0 +1,130 @@
+//! What the gateway does because time passed: closing inquiries whose deadline has come, and
+//! warning courts of measures about to expire (保全规定 art. 18: the court must tell the applicant
+//! the expiry date, and renewal must be asked for before it). Time comes from the [`Clock`], so
+//! tests can move it.
+
+use std::time::Duration;
+
+use enforcement_proto::v1 as pb;
+use hub_domain::Clock;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    measure_columns,
+    store::{MeasureRow, NewEvent, Store, record_events},
+};
+
+/// Runs the timers every `every` until `shutdown`. `horizons` are the warning horizons in days.
+pub async fn run(
+    store: Store,
+    clock: Clock,
+    mut horizons: Vec<u32>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    // Nearest first: a measure already within 7 days gets the 7-day warning, not the 30-day one.
+    horizons.sort_unstable();
+    horizons.dedup();
+    loop {
+        let now = clock.now();
+        if let Err(e) = close_overdue_inquiries(&store, now).await {
+            tracing::warn!(error = %e, "closing overdue inquiries failed");
+        }
+        for horizon in &horizons {
+            if let Err(e) = warn_expiring(&store, now, *horizon).await {
+                tracing::warn!(error = %e, "expiry warnings failed");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Ends inquiries whose deadline has passed: PARTIAL, counting who did not answer (EFFECTIVE if
+/// every agency did, which the answer path normally sees first).
+pub async fn close_overdue_inquiries(
+    store: &Store,
+    now: OffsetDateTime,
+) -> Result<usize, sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    let closed: Vec<MeasureRow> = sqlx::query_as(concat!(
+        "UPDATE measures SET \
+             state = CASE WHEN inquiry_answered >= inquiry_addressed THEN 'effective' ELSE 'partial' END, \
+             inquiry_unanswered = GREATEST(inquiry_addressed - inquiry_answered, 0), \
+             effective_at = $1, version = version + 1, updated_at = $1 \
+         WHERE kind = 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+         RETURNING ",
+        measure_columns!()
+    ))
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let events: Vec<NewEvent<'_>> = closed
+        .iter()
+        .map(|row| NewEvent {
+            row,
+            kind: pb::EventKind::StateChanged,
+            message: format!(
+                "deadline passed: {} of {} agencies answered, {} did not",
+                row.inquiry_answered, row.inquiry_addressed, row.inquiry_unanswered
+            ),
+            detail: None,
+        })
+        .collect();
+    record_events(&mut tx, store.channel(), &events).await?;
+    tx.commit().await?;
+    Ok(closed.len())
+}
+
+/// Warns of measures in force expiring within `days` that have not had a warning this near.
+pub async fn warn_expiring(
+    store: &Store,
+    now: OffsetDateTime,
+    days: u32,
+) -> Result<usize, sqlx::Error> {
+    let horizon = now + time::Duration::days(i64::from(days));
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let mut tx = store.pool().begin().await?;
+    let warned: Vec<MeasureRow> = sqlx::query_as(concat!(
+        "UPDATE measures SET warned_within_days = $3, version = version + 1, updated_at = $1 \
+         WHERE state IN ('effective', 'partial') AND expires_at IS NOT NULL \
+           AND expires_at > $1 AND expires_at <= $2 \
+           AND (warned_within_days IS NULL OR warned_within_days > $3) \
+         RETURNING ",
+        measure_columns!()
+    ))
+    .bind(now)
+    .bind(horizon)
+    .bind(days)
+    .fetch_all(&mut *tx)
+    .await?;
+    let events: Vec<NewEvent<'_>> = warned
+        .iter()
+        .map(|row| NewEvent {
+            row,
+            kind: pb::EventKind::ExpiryWarning,
+            message: warning(row, now),
+            detail: None,
+        })
+        .collect();
+    record_events(&mut tx, store.channel(), &events).await?;
+    tx.commit().await?;
+    Ok(warned.len())
+}
+
+fn warning(row: &MeasureRow, now: OffsetDateTime) -> String {
+    let Some(expiry) = row.expires_at else {
+        return String::new();
+    };
+    let left = (expiry - now).whole_days();
+    let date = expiry.to_offset(hub_domain::CHINA_STANDARD_TIME).date();
+    format!(
+        "{} {} expires on {date} (UTC+08:00), in {left} day{}: renew before then or it lapses",
+        row.kind.replace('_', "-"),
+        row.registration_number,
+        if left == 1 { "" } else { "s" }
+    )
+}
