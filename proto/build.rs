@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "enforcement/v1/agency.proto",
     "enforcement/v1/bus.proto",
     "enforcement/reference/v1/bank.proto",
+    "enforcement/reference/v1/land.proto",
+    "enforcement/reference/v1/police.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -7,4 +7,7 @@
 
 pub mod bank;
 pub mod faults;
+pub mod holds;
+pub mod land;
 pub mod notices;
+pub mod police;

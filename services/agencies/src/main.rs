@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use hub_agencies::bank::{BankApplication, BankConfig};
+use hub_agencies::land::{LandApplication, LandConfig};
+use hub_agencies::police::{PoliceApplication, PoliceConfig};
 use hub_domain::Clock;
 
 /// Runs a reference agency system of the enforcement hub.
@@ -16,6 +18,11 @@ struct Cli {
 enum Agency {
     /// A bank: accounts, freezes, deductions.
     Bank(BankConfig),
+    /// A land registry: properties, seal-ups, pre-seizures; one process serves several regions.
+    Land(LandConfig),
+    /// Public security: persons, vehicles, distraints, exit restrictions; one process serves
+    /// several units.
+    Police(PoliceConfig),
 }
 
 #[tokio::main]
@@ -25,6 +32,18 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().agency {
         Agency::Bank(config) => {
             BankApplication::build(config, Clock::system())
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Agency::Land(config) => {
+            LandApplication::build(config, Clock::system())
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Agency::Police(config) => {
+            PoliceApplication::build(config, Clock::system())
                 .await?
                 .run_until_stopped(shutdown)
                 .await
