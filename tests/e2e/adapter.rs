@@ -21,7 +21,7 @@ async fn a_bank_down_for_a_while_is_retried_until_the_freeze_takes_effect() -> a
     let account = fixtures::account_number(20);
     hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
         .await?;
-    hub.bank("ICBC")?.bank().faults().fail_next(3);
+    hub.bank("ICBC")?.system().faults().fail_next(3);
 
     let measure = hub
         .freeze(
@@ -59,7 +59,7 @@ async fn a_bank_that_stays_down_ends_the_measure_failed_with_the_instruction_in_
     let account = fixtures::account_number(21);
     hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
         .await?;
-    hub.bank("ICBC")?.bank().faults().fail_next(1_000);
+    hub.bank("ICBC")?.system().faults().fail_next(1_000);
 
     let measure = hub
         .freeze(

@@ -175,7 +175,7 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
     }
     // A slow bank keeps the batch in flight long enough to kill the adapter inside it.
     hub.bank("ICBC")?
-        .bank()
+        .system()
         .faults()
         .set_latency(Duration::from_millis(40));
     hub.stop_adapter("ICBC").await?;

@@ -42,7 +42,7 @@ impl Faults {
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         if failing.is_ok() {
             return Err(Status::unavailable(
-                "the bank's system is down for maintenance",
+                "the agency's system is down for maintenance",
             ));
         }
         Ok(())

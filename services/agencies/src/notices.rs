@@ -96,35 +96,65 @@ impl NoticeSender {
         }
     }
 
-    /// Delivers everything pending, oldest first; stops at the first failure to keep order.
+    /// Delivers everything pending, oldest first. An outage stops delivery (to keep order) until
+    /// the next round; a notice the inbox refuses for good is set aside with the reason, so it
+    /// cannot block the ones behind it.
     async fn deliver(&mut self) -> anyhow::Result<()> {
         loop {
-            let pending: Vec<(Uuid, Vec<u8>)> =
-                sqlx::query_as("SELECT id, payload FROM notices ORDER BY id LIMIT $1")
-                    .bind(BATCH)
-                    .fetch_all(&self.pool)
-                    .await?;
+            let pending: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+                "SELECT id, payload FROM notices WHERE failed_at IS NULL ORDER BY id LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?;
             if pending.is_empty() {
                 return Ok(());
             }
             let n = pending.len();
             for (id, payload) in pending {
-                match pb::Notice::decode(payload.as_slice()) {
-                    Ok(notice) => {
-                        self.inbox.notify(notice).await?;
+                let refused = match pb::Notice::decode(payload.as_slice()) {
+                    Ok(notice) => match self.inbox.notify(notice).await {
+                        Ok(_) => None,
+                        Err(status) if passing(status.code()) => return Err(status.into()),
+                        Err(status) => Some(format!("{:?}: {}", status.code(), status.message())),
+                    },
+                    Err(e) => Some(format!("stored notice does not decode: {e}")),
+                };
+                match refused {
+                    None => {
+                        sqlx::query("DELETE FROM notices WHERE id = $1")
+                            .bind(id)
+                            .execute(&self.pool)
+                            .await?;
                     }
-                    Err(e) => {
-                        tracing::error!(%id, error = %e, "stored notice does not decode; dropping it")
+                    Some(failure) => {
+                        tracing::error!(%id, %failure, "notice refused for good; set aside");
+                        sqlx::query(
+                            "UPDATE notices SET failed_at = now(), failure = $2 WHERE id = $1",
+                        )
+                        .bind(id)
+                        .bind(&failure)
+                        .execute(&self.pool)
+                        .await?;
                     }
                 }
-                sqlx::query("DELETE FROM notices WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
             }
             if n < BATCH as usize {
                 return Ok(());
             }
         }
     }
+}
+
+/// Failures that pass: the inbox or the hub behind it is down or busy, or the connection failed.
+fn passing(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::ResourceExhausted
+            | tonic::Code::Aborted
+            | tonic::Code::Unknown
+            | tonic::Code::Cancelled
+    )
 }

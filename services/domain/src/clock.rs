@@ -26,13 +26,16 @@ impl Clock {
         }
     }
 
-    /// The current instant, in UTC.
+    /// The current instant, in UTC, to the microsecond: the precision PostgreSQL stores, so a
+    /// time read back equals the time written.
     pub fn now(&self) -> OffsetDateTime {
         let base = OffsetDateTime::now_utc();
-        match &self.offset {
+        let now = match &self.offset {
             None => base,
             Some(offset) => base + *offset.lock().unwrap_or_else(PoisonError::into_inner),
-        }
+        };
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
     }
 
     /// Moves an adjustable clock forward; returns `false` (and does nothing) on the system clock.
@@ -60,6 +63,12 @@ mod tests {
         let after = shared.now();
         assert!(after - before >= Duration::days(30));
         assert!(after - before < Duration::days(30) + Duration::minutes(1));
+    }
+
+    #[test]
+    fn time_is_read_to_the_microsecond() {
+        assert_eq!(Clock::system().now().nanosecond() % 1_000, 0);
+        assert_eq!(Clock::adjustable().now().nanosecond() % 1_000, 0);
     }
 
     #[test]

@@ -1,12 +1,20 @@
 //! A whole hub in the test process.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
 use anyhow::Context;
 use enforcement_proto::{
-    reference::bank_admin_client::BankAdminClient, v1::court_gateway_client::CourtGatewayClient,
+    reference::{
+        bank_admin_client::BankAdminClient, land_admin_client::LandAdminClient,
+        police_admin_client::PoliceAdminClient,
+    },
+    v1::court_gateway_client::CourtGatewayClient,
 };
-use hub_agencies::bank::{BankApplication, BankConfig};
+use hub_agencies::{
+    bank::{BankApplication, BankConfig},
+    land::{LandApplication, LandConfig},
+    police::{PoliceApplication, PoliceConfig},
+};
 use hub_domain::{AgencyCode, AgencyKind, Clock};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -41,30 +49,61 @@ impl Running {
     }
 }
 
-/// A bank of the test hub: the reference bank and (usually) its adapter.
-pub struct BankNode {
-    code: String,
-    bank_addr: SocketAddr,
-    inbox_addr: SocketAddr,
-    bank: Running,
-    adapter: Option<Running>,
-    handle: hub_agencies::bank::Bank,
+/// A reference agency system of the test hub.
+#[derive(Clone)]
+pub enum System {
+    /// A reference bank (one or several bank codes).
+    Bank(hub_agencies::bank::Bank),
+    /// A reference land registry.
+    Land(hub_agencies::land::Registry),
+    /// A reference public security system.
+    Police(hub_agencies::police::PublicSecurity),
 }
 
-impl BankNode {
-    /// The bank's code.
-    pub fn code(&self) -> &str {
-        &self.code
+impl System {
+    /// The system's fault knobs.
+    pub fn faults(&self) -> &hub_agencies::faults::Faults {
+        match self {
+            System::Bank(b) => b.faults(),
+            System::Land(l) => l.faults(),
+            System::Police(p) => p.faults(),
+        }
+    }
+}
+
+/// An agency system of the test hub and (usually) its adapter, serving one or more codes.
+pub struct AgencyNode {
+    kind: AgencyKind,
+    codes: Vec<String>,
+    addr: SocketAddr,
+    inbox_addr: SocketAddr,
+    service: Running,
+    adapter: Option<Running>,
+    system: System,
+}
+
+impl AgencyNode {
+    /// The codes served.
+    pub fn codes(&self) -> &[String] {
+        &self.codes
     }
 
-    /// The bank's gRPC address.
+    /// The system's gRPC address (AgencyBackend and its admin service).
     pub fn addr(&self) -> SocketAddr {
-        self.bank_addr
+        self.addr
     }
 
-    /// The bank itself, for driving lapses directly.
-    pub fn bank(&self) -> &hub_agencies::bank::Bank {
-        &self.handle
+    /// The system itself, for faults and lapses.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
+    /// The reference bank, if this is one.
+    pub fn bank(&self) -> anyhow::Result<&hub_agencies::bank::Bank> {
+        match &self.system {
+            System::Bank(bank) => Ok(bank),
+            _ => anyhow::bail!("{} is not a bank", self.codes.join(",")),
+        }
     }
 }
 
@@ -88,15 +127,42 @@ impl AdapterProcess {
 
 /// Builds a [`TestHub`].
 pub struct TestHubBuilder {
-    banks: Vec<String>,
+    systems: Vec<(AgencyKind, Vec<String>)>,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
 }
 
 impl TestHubBuilder {
-    /// Banks to run, each with its adapter.
+    /// Banks to run, each its own system with its own adapter.
     pub fn banks(mut self, codes: &[&str]) -> Self {
-        self.banks = codes.iter().map(|c| c.to_string()).collect();
+        for code in codes {
+            self.systems
+                .push((AgencyKind::Bank, vec![code.to_string()]));
+        }
+        self
+    }
+
+    /// Banks served by one system and one adapter (a processing centre).
+    pub fn bank_centre(mut self, codes: Vec<String>) -> Self {
+        self.systems.push((AgencyKind::Bank, codes));
+        self
+    }
+
+    /// Land registries served by one system and one adapter.
+    pub fn land(mut self, codes: &[&str]) -> Self {
+        self.systems.push((
+            AgencyKind::LandRegistry,
+            codes.iter().map(|c| c.to_string()).collect(),
+        ));
+        self
+    }
+
+    /// Public security units served by one system and one adapter.
+    pub fn police(mut self, codes: &[&str]) -> Self {
+        self.systems.push((
+            AgencyKind::PublicSecurity,
+            codes.iter().map(|c| c.to_string()).collect(),
+        ));
         self
     }
 
@@ -139,12 +205,12 @@ impl TestHubBuilder {
             gateway: Some(gateway),
             gateway_addr,
             gateway_schema,
-            banks: BTreeMap::new(),
+            nodes: Vec::new(),
             adapter_retry_ms: self.adapter_retry_ms,
             adapter_attempts: self.adapter_attempts,
         };
-        for code in &self.banks {
-            hub.add_bank(code).await?;
+        for (kind, codes) in &self.systems {
+            hub.add_system(*kind, codes).await?;
         }
         // The relay declares its exchanges on connect; wait until the gateway's queue exists so
         // tests start from a connected hub.
@@ -171,7 +237,7 @@ pub struct TestHub {
     gateway: Option<Running>,
     gateway_addr: SocketAddr,
     gateway_schema: String,
-    banks: BTreeMap<String, BankNode>,
+    nodes: Vec<AgencyNode>,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
 }
@@ -180,7 +246,7 @@ impl TestHub {
     /// A hub with no banks yet; see [`TestHubBuilder`].
     pub fn builder() -> TestHubBuilder {
         TestHubBuilder {
-            banks: Vec::new(),
+            systems: Vec::new(),
             adapter_retry_ms: 50,
             adapter_attempts: 4,
         }
@@ -238,67 +304,170 @@ impl TestHub {
         self.gateway_addr
     }
 
-    /// A bank of the hub.
-    pub fn bank(&self, code: &str) -> anyhow::Result<&BankNode> {
-        self.banks
-            .get(code)
-            .with_context(|| format!("no bank {code} in this test hub"))
+    /// The system serving agency `code` of `kind`.
+    pub fn node(&self, kind: AgencyKind, code: &str) -> anyhow::Result<&AgencyNode> {
+        self.nodes
+            .iter()
+            .find(|n| n.kind == kind && n.codes.iter().any(|c| c == code))
+            .with_context(|| format!("no {} {code} in this test hub", kind.as_str()))
     }
 
-    /// The administration client of a bank.
+    fn node_mut(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<&mut AgencyNode> {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.kind == kind && n.codes.iter().any(|c| c == code))
+            .with_context(|| format!("no {} {code} in this test hub", kind.as_str()))
+    }
+
+    /// The system serving bank `code`.
+    pub fn bank(&self, code: &str) -> anyhow::Result<&AgencyNode> {
+        self.node(AgencyKind::Bank, code)
+    }
+
+    /// The administration client of the system serving bank `code`.
     pub async fn bank_admin(&self, code: &str) -> anyhow::Result<BankAdminClient<Channel>> {
-        Ok(BankAdminClient::new(
-            channel(self.bank(code)?.bank_addr).await?,
-        ))
+        Ok(BankAdminClient::new(channel(self.bank(code)?.addr).await?))
     }
 
-    /// Adds a bank and starts its adapter.
+    /// The administration client of the land registry system serving `code`.
+    pub async fn land_admin(&self, code: &str) -> anyhow::Result<LandAdminClient<Channel>> {
+        let node = self.node(AgencyKind::LandRegistry, code)?;
+        Ok(LandAdminClient::new(channel(node.addr).await?))
+    }
+
+    /// The administration client of the public security system serving `code`.
+    pub async fn police_admin(&self, code: &str) -> anyhow::Result<PoliceAdminClient<Channel>> {
+        let node = self.node(AgencyKind::PublicSecurity, code)?;
+        Ok(PoliceAdminClient::new(channel(node.addr).await?))
+    }
+
+    /// Adds a bank with its own system and adapter.
     pub async fn add_bank(&mut self, code: &str) -> anyhow::Result<()> {
-        let config = BankConfig {
-            codes: vec![AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?],
-            listen: loopback(),
-            database_url: self.sandbox.database_url().to_string(),
-            database_schema: Some(self.sandbox.schema(&format!("bank_{code}"))),
-            // Set below, once the adapter's inbox is bound.
-            inbox_url: String::new(),
-            fixture: None,
-            notice_poll_ms: 200,
-            lapse_poll_ms: 200,
+        self.add_system(AgencyKind::Bank, &[code.to_string()]).await
+    }
+
+    /// Adds a reference system of `kind` serving `codes`, with one adapter for all of them, and
+    /// waits until the gateway knows them.
+    pub async fn add_system(&mut self, kind: AgencyKind, codes: &[String]) -> anyhow::Result<()> {
+        let parsed = codes
+            .iter()
+            .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let name = format!(
+            "{}_{}",
+            kind.as_str(),
+            codes.first().map(String::as_str).unwrap_or("none")
+        );
+        let schema = self.sandbox.schema(&name);
+        let url = self.sandbox.database_url().to_string();
+        // The adapter's inbox is bound after the system; the system learns its URL before it runs.
+        let (addr, system, start): (
+            SocketAddr,
+            System,
+            Box<dyn FnOnce(String) -> Running + Send>,
+        ) = match kind {
+            AgencyKind::Bank => {
+                let app = BankApplication::build(
+                    BankConfig {
+                        codes: parsed.clone(),
+                        listen: loopback(),
+                        database_url: url,
+                        database_schema: Some(schema),
+                        inbox_url: String::new(),
+                        fixture: None,
+                        notice_poll_ms: 200,
+                        lapse_poll_ms: 200,
+                    },
+                    self.clock.clone(),
+                )
+                .await?;
+                (
+                    app.local_addr()?,
+                    System::Bank(app.bank()),
+                    Box::new(move |inbox| {
+                        let app = app.with_inbox_url(inbox);
+                        Running::spawn(|t| app.run_until_stopped(t))
+                    }),
+                )
+            }
+            AgencyKind::LandRegistry => {
+                let app = LandApplication::build(
+                    LandConfig {
+                        codes: parsed.clone(),
+                        listen: loopback(),
+                        database_url: url,
+                        database_schema: schema,
+                        inbox_url: String::new(),
+                        fixture: None,
+                        notice_poll_ms: 200,
+                        lapse_poll_ms: 200,
+                    },
+                    self.clock.clone(),
+                )
+                .await?;
+                (
+                    app.local_addr()?,
+                    System::Land(app.registry()),
+                    Box::new(move |inbox| {
+                        let app = app.with_inbox_url(inbox);
+                        Running::spawn(|t| app.run_until_stopped(t))
+                    }),
+                )
+            }
+            AgencyKind::PublicSecurity => {
+                let app = PoliceApplication::build(
+                    PoliceConfig {
+                        codes: parsed.clone(),
+                        listen: loopback(),
+                        database_url: url,
+                        database_schema: schema,
+                        inbox_url: String::new(),
+                        fixture: None,
+                        notice_poll_ms: 200,
+                        lapse_poll_ms: 200,
+                    },
+                    self.clock.clone(),
+                )
+                .await?;
+                (
+                    app.local_addr()?,
+                    System::Police(app.public_security()),
+                    Box::new(move |inbox| {
+                        let app = app.with_inbox_url(inbox);
+                        Running::spawn(|t| app.run_until_stopped(t))
+                    }),
+                )
+            }
         };
-        let bank_app = BankApplication::build(config, self.clock.clone()).await?;
-        let bank_addr = bank_app.local_addr()?;
-        let handle = bank_app.bank();
         let adapter_app =
-            hub_adapter::Application::build(self.adapter_config(code, bank_addr, loopback())?)
+            hub_adapter::Application::build(self.adapter_config(kind, &parsed, addr, loopback()))
                 .await?;
         let inbox_addr = adapter_app.inbox_addr()?;
-        let bank_app = bank_app.with_inbox_url(format!("http://{inbox_addr}"));
-        let bank = Running::spawn(|t| bank_app.run_until_stopped(t));
+        let service = start(format!("http://{inbox_addr}"));
         let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
-        self.banks.insert(
-            code.to_string(),
-            BankNode {
-                code: code.to_string(),
-                bank_addr,
-                inbox_addr,
-                bank,
-                adapter: Some(adapter),
-                handle,
-            },
-        );
-        self.wait_registered("bank", &[code.to_string()]).await
+        self.nodes.push(AgencyNode {
+            kind,
+            codes: codes.to_vec(),
+            addr,
+            inbox_addr,
+            service,
+            adapter: Some(adapter),
+            system,
+        });
+        self.wait_registered(kind.as_str(), codes).await
     }
 
     fn adapter_config(
         &self,
-        code: &str,
-        bank_addr: SocketAddr,
+        kind: AgencyKind,
+        codes: &[AgencyCode],
+        agency_addr: SocketAddr,
         inbox: SocketAddr,
-    ) -> anyhow::Result<hub_adapter::Config> {
-        Ok(hub_adapter::Config {
-            agency_kind: AgencyKind::Bank,
-            agency_codes: vec![AgencyCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?],
-            agency_url: format!("http://{bank_addr}"),
+    ) -> hub_adapter::Config {
+        hub_adapter::Config {
+            agency_kind: kind,
+            agency_codes: codes.to_vec(),
+            agency_url: format!("http://{agency_addr}"),
             inbox_listen: inbox,
             amqp_url: self.sandbox.amqp_url(),
             prefetch: 64,
@@ -309,7 +478,7 @@ impl TestHub {
             retry_max_ms: self.adapter_retry_ms * 8,
             delivery_limit: 10,
             reconnect_ms: 100,
-        })
+        }
     }
 
     /// Waits until the gateway's registry lists every agency `codes` of `kind` (the adapter
@@ -336,11 +505,7 @@ impl TestHub {
 
     /// Stops a bank's in-process adapter (it drains first).
     pub async fn stop_adapter(&mut self, code: &str) -> anyhow::Result<()> {
-        let node = self
-            .banks
-            .get_mut(code)
-            .with_context(|| format!("no bank {code}"))?;
-        if let Some(adapter) = node.adapter.take() {
+        if let Some(adapter) = self.node_mut(AgencyKind::Bank, code)?.adapter.take() {
             adapter.stop().await?;
         }
         Ok(())
@@ -357,8 +522,8 @@ impl TestHub {
         let binary = binary("adapter")?;
         let child = tokio::process::Command::new(&binary)
             .env("ADAPTER_AGENCY_KIND", "bank")
-            .env("ADAPTER_AGENCY_CODES", code)
-            .env("ADAPTER_AGENCY_URL", format!("http://{}", node.bank_addr))
+            .env("ADAPTER_AGENCY_CODES", node.codes.join(","))
+            .env("ADAPTER_AGENCY_URL", format!("http://{}", node.addr))
             .env("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string())
             .env("ADAPTER_AMQP_URL", self.sandbox.amqp_url())
             .env(
@@ -378,18 +543,19 @@ impl TestHub {
 
     /// Starts the in-process adapter of a bank again.
     pub async fn start_adapter(&mut self, code: &str) -> anyhow::Result<()> {
-        let (bank_addr, inbox_addr) = {
+        let config = {
             let node = self.bank(code)?;
             anyhow::ensure!(node.adapter.is_none(), "the adapter of {code} is running");
-            (node.bank_addr, node.inbox_addr)
+            let codes = node
+                .codes
+                .iter()
+                .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.adapter_config(AgencyKind::Bank, &codes, node.addr, node.inbox_addr)
         };
-        let app =
-            hub_adapter::Application::build(self.adapter_config(code, bank_addr, inbox_addr)?)
-                .await?;
+        let app = hub_adapter::Application::build(config).await?;
         let adapter = Running::spawn(|t| app.run_until_stopped(t));
-        if let Some(node) = self.banks.get_mut(code) {
-            node.adapter = Some(adapter);
-        }
+        self.node_mut(AgencyKind::Bank, code)?.adapter = Some(adapter);
         Ok(())
     }
 
@@ -401,14 +567,15 @@ impl TestHub {
         {
             failures.push(format!("gateway: {e:#}"));
         }
-        for (code, node) in std::mem::take(&mut self.banks) {
+        for node in std::mem::take(&mut self.nodes) {
+            let name = format!("{} {}", node.kind.as_str(), node.codes.join(","));
             if let Some(adapter) = node.adapter
                 && let Err(e) = adapter.stop().await
             {
-                failures.push(format!("adapter {code}: {e:#}"));
+                failures.push(format!("adapter of {name}: {e:#}"));
             }
-            if let Err(e) = node.bank.stop().await {
-                failures.push(format!("bank {code}: {e:#}"));
+            if let Err(e) = node.service.stop().await {
+                failures.push(format!("{name}: {e:#}"));
             }
         }
         self.sandbox.remove().await?;

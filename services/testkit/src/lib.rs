@@ -12,7 +12,7 @@ mod court;
 mod hub;
 mod sandbox;
 
-pub use hub::{AdapterProcess, BankNode, TestHub, TestHubBuilder, binary};
+pub use hub::{AdapterProcess, AgencyNode, System, TestHub, TestHubBuilder, binary};
 pub use sandbox::{QueueDepth, Sandbox};
 
 /// Names of fake but valid identities and documents for tests.

@@ -94,5 +94,9 @@ CREATE TABLE executions (
 CREATE TABLE notices (
     id         uuid PRIMARY KEY,
     payload    bytea NOT NULL,
-    created_at timestamptz NOT NULL
+    created_at timestamptz NOT NULL,
+    -- Set when the inbox refused the notice for good (not an outage): kept for an operator,
+    -- no longer sent.
+    failed_at  timestamptz,
+    failure    text
 );

@@ -547,21 +547,9 @@ impl Ledger<'_> {
                 self.now,
             ));
         }
-        if !target.in_force() {
-            return Ok(refused(
-                measure_id,
-                Refusal::new(
-                    pb::ReasonCode::TargetNotActive,
-                    format!(
-                        "freeze {} is {}; only a freeze in force can be renewed",
-                        target.registration_number, target.state
-                    ),
-                ),
-                self.now,
-            ));
-        }
         let expiry = target.expires_at.unwrap_or(self.now);
-        if expiry <= self.now {
+        // A freeze past its expiry is refused as late whether or not the lapse has run yet.
+        if target.state == "lapsed" || (target.in_force() && expiry <= self.now) {
             return Ok(refused(
                 measure_id,
                 Refusal::new(
@@ -570,6 +558,19 @@ impl Ledger<'_> {
                         "freeze {} expired on {}; a renewal must arrive before expiry",
                         target.registration_number,
                         date(Some(expiry))
+                    ),
+                ),
+                self.now,
+            ));
+        }
+        if !target.in_force() {
+            return Ok(refused(
+                measure_id,
+                Refusal::new(
+                    pb::ReasonCode::TargetNotActive,
+                    format!(
+                        "freeze {} is {}; only a freeze in force can be renewed",
+                        target.registration_number, target.state
                     ),
                 ),
                 self.now,
