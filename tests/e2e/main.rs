@@ -4,6 +4,10 @@
 mod adapter;
 mod bulk;
 mod compose;
+mod expiry;
 mod freeze;
 mod hubctl;
+mod inquiry;
+mod land;
+mod police;
 mod submit;

@@ -119,7 +119,8 @@ fn warning(row: &MeasureRow, now: OffsetDateTime) -> String {
     let Some(expiry) = row.expires_at else {
         return String::new();
     };
-    let left = (expiry - now).whole_days();
+    // Days left, counting a part day as a day: "in 7 days" a week before, not "in 6".
+    let left = ((expiry - now).whole_seconds() + 86_399) / 86_400;
     let date = expiry.to_offset(hub_domain::CHINA_STANDARD_TIME).date();
     format!(
         "{} {} expires on {date} (UTC+08:00), in {left} day{}: renew before then or it lapses",

@@ -60,6 +60,57 @@ pub fn bank(code: &str) -> pb::AgencyRef {
     }
 }
 
+/// A land registry.
+pub fn land(code: &str) -> pb::AgencyRef {
+    pb::AgencyRef {
+        kind: pb::AgencyKind::LandRegistry as i32,
+        code: code.into(),
+    }
+}
+
+/// A public security unit.
+pub fn police(code: &str) -> pb::AgencyRef {
+    pb::AgencyRef {
+        kind: pb::AgencyKind::PublicSecurity as i32,
+        code: code.into(),
+    }
+}
+
+/// An organisation subject.
+pub fn organisation(name: &str, credit_code: &str) -> pb::Subject {
+    pb::Subject {
+        party: Some(pb::subject::Party::Organisation(pb::Organisation {
+            name: name.into(),
+            credit_code: credit_code.into(),
+        })),
+    }
+}
+
+/// Any measure for `court` in `case_number` against `subject` at `agency`; the case's
+/// enforcement amount is 1,000,000.00.
+pub fn order(
+    court: &str,
+    key: &str,
+    case_number: &str,
+    subject: pb::Subject,
+    agency: pb::AgencyRef,
+    measure: pb::submit_request::Measure,
+) -> pb::SubmitRequest {
+    pb::SubmitRequest {
+        court_code: court.into(),
+        idempotency_key: key.into(),
+        case: Some(case(case_number, 100_000_000)),
+        subject: Some(subject),
+        agency: Some(agency),
+        measure: Some(measure),
+    }
+}
+
+/// A period of whole months.
+pub fn months(months: u32) -> Option<pb::Period> {
+    Some(pb::Period { months, days: 0 })
+}
+
 /// A freeze of `amount_fen` for `months` on `account` at `bank_code`, ordered by `court` in
 /// `case_number` against `subject`; the case's enforcement amount is the freeze amount.
 #[allow(clippy::too_many_arguments)]

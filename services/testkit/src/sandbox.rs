@@ -67,7 +67,7 @@ impl Sandbox {
     pub async fn create() -> anyhow::Result<Self> {
         let endpoints = Endpoints::from_env();
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(120))
             .build()
             .context("building the HTTP client")?;
         let now = unix_now();
@@ -296,7 +296,7 @@ impl Drop for Sandbox {
             };
             runtime.block_on(async move {
                 let Ok(http) = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(15))
+                    .timeout(Duration::from_secs(120))
                     .build()
                 else {
                     return;
