@@ -198,7 +198,7 @@ async fn an_agency_that_does_not_answer_before_the_deadline_is_counted_unanswere
     .await?;
     let summary = finished(&events).expect("finished");
     assert_eq!(summary.state, pb::MeasureState::Partial as i32);
-    let progress = summary.inquiry.clone().expect("progress");
+    let progress = summary.inquiry.expect("progress");
     assert_eq!(
         (
             progress.addressed,
@@ -239,8 +239,7 @@ async fn an_inquiry_naming_an_unknown_agency_or_the_wrong_asset_class_is_refused
     let unknown = court
         .inquire(inquiry("unknown", &id, list, 60))
         .await
-        .err()
-        .expect("NOSUCH is not connected");
+        .expect_err("NOSUCH is not connected");
     assert_eq!(unknown.code(), Code::InvalidArgument);
     assert!(
         unknown.message().contains("agencies.agencies[1].code"),
@@ -258,8 +257,7 @@ async fn an_inquiry_naming_an_unknown_agency_or_the_wrong_asset_class_is_refused
     let wrong = court
         .inquire(wrong)
         .await
-        .err()
-        .expect("banks hold no vehicles");
+        .expect_err("banks hold no vehicles");
     assert_eq!(wrong.code(), Code::InvalidArgument);
     assert!(
         wrong.message().contains("classes[0]"),
