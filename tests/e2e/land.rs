@@ -197,7 +197,7 @@ async fn a_pre_seizure_converts_to_a_seal_up_when_title_is_registered_keeping_it
         "{}",
         effective.registration_number
     );
-    let (effective_at, expires_at) = (effective.effective_at.clone(), effective.expires_at.clone());
+    let (effective_at, expires_at) = (effective.effective_at, effective.expires_at);
 
     // Title passes to the debtor: the registry converts the pre-seizure and tells the court.
     hub.clock().advance(time::Duration::days(40));
