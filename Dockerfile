@@ -12,5 +12,5 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 hub
 COPY --from=build /out/ /usr/local/bin/
-COPY services/agencies/fixtures/demo-banks.json /usr/share/enforcement-hub/demo-banks.json
+COPY services/agencies/fixtures/demo-*.json /usr/share/enforcement-hub/
 USER hub

@@ -128,6 +128,27 @@ struct BankCli {
     config: hub_agencies::bank::BankConfig,
 }
 
+#[derive(clap::Parser)]
+struct LandCli {
+    #[command(flatten)]
+    config: hub_agencies::land::LandConfig,
+}
+
+#[derive(clap::Parser)]
+struct PoliceCli {
+    #[command(flatten)]
+    config: hub_agencies::police::PoliceConfig,
+}
+
+/// The settings prefix of an agency kind's reference system.
+fn prefix(kind: &str) -> &'static str {
+    match kind {
+        "bank" => "BANK",
+        "land" => "LAND",
+        _ => "POLICE",
+    }
+}
+
 fn port(addr: &str) -> &str {
     addr.rsplit(':').next().unwrap_or_default()
 }
@@ -147,7 +168,7 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
     }
 
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
-    let mut banks = Vec::new();
+    let mut agencies = Vec::new();
     for (name, s) in &services {
         if name == "rabbitmq" || name == "postgres" {
             continue;
@@ -181,9 +202,14 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             "gateway" => env_vars(GatewayCli::command()),
             "adapter" => env_vars(AdapterCli::command()),
             "agency" => {
-                assert_eq!(s.command.get(1).map(String::as_str), Some("bank"), "{name}");
-                banks.push(name.clone());
-                env_vars(BankCli::command())
+                let kind = s.command.get(1).cloned().unwrap_or_default();
+                agencies.push((name.clone(), kind.clone()));
+                match kind.as_str() {
+                    "bank" => env_vars(BankCli::command()),
+                    "land" => env_vars(LandCli::command()),
+                    "police" => env_vars(PoliceCli::command()),
+                    other => panic!("{name}: unknown agency kind {other}"),
+                }
             }
             other => panic!("{name}: unknown binary {other}"),
         };
@@ -191,10 +217,16 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             assert!(known.contains(key), "{name}: {binary} does not read {key}");
         }
         // The health check probes the port the service listens on.
-        let listen = ["GATEWAY_LISTEN", "BANK_LISTEN", "ADAPTER_INBOX_LISTEN"]
-            .iter()
-            .find_map(|k| s.environment.get(*k))
-            .ok_or_else(|| anyhow::anyhow!("{name}: no listen address"))?;
+        let listen = [
+            "GATEWAY_LISTEN",
+            "BANK_LISTEN",
+            "LAND_LISTEN",
+            "POLICE_LISTEN",
+            "ADAPTER_INBOX_LISTEN",
+        ]
+        .iter()
+        .find_map(|k| s.environment.get(*k))
+        .ok_or_else(|| anyhow::anyhow!("{name}: no listen address"))?;
         assert!(
             s.healthcheck
                 .last()
@@ -203,63 +235,80 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         );
     }
 
-    // Each bank and its adapter point at each other, and every demo bank of the fixture runs.
-    for bank in &banks {
-        let b = &services[bank];
-        let code = &b.environment["BANK_CODES"];
-        let adapter_name = bank.replace("bank-", "adapter-");
+    // Each agency system and its adapter point at each other; its demo data is in the image.
+    let runner = std::fs::read_to_string(root().join("scripts/run"))?;
+    let mut bank_codes = Vec::new();
+    for (name, kind) in &agencies {
+        let p = prefix(kind);
+        let system = &services[name];
+        let adapter_name = format!("adapter-{name}");
         let a = services
             .get(&adapter_name)
-            .ok_or_else(|| anyhow::anyhow!("{bank} has no {adapter_name}"))?;
-        assert_eq!(&a.environment["ADAPTER_AGENCY_CODES"], code);
-        assert_eq!(a.environment["ADAPTER_AGENCY_KIND"], "bank");
+            .ok_or_else(|| anyhow::anyhow!("{name} has no {adapter_name}"))?;
+        let codes = &system.environment[&format!("{p}_CODES")];
+        assert_eq!(
+            &a.environment["ADAPTER_AGENCY_CODES"], codes,
+            "{adapter_name}"
+        );
+        assert_eq!(
+            &a.environment["ADAPTER_AGENCY_KIND"], kind,
+            "{adapter_name}"
+        );
+        let system_port = port(&system.environment[&format!("{p}_LISTEN")]);
+        let inbox_port = port(&a.environment["ADAPTER_INBOX_LISTEN"]);
         assert_eq!(
             a.environment["ADAPTER_AGENCY_URL"],
-            format!("http://{bank}:{}", port(&b.environment["BANK_LISTEN"]))
+            format!("http://{name}:{system_port}")
         );
         assert_eq!(
-            b.environment["BANK_INBOX_URL"],
-            format!(
-                "http://{adapter_name}:{}",
-                port(&a.environment["ADAPTER_INBOX_LISTEN"])
-            )
+            system.environment[&format!("{p}_INBOX_URL")],
+            format!("http://{adapter_name}:{inbox_port}")
         );
         assert_eq!(
-            a.depends_on.get(bank).map(String::as_str),
-            Some("service_healthy")
+            a.depends_on.get(name).map(String::as_str),
+            Some("service_healthy"),
+            "{adapter_name} must wait for {name}"
+        );
+        let fixture = system.environment[&format!("{p}_FIXTURE")]
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            root()
+                .join("services/agencies/fixtures")
+                .join(&fixture)
+                .exists(),
+            "{name}: fixture {fixture} missing"
+        );
+        // The native runner starts the same agency on the same ports.
+        let entry = format!("\"{kind}:{codes}:{system_port}:{inbox_port}\"");
+        assert!(
+            runner.contains(&entry),
+            "scripts/run does not start {entry}"
+        );
+        if kind == "bank" {
+            bank_codes.extend(codes.split(',').map(str::to_string));
+        }
+    }
+    for kind in ["bank", "land", "police"] {
+        assert!(
+            agencies.iter().any(|(_, k)| k == kind),
+            "no {kind} in the stack"
         );
     }
     let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         root().join("services/agencies/fixtures/demo-banks.json"),
     )?)?;
-    let fixture_banks: Vec<String> = fixture["banks"]
+    let mut fixture_banks: Vec<String> = fixture["banks"]
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let mut compose_banks: Vec<String> = banks
-        .iter()
-        .map(|b| services[b].environment["BANK_CODES"].clone())
-        .collect();
-    compose_banks.sort();
-    let mut fixture_sorted = fixture_banks.clone();
-    fixture_sorted.sort();
-    assert_eq!(compose_banks, fixture_sorted);
-
-    // The native runner starts the same banks on the same ports.
-    let runner = std::fs::read_to_string(root().join("scripts/run"))?;
-    for bank in &banks {
-        let b = &services[bank];
-        let a = &services[&bank.replace("bank-", "adapter-")];
-        let entry = format!(
-            "\"{}:{}:{}\"",
-            b.environment["BANK_CODES"],
-            port(&b.environment["BANK_LISTEN"]),
-            port(&a.environment["ADAPTER_INBOX_LISTEN"])
-        );
-        assert!(
-            runner.contains(&entry),
-            "scripts/run does not start {entry}"
-        );
-    }
+    fixture_banks.sort();
+    bank_codes.sort();
+    assert_eq!(
+        bank_codes, fixture_banks,
+        "every demo bank of the fixture runs"
+    );
     Ok(())
 }
