@@ -175,3 +175,55 @@ async fn take_dead_letter(hub: &TestHub) -> anyhow::Result<DeadLetter> {
     let _ = connection.close(200, "done".into()).await;
     Ok(letter)
 }
+
+#[tokio::test]
+async fn an_instruction_not_received_before_its_deadline_ends_expired_and_is_never_carried_out()
+-> anyhow::Result<()> {
+    let mut hub = TestHub::builder()
+        .banks(&["ICBC"])
+        .instruction_deadline(2, 1)
+        .start()
+        .await?;
+    let id = fixtures::resident_id(22);
+    let account = fixtures::account_number(22);
+    hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
+        .await?;
+    // The bank's adapter is down while the instruction waits in its queue.
+    hub.stop_adapter("ICBC").await?;
+    let measure = hub
+        .freeze(
+            COURT,
+            "too-late",
+            22,
+            ("张三", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let expired = hub
+        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Expired)
+        .await?;
+    assert_eq!(
+        expired.reason.expect("reason").code,
+        pb::ReasonCode::DeadlinePassed as i32
+    );
+
+    // The adapter comes back and finds the instruction late: it takes it off the queue without
+    // carrying it out.
+    hub.start_adapter("ICBC").await?;
+    eventually(
+        "the late instruction taken off the queue",
+        Duration::from_secs(20),
+        || async {
+            let depth = hub.sandbox().queue_depth("agency.bank.ICBC").await?;
+            Ok((depth == Default::default()).then_some(()))
+        },
+    )
+    .await?;
+    assert!(hub.ledger("ICBC").await?.is_empty());
+    assert_eq!(hub.account("ICBC", &account).await?.frozen_fen, 0);
+    let still = hub.measure(COURT, &measure.measure_id).await?;
+    assert_eq!(still.state, pb::MeasureState::Expired as i32);
+    hub.shutdown().await
+}

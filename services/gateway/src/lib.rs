@@ -123,6 +123,7 @@ impl Application {
             store.clone(),
             clock.clone(),
             config.expiry_warning_days.clone(),
+            std::time::Duration::from_secs(config.deadline_grace_secs),
             std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
             shutdown.clone(),
         ));

@@ -15,19 +15,25 @@ use crate::{
     store::{MeasureRow, NewEvent, Store, record_events},
 };
 
-/// Runs the timers every `every` until `shutdown`. `horizons` are the warning horizons in days.
+/// Runs the timers every `every` until `shutdown`. `horizons` are the warning horizons in days;
+/// `grace` is how long past its deadline an instruction may still be answered.
 pub async fn run(
     store: Store,
     clock: Clock,
     mut horizons: Vec<u32>,
+    grace: Duration,
     every: Duration,
     shutdown: CancellationToken,
 ) {
+    let grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MINUTE);
     // Nearest first: a measure already within 7 days gets the 7-day warning, not the 30-day one.
     horizons.sort_unstable();
     horizons.dedup();
     loop {
         let now = clock.now();
+        if let Err(e) = expire_undelivered(&store, now - grace).await {
+            tracing::warn!(error = %e, "expiring undelivered instructions failed");
+        }
         if let Err(e) = close_overdue_inquiries(&store, now).await {
             tracing::warn!(error = %e, "closing overdue inquiries failed");
         }
@@ -41,6 +47,46 @@ pub async fn run(
             () = tokio::time::sleep(every) => {}
         }
     }
+}
+
+/// Ends EXPIRED the measures whose instruction no agency answered by `cutoff` (deadline plus
+/// grace), and withdraws instructions still in the outbox, so they are never carried out late.
+pub async fn expire_undelivered(store: &Store, cutoff: OffsetDateTime) -> Result<usize, sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    let expired: Vec<MeasureRow> = sqlx::query_as(concat!(
+        "UPDATE measures SET state = 'expired', reason_code = $2, reason_message = $3, \
+             version = version + 1, updated_at = now() \
+         WHERE kind <> 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+         RETURNING ",
+        measure_columns!()
+    ))
+    .bind(cutoff)
+    .bind(pb::ReasonCode::DeadlinePassed as i32)
+    .bind("no agency answered the instruction before its deadline; it will not be carried out")
+    .fetch_all(&mut *tx)
+    .await?;
+    if expired.is_empty() {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let ids: Vec<uuid::Uuid> = expired.iter().map(|r| r.id).collect();
+    sqlx::query("DELETE FROM outbox WHERE measure_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    let events: Vec<NewEvent<'_>> = expired
+        .iter()
+        .map(|row| NewEvent {
+            row,
+            kind: pb::EventKind::StateChanged,
+            message: row.reason_message.clone(),
+            detail: None,
+        })
+        .collect();
+    record_events(&mut tx, store.channel(), &events).await?;
+    tx.commit().await?;
+    tracing::warn!(measures = expired.len(), "instructions expired undelivered");
+    Ok(expired.len())
 }
 
 /// Ends inquiries whose deadline has passed: PARTIAL, counting who did not answer (EFFECTIVE if

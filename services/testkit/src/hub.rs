@@ -128,6 +128,8 @@ impl AdapterProcess {
 /// Builds a [`TestHub`].
 pub struct TestHubBuilder {
     systems: Vec<(AgencyKind, Vec<String>)>,
+    /// Instruction deadline and grace, in seconds.
+    deadline: (u64, u64),
     adapter_retry_ms: u64,
     adapter_attempts: u32,
 }
@@ -166,6 +168,12 @@ impl TestHubBuilder {
         self
     }
 
+    /// How long agencies have to carry out an instruction, and the gateway's grace after that.
+    pub fn instruction_deadline(mut self, seconds: u64, grace_seconds: u64) -> Self {
+        self.deadline = (seconds, grace_seconds);
+        self
+    }
+
     /// Adapter retry policy: first delay and attempts.
     pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
         self.adapter_retry_ms = initial_ms;
@@ -184,7 +192,8 @@ impl TestHubBuilder {
             database_schema: sandbox.schema("gateway"),
             database_connections: 16,
             amqp_url: sandbox.amqp_url(),
-            instruction_deadline_secs: 3600,
+            instruction_deadline_secs: self.deadline.0,
+            deadline_grace_secs: self.deadline.1,
             relay_batch: 256,
             relay_poll_ms: 100,
             report_prefetch: 128,
@@ -247,6 +256,7 @@ impl TestHub {
     pub fn builder() -> TestHubBuilder {
         TestHubBuilder {
             systems: Vec::new(),
+            deadline: (3600, 120),
             adapter_retry_ms: 50,
             adapter_attempts: 4,
         }
