@@ -179,7 +179,7 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
         .faults()
         .set_latency(Duration::from_millis(40));
     hub.stop_adapter("ICBC").await?;
-    let adapter = hub.spawn_adapter_process("ICBC").await?;
+    let mut adapter = hub.spawn_adapter_process("ICBC").await?;
 
     let case = fixtures::case_number(400);
     let requests = (0..N)

@@ -47,7 +47,7 @@ pub struct Config {
     )]
     pub instruction_deadline_secs: u64,
 
-        /// How long past its deadline an instruction may still be answered before the gateway ends
+    /// How long past its deadline an instruction may still be answered before the gateway ends
     /// it EXPIRED, in seconds. Adapters refuse an instruction once its deadline has passed; the
     /// grace covers one that reached the agency just in time and is still being carried out.
     #[arg(long, env = "GATEWAY_DEADLINE_GRACE_SECS", default_value_t = 120)]

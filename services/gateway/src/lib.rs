@@ -13,6 +13,7 @@ pub mod apply;
 pub mod config;
 pub mod court;
 pub mod events;
+pub mod failpoint;
 pub mod inquiry;
 pub mod registry;
 pub mod relay;

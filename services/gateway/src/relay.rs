@@ -144,6 +144,7 @@ impl Relay {
             return Ok(0);
         }
 
+        crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_PUBLISH);
         // Send everything, then collect the confirms: one round trip per batch, not per row.
         let mut pending: Vec<PendingConfirm> = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -167,6 +168,7 @@ impl Relay {
             }
         }
 
+        crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_COMMIT);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
             .bind(&ids)

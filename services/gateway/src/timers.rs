@@ -51,7 +51,10 @@ pub async fn run(
 
 /// Ends EXPIRED the measures whose instruction no agency answered by `cutoff` (deadline plus
 /// grace), and withdraws instructions still in the outbox, so they are never carried out late.
-pub async fn expire_undelivered(store: &Store, cutoff: OffsetDateTime) -> Result<usize, sqlx::Error> {
+pub async fn expire_undelivered(
+    store: &Store,
+    cutoff: OffsetDateTime,
+) -> Result<usize, sqlx::Error> {
     let mut tx = store.pool().begin().await?;
     let expired: Vec<MeasureRow> = sqlx::query_as(concat!(
         "UPDATE measures SET state = 'expired', reason_code = $2, reason_message = $3, \

@@ -1,6 +1,6 @@
 //! A whole hub in the test process.
 
-use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use enforcement_proto::{
@@ -20,7 +20,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use crate::Sandbox;
+use crate::{
+    Sandbox,
+    process::{ChildProcess, binary, gateway_with_failpoints},
+};
 
 /// A running in-process service.
 struct Running {
@@ -107,27 +110,11 @@ impl AgencyNode {
     }
 }
 
-/// An adapter running as its own process (for kill tests).
-pub struct AdapterProcess {
-    child: tokio::process::Child,
-}
-
-impl AdapterProcess {
-    /// Kills the process with SIGKILL: no chance to drain or acknowledge.
-    pub async fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill().await.context("killing the adapter")?;
-        Ok(())
-    }
-
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
 /// Builds a [`TestHub`].
 pub struct TestHubBuilder {
     systems: Vec<(AgencyKind, Vec<String>)>,
+    /// Run the gateway as a process of the failpoints build, with this failpoint armed (if any).
+    gateway_process: Option<Option<String>>,
     /// Instruction deadline and grace, in seconds.
     deadline: (u64, u64),
     adapter_retry_ms: u64,
@@ -168,6 +155,13 @@ impl TestHubBuilder {
         self
     }
 
+    /// Runs the gateway as a process (the failpoints build), optionally with a failpoint armed
+    /// (`<name>:<n>`, see `hub_gateway::failpoint`), so that a test can kill it.
+    pub fn gateway_process(mut self, failpoint: Option<&str>) -> Self {
+        self.gateway_process = Some(failpoint.map(str::to_string));
+        self
+    }
+
     /// How long agencies have to carry out an instruction, and the gateway's grace after that.
     pub fn instruction_deadline(mut self, seconds: u64, grace_seconds: u64) -> Self {
         self.deadline = (seconds, grace_seconds);
@@ -186,34 +180,35 @@ impl TestHubBuilder {
         init_logs();
         let sandbox = Sandbox::create().await?;
         let clock = Clock::adjustable();
-        let gateway_config = hub_gateway::Config {
-            listen: loopback(),
+        let gateway_schema = sandbox.schema("gateway");
+        let settings = GatewaySettings {
             database_url: sandbox.database_url().to_string(),
-            database_schema: sandbox.schema("gateway"),
-            database_connections: 16,
+            schema: gateway_schema.clone(),
             amqp_url: sandbox.amqp_url(),
-            instruction_deadline_secs: self.deadline.0,
-            deadline_grace_secs: self.deadline.1,
-            relay_batch: 256,
-            relay_poll_ms: 100,
-            report_prefetch: 128,
-            report_workers: 4,
-            report_batch: 64,
-            delivery_limit: 10,
-            expiry_warning_days: vec![30, 7],
-            timer_poll_ms: 100,
-            reconnect_ms: 100,
+            deadline: self.deadline,
         };
-        let gateway_schema = gateway_config.database_schema.clone();
-        let gateway_app = hub_gateway::Application::build(gateway_config, clock.clone()).await?;
-        let gateway_addr = gateway_app.local_addr()?;
-        let gateway = Running::spawn(|t| gateway_app.run_until_stopped(t));
+        let (gateway, gateway_addr) = match &self.gateway_process {
+            None => {
+                let app = hub_gateway::Application::build(settings.config(), clock.clone()).await?;
+                let addr = app.local_addr()?;
+                (
+                    Gateway::InProcess(Running::spawn(|t| app.run_until_stopped(t))),
+                    addr,
+                )
+            }
+            Some(failpoint) => {
+                let process = settings.spawn(failpoint.as_deref()).await?;
+                let addr = process.addr().context("gateway address")?;
+                (Gateway::Process(process), addr)
+            }
+        };
         let mut hub = TestHub {
             sandbox,
             clock,
             gateway: Some(gateway),
             gateway_addr,
             gateway_schema,
+            gateway_settings: settings,
             nodes: Vec::new(),
             adapter_retry_ms: self.adapter_retry_ms,
             adapter_attempts: self.adapter_attempts,
@@ -243,9 +238,10 @@ impl TestHubBuilder {
 pub struct TestHub {
     sandbox: Sandbox,
     clock: Clock,
-    gateway: Option<Running>,
+    gateway: Option<Gateway>,
     gateway_addr: SocketAddr,
     gateway_schema: String,
+    gateway_settings: GatewaySettings,
     nodes: Vec<AgencyNode>,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
@@ -256,6 +252,7 @@ impl TestHub {
     pub fn builder() -> TestHubBuilder {
         TestHubBuilder {
             systems: Vec::new(),
+            gateway_process: None,
             deadline: (3600, 120),
             adapter_retry_ms: 50,
             adapter_attempts: 4,
@@ -523,32 +520,92 @@ impl TestHub {
 
     /// Starts a bank's adapter as a separate process of the `adapter` binary, on the same inbox
     /// address the bank sends notices to. The in-process adapter must be stopped first.
-    pub async fn spawn_adapter_process(&self, code: &str) -> anyhow::Result<AdapterProcess> {
-        let node = self.bank(code)?;
+    pub async fn spawn_adapter_process(&self, code: &str) -> anyhow::Result<ChildProcess> {
+        self.adapter_process(AgencyKind::Bank, code).await
+    }
+
+    /// Starts the adapter of the system serving `code` of `kind` as a separate process, on the
+    /// inbox address the system sends notices to. Its in-process adapter must be stopped first.
+    pub async fn adapter_process(
+        &self,
+        kind: AgencyKind,
+        code: &str,
+    ) -> anyhow::Result<ChildProcess> {
+        let node = self.node(kind, code)?;
         anyhow::ensure!(
             node.adapter.is_none(),
             "stop the in-process adapter of {code} first"
         );
-        let binary = binary("adapter")?;
-        let child = tokio::process::Command::new(&binary)
-            .env("ADAPTER_AGENCY_KIND", "bank")
-            .env("ADAPTER_AGENCY_CODES", node.codes.join(","))
-            .env("ADAPTER_AGENCY_URL", format!("http://{}", node.addr))
-            .env("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string())
-            .env("ADAPTER_AMQP_URL", self.sandbox.amqp_url())
-            .env(
+        let env = [
+            ("ADAPTER_AGENCY_KIND", kind.as_str().to_string()),
+            ("ADAPTER_AGENCY_CODES", node.codes.join(",")),
+            ("ADAPTER_AGENCY_URL", format!("http://{}", node.addr)),
+            ("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string()),
+            ("ADAPTER_AMQP_URL", self.sandbox.amqp_url()),
+            (
                 "ADAPTER_RETRY_INITIAL_MS",
                 self.adapter_retry_ms.to_string(),
-            )
-            .env("ADAPTER_RECONNECT_MS", "100")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        Ok(AdapterProcess { child })
+            ),
+            ("ADAPTER_RETRY_ATTEMPTS", self.adapter_attempts.to_string()),
+            ("ADAPTER_CALL_TIMEOUT_MS", "5000".to_string()),
+            ("ADAPTER_RECONNECT_MS", "100".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        ChildProcess::spawn(
+            &format!("adapter {}", node.codes.join(",")),
+            &binary("adapter")?,
+            &[],
+            &env,
+            None,
+        )
+        .await
+    }
+
+    /// Stops the in-process adapter of the system serving `code` of `kind`.
+    pub async fn stop_adapter_of(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<()> {
+        if let Some(adapter) = self.node_mut(kind, code)?.adapter.take() {
+            adapter.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Kills the gateway process with SIGKILL (it must run as a process).
+    pub async fn kill_gateway(&mut self) -> anyhow::Result<()> {
+        match self.gateway.as_mut() {
+            Some(Gateway::Process(process)) => process.kill().await,
+            _ => anyhow::bail!("the gateway does not run as a process"),
+        }
+    }
+
+    /// Whether the gateway process is still running.
+    pub fn gateway_running(&mut self) -> bool {
+        match self.gateway.as_mut() {
+            Some(Gateway::Process(process)) => process.is_running(),
+            Some(Gateway::InProcess(_)) => true,
+            None => false,
+        }
+    }
+
+    /// Starts the gateway process again (after it was killed or died at a failpoint), with
+    /// `failpoint` armed if given; courts then reach it at its new address.
+    pub async fn restart_gateway(&mut self, failpoint: Option<&str>) -> anyhow::Result<()> {
+        if let Some(Gateway::Process(mut old)) = self.gateway.take()
+            && old.is_running()
+        {
+            old.kill().await?;
+        }
+        let process = self.gateway_settings.spawn(failpoint).await?;
+        self.gateway_addr = process.addr().context("gateway address")?;
+        self.gateway = Some(Gateway::Process(process));
+        Ok(())
+    }
+
+    /// The gateway process's last log lines, for diagnosis.
+    pub fn gateway_log(&self) -> String {
+        match &self.gateway {
+            Some(Gateway::Process(process)) => process.log_tail(),
+            _ => String::new(),
+        }
     }
 
     /// Starts the in-process adapter of a bank again.
@@ -572,10 +629,20 @@ impl TestHub {
     /// Stops everything and removes the sandbox.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let mut failures = Vec::new();
-        if let Some(gateway) = self.gateway.take()
-            && let Err(e) = gateway.stop().await
-        {
-            failures.push(format!("gateway: {e:#}"));
+        match self.gateway.take() {
+            Some(Gateway::InProcess(gateway)) => {
+                if let Err(e) = gateway.stop().await {
+                    failures.push(format!("gateway: {e:#}"));
+                }
+            }
+            Some(Gateway::Process(mut gateway)) => {
+                if gateway.is_running()
+                    && let Err(e) = gateway.terminate().await
+                {
+                    failures.push(format!("gateway: {e:#}"));
+                }
+            }
+            None => {}
         }
         for node in std::mem::take(&mut self.nodes) {
             let name = format!("{} {}", node.kind.as_str(), node.codes.join(","));
@@ -595,6 +662,76 @@ impl TestHub {
             failures.join("; ")
         );
         Ok(())
+    }
+}
+
+/// The gateway of a test hub: in the test process, or a process of its own.
+enum Gateway {
+    InProcess(Running),
+    Process(ChildProcess),
+}
+
+/// What a test gateway is configured with, in process or as a process.
+#[derive(Clone)]
+struct GatewaySettings {
+    database_url: String,
+    schema: String,
+    amqp_url: String,
+    /// Instruction deadline and grace, in seconds.
+    deadline: (u64, u64),
+}
+
+impl GatewaySettings {
+    fn config(&self) -> hub_gateway::Config {
+        hub_gateway::Config {
+            listen: loopback(),
+            database_url: self.database_url.clone(),
+            database_schema: self.schema.clone(),
+            database_connections: 16,
+            amqp_url: self.amqp_url.clone(),
+            instruction_deadline_secs: self.deadline.0,
+            deadline_grace_secs: self.deadline.1,
+            relay_batch: 256,
+            relay_poll_ms: 100,
+            report_prefetch: 128,
+            report_workers: 4,
+            report_batch: 64,
+            delivery_limit: 10,
+            expiry_warning_days: vec![30, 7],
+            timer_poll_ms: 100,
+            reconnect_ms: 100,
+        }
+    }
+
+    /// Starts the failpoints build of the gateway with these settings.
+    async fn spawn(&self, failpoint: Option<&str>) -> anyhow::Result<ChildProcess> {
+        let mut env: Vec<(String, String)> = [
+            ("GATEWAY_LISTEN", "127.0.0.1:0".to_string()),
+            ("GATEWAY_DATABASE_URL", self.database_url.clone()),
+            ("GATEWAY_DATABASE_SCHEMA", self.schema.clone()),
+            ("GATEWAY_AMQP_URL", self.amqp_url.clone()),
+            (
+                "GATEWAY_INSTRUCTION_DEADLINE_SECS",
+                self.deadline.0.to_string(),
+            ),
+            ("GATEWAY_DEADLINE_GRACE_SECS", self.deadline.1.to_string()),
+            ("GATEWAY_RELAY_POLL_MS", "100".to_string()),
+            ("GATEWAY_TIMER_POLL_MS", "100".to_string()),
+            ("GATEWAY_RECONNECT_MS", "100".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec();
+        if let Some(failpoint) = failpoint {
+            env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));
+        }
+        ChildProcess::spawn(
+            "gateway",
+            &gateway_with_failpoints()?,
+            &[],
+            &env,
+            Some("gateway serving"),
+        )
+        .await
     }
 }
 
@@ -623,23 +760,6 @@ async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
         .connect()
         .await
         .with_context(|| format!("connecting to {addr}"))
-}
-
-/// A binary of this workspace, built next to the test executable (`cargo build --bins`).
-pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the test executable")?;
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .context("unexpected test executable location")?;
-    let path = dir.join(name);
-    anyhow::ensure!(
-        path.exists(),
-        "{} not found: build the binaries first (cargo build --workspace --bins)",
-        path.display()
-    );
-    Ok(path)
 }
 
 impl TestHub {

@@ -10,9 +10,11 @@
 
 mod court;
 mod hub;
+mod process;
 mod sandbox;
 
-pub use hub::{AdapterProcess, AgencyNode, System, TestHub, TestHubBuilder, binary};
+pub use hub::{AgencyNode, System, TestHub, TestHubBuilder};
+pub use process::{ChildProcess, binary, gateway_with_failpoints};
 pub use sandbox::{QueueDepth, Sandbox};
 
 /// Names of fake but valid identities and documents for tests.
