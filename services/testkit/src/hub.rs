@@ -199,7 +199,7 @@ impl TestHubBuilder {
             Some(failpoint) => {
                 let process = settings.spawn(failpoint.as_deref()).await?;
                 let addr = process.addr().context("gateway address")?;
-                (Gateway::Process(process), addr)
+                (Gateway::Process(Box::new(process)), addr)
             }
         };
         let mut hub = TestHub {
@@ -596,7 +596,7 @@ impl TestHub {
         }
         let process = self.gateway_settings.spawn(failpoint).await?;
         self.gateway_addr = process.addr().context("gateway address")?;
-        self.gateway = Some(Gateway::Process(process));
+        self.gateway = Some(Gateway::Process(Box::new(process)));
         Ok(())
     }
 
@@ -668,7 +668,7 @@ impl TestHub {
 /// The gateway of a test hub: in the test process, or a process of its own.
 enum Gateway {
     InProcess(Running),
-    Process(ChildProcess),
+    Process(Box<ChildProcess>),
 }
 
 /// What a test gateway is configured with, in process or as a process.
