@@ -1,8 +1,10 @@
 //! The real `hubctl` binary against a whole hub: the scripted demo, a freeze followed to its
-//! outcome with `--json --wait`, and the exit codes and messages of refused requests.
+//! outcome with `--json --wait`, the exit codes and messages of refused requests, an inquiry of
+//! every bank, the expiring list and its warnings, seal-ups, distraints and exit restrictions.
 
-use std::{process::Output, time::Duration};
+use std::{collections::BTreeMap, process::Output, time::Duration};
 
+use enforcement_proto::{reference as admin, v1 as pb};
 use hub_testkit::{TestHub, fixtures};
 use serde_json::Value;
 
@@ -519,5 +521,646 @@ async fn hubctl_deduct_takes_the_frozen_funds_to_the_courts_account() -> anyhow:
         shown(&shown_account)
     );
     assert_eq!(ledger[0]["frozen_fen"], 0);
+    hub.shutdown().await
+}
+
+/// The case, subject and documents every order of these tests carries, after `command`.
+fn order_args<'a>(command: &'a str, case: &'a str, subject: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--court",
+        COURT,
+        "--json",
+        command,
+        "--case",
+        case,
+        "--enforcement-amount",
+        "50000",
+        "--officer",
+        "王执行",
+    ];
+    args.extend(subject);
+    args
+}
+
+/// The JSON lines of a run that must have exited 0.
+fn succeeded(output: &Output) -> anyhow::Result<Vec<Value>> {
+    assert_eq!(output.status.code(), Some(0), "{}", shown(output));
+    json_lines(output)
+}
+
+/// The last line of a `--wait` run: the measure as the agency left it.
+fn outcome(lines: &[Value]) -> anyhow::Result<&Value> {
+    let last = lines.last().ok_or_else(|| anyhow::anyhow!("no output"))?;
+    anyhow::ensure!(last["stage"] == "outcome", "not an outcome: {last}");
+    Ok(&last["measure"])
+}
+
+#[tokio::test]
+async fn hubctl_inquire_all_banks_counts_twenty_answers_and_reports_each_balance()
+-> anyhow::Result<()> {
+    let banks: Vec<String> = (0..20).map(|i| format!("B{i:03}")).collect();
+    let hub = TestHub::builder().bank_centre(banks).start().await?;
+    let id = fixtures::resident_id(46);
+    let someone_else = fixtures::resident_id(146);
+    // 张三 holds one account at B003, two at B007 and one at B015, part of it frozen; the
+    // account at B010 is someone else's.
+    let accounts = [
+        ("B003", fixtures::account_number(4601), 1_234_567),
+        ("B007", fixtures::account_number(4602), 50_000),
+        ("B007", fixtures::account_number(4603), 1),
+        ("B015", fixtures::account_number(4604), 2_500_000),
+    ];
+    for (bank, account, balance) in &accounts {
+        hub.open_account(bank, account, "张三", &id, *balance)
+            .await?;
+    }
+    hub.open_account(
+        "B010",
+        &fixtures::account_number(4605),
+        "李四",
+        &someone_else,
+        900_000,
+    )
+    .await?;
+    let freeze = hub
+        .freeze(
+            COURT,
+            "inq-freeze",
+            46,
+            ("张三", &id),
+            "B015",
+            &accounts[3].1,
+            1_000_000,
+        )
+        .await?;
+    hub.wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
+        .await?;
+
+    let case = fixtures::case_number(146);
+    let mut args = order_args(
+        "inquire",
+        &case,
+        &["--person-name", "张三", "--resident-id", &id],
+    );
+    args.extend([
+        "--classes",
+        "deposits",
+        "--all",
+        "bank",
+        "--deadline",
+        "120",
+        "--key",
+        "inquire-all-banks",
+    ]);
+    let output = hubctl(&hub, &args).await?;
+    let lines = succeeded(&output)?;
+
+    let started = lines
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("nothing printed"))?;
+    assert_eq!(started["event"], "started", "{}", shown(&output));
+    assert_eq!(started["idempotency_key"], "inquire-all-banks");
+    assert_eq!(started["measure"]["kind"], "inquiry");
+    assert_eq!(started["measure"]["inquiry"]["addressed"], 20);
+    let inquiry_id = started["measure"]["measure_id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no inquiry id"))?
+        .to_owned();
+
+    let finished = lines
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("nothing printed"))?;
+    assert_eq!(finished["event"], "finished", "{}", shown(&output));
+    assert_eq!(finished["measure"]["state"], "effective");
+    let progress = &finished["measure"]["inquiry"];
+    assert_eq!(
+        (
+            &progress["addressed"],
+            &progress["answered"],
+            &progress["found"],
+            &progress["found_nothing"],
+            &progress["refused"],
+            &progress["unanswered"],
+        ),
+        (
+            &Value::from(20),
+            &Value::from(20),
+            &Value::from(3),
+            &Value::from(17),
+            &Value::from(0),
+            &Value::from(0)
+        ),
+        "{}",
+        shown(&output)
+    );
+
+    // One answer per bank, each with what that bank holds for 张三.
+    let answers: BTreeMap<String, &Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "answer")
+        .map(|l| (l["agency"]["code"].as_str().unwrap_or("?").to_owned(), l))
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| l["event"] == "answer").count(),
+        20,
+        "{}",
+        shown(&output)
+    );
+    assert_eq!(answers.len(), 20);
+    for answer in answers.values() {
+        assert_eq!(answer["measure_id"], inquiry_id.as_str());
+        assert_eq!(answer["agency"]["kind"], "bank");
+        assert_eq!(answer["state"], "effective");
+    }
+    let deposits = |bank: &str| -> Vec<(String, i64, i64)> {
+        answers[bank]["holdings"]
+            .as_array()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        (
+                            h["account_number"].as_str().unwrap_or("?").to_owned(),
+                            h["balance_fen"].as_i64().unwrap_or(-1),
+                            h["frozen_fen"].as_i64().unwrap_or(-1),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(deposits("B003"), [(accounts[0].1.clone(), 1_234_567, 0)]);
+    assert_eq!(
+        deposits("B007"),
+        [
+            (accounts[1].1.clone(), 50_000, 0),
+            (accounts[2].1.clone(), 1, 0)
+        ]
+    );
+    assert_eq!(
+        deposits("B015"),
+        [(accounts[3].1.clone(), 2_500_000, 1_000_000)]
+    );
+    assert_eq!(answers["B015"]["outcome"], "found");
+    assert_eq!(answers["B010"]["outcome"], "found_nothing");
+    assert_eq!(deposits("B010"), []);
+
+    // The same answers as a table, with amounts as on rulings.
+    let listed = hubctl(&hub, &["--court", COURT, "answers", &inquiry_id]).await?;
+    assert_eq!(listed.status.code(), Some(0), "{}", shown(&listed));
+    let text = String::from_utf8_lossy(&listed.stdout);
+    let row = |account: &str| {
+        text.lines()
+            .find(|line| line.contains(account))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        row(&accounts[3].1),
+        [
+            "bank",
+            "B015",
+            "answered",
+            "account",
+            accounts[3].1.as_str(),
+            "25,000.00",
+            "10,000.00"
+        ],
+        "{}",
+        shown(&listed)
+    );
+    assert_eq!(
+        row(&accounts[2].1),
+        ["account", accounts[2].1.as_str(), "0.01", "0.00"],
+        "{}",
+        shown(&listed)
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["bank", "B010", "answered", "none", "-", "-"]),
+        "{}",
+        shown(&listed)
+    );
+    assert!(
+        text.lines().any(|l| l
+            == "summary: addressed 20, answered 20, found 3, found nothing 17, refused 0, unanswered 0"),
+        "{}",
+        shown(&listed)
+    );
+    // One inquiry, one freeze: nothing was recorded twice.
+    assert_eq!(hub.gateway_rows("measures").await?, 2);
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_expiring_lists_a_freeze_in_force_and_watch_warns_days_before_it_lapses()
+-> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(47);
+    let account = fixtures::account_number(47);
+    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
+        .await?;
+    let freeze = hub
+        .freeze(
+            COURT,
+            "expiring-1",
+            47,
+            ("张三", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    let freeze = hub
+        .wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let expires = freeze
+        .expires_at
+        .as_ref()
+        .map(|e| e.seconds)
+        .ok_or_else(|| anyhow::anyhow!("no expiry"))?;
+    // Whole days left, counted as hubctl counts them: before and after it ran.
+    let expiry = time::OffsetDateTime::from_unix_timestamp(expires)?
+        + time::Duration::nanoseconds(freeze.expires_at.as_ref().map_or(0, |e| e.nanos.into()));
+    let most = (expiry - time::OffsetDateTime::now_utc()).whole_days();
+
+    let listed = hubctl(
+        &hub,
+        &["--court", COURT, "--json", "expiring", "--within", "400"],
+    )
+    .await?;
+    let least = (expiry - time::OffsetDateTime::now_utc()).whole_days();
+    let lines = succeeded(&listed)?;
+    assert_eq!(lines.len(), 1, "{}", shown(&listed));
+    assert_eq!(lines[0]["measure_id"], freeze.measure_id.as_str());
+    assert_eq!(lines[0]["kind"], "freeze");
+    assert_eq!(lines[0]["state"], "effective");
+    assert_eq!(lines[0]["held_fen"], 1_000_000);
+    let days_left = lines[0]["days_left"].as_i64().unwrap_or(-1);
+    assert!(
+        (least..=most).contains(&days_left) && (363..=365).contains(&days_left),
+        "{days_left} days left, expected {least}..={most}\n{}",
+        shown(&listed)
+    );
+
+    // Not within the default 30 days.
+    let soon = hubctl(&hub, &["--court", COURT, "--json", "expiring"]).await?;
+    assert_eq!(succeeded(&soon)?.len(), 0, "{}", shown(&soon));
+
+    // A week before expiry the hub warns; watch says so in words.
+    let mut watch = tokio::process::Command::new(hub_testkit::binary("hubctl")?)
+        .arg("--gateway")
+        .arg(format!("http://{}", hub.gateway_addr()))
+        .args(["--court", COURT, "watch", &freeze.measure_id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = watch
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut watched = BufReader::new(stdout).lines();
+    // The snapshot first, so the watch is open before time moves.
+    let first = tokio::time::timeout(Duration::from_secs(30), watched.next_line()).await??;
+    assert!(
+        first.as_deref().is_some_and(|l| l.contains("snapshot")),
+        "{first:?}"
+    );
+    let now = hub.clock().now().unix_timestamp();
+    // Six and a half days before expiry.
+    hub.clock()
+        .advance(time::Duration::seconds(expires - now - 6 * 86_400 - 43_200));
+    let expiry_date = time::OffsetDateTime::from_unix_timestamp(expires)?
+        .to_offset(time::macros::offset!(+8))
+        .date()
+        .to_string();
+    let warning = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = watched.next_line().await? {
+            if line.contains("warning:") {
+                return Ok(line);
+            }
+        }
+        anyhow::bail!("the watch ended without a warning")
+    })
+    .await??;
+    let tail = freeze.measure_id.rsplit('-').next().unwrap_or("?");
+    assert!(
+        warning.contains(&format!(
+            "warning: freeze …{tail} (bank ICBC, {}) expires on {expiry_date}, in 6 days",
+            freeze.asset
+        )),
+        "{warning}"
+    );
+    watch.kill().await?;
+
+    // The list counts from this machine's clock, the hub's has moved: ask the hub's horizon.
+    let listed = hubctl(&hub, &["--court", COURT, "expiring", "--within", "7"]).await?;
+    assert_eq!(listed.status.code(), Some(0), "{}", shown(&listed));
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&freeze.measure_id) && l.contains(&expiry_date)),
+        "{}",
+        shown(&listed)
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_seal_up_at_a_land_registry_takes_effect_with_a_registration_number()
+-> anyhow::Result<()> {
+    const REGISTRY: &str = "110105";
+    const PROPERTY: &str = "110105-001-0001";
+    let hub = TestHub::builder().land(&[REGISTRY]).start().await?;
+    let id = fixtures::resident_id(48);
+    hub.land_admin(REGISTRY)
+        .await?
+        .register_property(admin::RegisterPropertyRequest {
+            agency_code: REGISTRY.into(),
+            property_id: PROPERTY.into(),
+            kind: "unit".into(),
+            address: "北京市朝阳区某路1号".into(),
+            holder_id: id.clone(),
+            holder_name: "张三".into(),
+            status: "registered".into(),
+        })
+        .await?;
+
+    let case = fixtures::case_number(48);
+    let mut args = order_args(
+        "seal-up",
+        &case,
+        &["--person-name", "张三", "--resident-id", &id],
+    );
+    args.extend([
+        "--registry",
+        REGISTRY,
+        "--property",
+        PROPERTY,
+        "--months",
+        "36",
+        "--key",
+        "seal-up-1",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    let output = hubctl(&hub, &args).await?;
+    let lines = succeeded(&output)?;
+    let measure = outcome(&lines)?;
+    assert_eq!(measure["kind"], "seal_up");
+    assert_eq!(measure["state"], "effective", "{}", shown(&output));
+    assert_eq!(measure["agency"]["kind"], "land_registry");
+    assert_eq!(measure["agency"]["code"], REGISTRY);
+    assert_eq!(measure["asset"], PROPERTY);
+    let registration = measure["registration_number"].as_str().unwrap_or_default();
+    assert!(
+        registration.starts_with("110105-CF"),
+        "{registration}\n{}",
+        shown(&output)
+    );
+
+    // The registry's own register agrees.
+    let holds = hub
+        .land_admin(REGISTRY)
+        .await?
+        .list_holds(admin::ListPropertyHoldsRequest {
+            agency_code: REGISTRY.into(),
+            property_id: PROPERTY.into(),
+        })
+        .await?
+        .into_inner()
+        .holds;
+    assert_eq!(holds.len(), 1);
+    assert_eq!(
+        holds[0].measure_id,
+        measure["measure_id"].as_str().unwrap_or("?")
+    );
+    assert_eq!(holds[0].registration_number, registration);
+    assert_eq!((holds[0].period_months, holds[0].pre_seizure), (36, false));
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_restrict_exit_of_an_organisation_needs_a_named_person_and_binds_the_one_named()
+-> anyhow::Result<()> {
+    const UNIT: &str = "BJ-PSB";
+    let hub = TestHub::builder().police(&[UNIT]).start().await?;
+    let representative = fixtures::resident_id(49);
+    let debtor = fixtures::resident_id(149);
+    let mut police = hub.police_admin(UNIT).await?;
+    for (id, name) in [(&representative, "李四"), (&debtor, "张三")] {
+        police
+            .register_person(admin::RegisterPersonRequest {
+                agency_code: UNIT.into(),
+                resident_id: id.clone(),
+                name: name.into(),
+            })
+            .await?;
+    }
+    let case = fixtures::case_number(49);
+    let organisation = [
+        "--org-name",
+        "某某有限公司",
+        "--credit-code",
+        "91350100M000100Y43",
+    ];
+    let restriction = |subject: &[&'static str]| {
+        let mut args = vec![
+            "--court",
+            COURT,
+            "--json",
+            "restrict-exit",
+            "--enforcement-amount",
+            "50000",
+            "--officer",
+            "王执行",
+            "--police",
+            UNIT,
+            "--months",
+            "6",
+        ];
+        args.extend(subject);
+        args
+    };
+
+    // Nobody named: the hub refuses, naming the field.
+    let mut args = restriction(&organisation);
+    args.extend(["--case", &case]);
+    let output = hubctl(&hub, &args).await?;
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("  exit_restriction.person: is required for an organisation debtor"),
+        "{}",
+        shown(&output)
+    );
+    assert_eq!(hub.gateway_rows("measures").await?, 0);
+
+    // Its legal representative named: the restriction binds them.
+    let mut args = restriction(&organisation);
+    args.extend([
+        "--case",
+        &case,
+        "--person-name",
+        "李四",
+        "--person-id",
+        &representative,
+        "--role",
+        "legal-representative",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    let output = hubctl(&hub, &args).await?;
+    let measure = outcome(&succeeded(&output)?)?.clone();
+    assert_eq!(measure["kind"], "exit_restriction");
+    assert_eq!(measure["state"], "effective", "{}", shown(&output));
+    assert_eq!(measure["agency"]["code"], UNIT);
+    let masked = |id: &str| format!("{}********{}", &id[..6], &id[14..]);
+    assert_eq!(measure["asset"], masked(&representative).as_str());
+
+    // A natural-person debtor is the person restricted, without naming anyone.
+    let mut args = restriction(&[]);
+    args.extend([
+        "--case",
+        &case,
+        "--person-name",
+        "张三",
+        "--resident-id",
+        &debtor,
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    let output = hubctl(&hub, &args).await?;
+    let measure = outcome(&succeeded(&output)?)?.clone();
+    assert_eq!(measure["state"], "effective", "{}", shown(&output));
+    assert_eq!(measure["asset"], masked(&debtor).as_str());
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_distrain_holds_a_vehicle_of_the_subject_by_plate() -> anyhow::Result<()> {
+    const UNIT: &str = "BJ-PSB";
+    let hub = TestHub::builder().police(&[UNIT]).start().await?;
+    let id = fixtures::resident_id(50);
+    hub.police_admin(UNIT)
+        .await?
+        .register_vehicle(admin::RegisterVehicleRequest {
+            agency_code: UNIT.into(),
+            plate: "京A12345".into(),
+            vin: "LSVAU2180N2183294".into(),
+            holder_id: id.clone(),
+            holder_name: "张三".into(),
+        })
+        .await?;
+    let case = fixtures::case_number(50);
+    let mut args = order_args(
+        "distrain",
+        &case,
+        &["--person-name", "张三", "--resident-id", &id],
+    );
+    args.extend([
+        "--police",
+        UNIT,
+        "--plate",
+        "京A12345",
+        "--months",
+        "24",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    let output = hubctl(&hub, &args).await?;
+    let measure = outcome(&succeeded(&output)?)?.clone();
+    assert_eq!(measure["kind"], "distraint");
+    assert_eq!(measure["state"], "effective", "{}", shown(&output));
+    assert_eq!(measure["asset"], "京A12345");
+
+    // 25 months is more than the law allows: refused by the hub, naming the field.
+    let mut args = order_args(
+        "distrain",
+        &case,
+        &["--person-name", "张三", "--resident-id", &id],
+    );
+    args.extend(["--police", UNIT, "--plate", "京A12345", "--months", "25"]);
+    let output = hubctl(&hub, &args).await?;
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("  distraint.period:"),
+        "{}",
+        shown(&output)
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_inquire_exits_0_when_the_deadline_passes_and_counts_the_bank_that_did_not_answer()
+-> anyhow::Result<()> {
+    let mut hub = TestHub::with_banks(&["ICBC", "ABC"]).await?;
+    let id = fixtures::resident_id(52);
+    let account = fixtures::account_number(52);
+    hub.open_account("ICBC", &account, "张三", &id, 700_000)
+        .await?;
+    // ABC's adapter is down: its question waits on the broker past the deadline.
+    hub.stop_adapter("ABC").await?;
+
+    let case = fixtures::case_number(52);
+    let mut args = order_args(
+        "inquire",
+        &case,
+        &["--person-name", "张三", "--resident-id", &id],
+    );
+    args.extend([
+        "--classes",
+        "deposits",
+        "--agency",
+        "bank:ICBC",
+        "--agency",
+        "bank:ABC",
+        "--deadline",
+        "2",
+    ]);
+    args.retain(|a| *a != "--json");
+    let output = hubctl(&hub, &args).await?;
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("finished: the deadline passed with 1 bank unanswered")),
+        "{}",
+        shown(&output)
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == [
+                    "bank",
+                    "ICBC",
+                    "answered",
+                    "account",
+                    account.as_str(),
+                    "7,000.00",
+                    "0.00"
+                ]),
+        "{}",
+        shown(&output)
+    );
+    assert!(!text.contains("bank ABC"), "{}", shown(&output));
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with(
+            "summary: addressed 2, answered 1, found 1, found nothing 0, refused 0, unanswered 1: \
+             1 bank did not answer by the deadline ("
+        ) && l.ends_with("+08:00)")),
+        "{}",
+        shown(&output)
+    );
     hub.shutdown().await
 }

@@ -299,8 +299,9 @@ pub fn stream(
                             break;
                         }
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => break,
+                    // Events may have been missed: read the rest from the database.
+                    Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => break,
+                    Ok(Signal::Event(_)) => {}
                     Err(RecvError::Closed) => return,
                 }
             }

@@ -402,7 +402,8 @@ impl Store {
             "SELECT ",
             measure_columns!(),
             " FROM measures \
-             WHERE court_code = $1 AND state IN ('effective', 'partial') \
+                          WHERE court_code = $1 AND state IN ('effective', 'partial') \
+               AND kind IN ('freeze', 'seal_up', 'distraint', 'exit_restriction') \
                AND expires_at > $2 AND expires_at <= $3 \
                AND ($4::timestamptz IS NULL OR (expires_at, id) > ($4, $5)) \
              ORDER BY expires_at, id LIMIT $6"

@@ -139,7 +139,8 @@ pub async fn warn_expiring(
     let mut tx = store.pool().begin().await?;
     let warned: Vec<MeasureRow> = sqlx::query_as(concat!(
         "UPDATE measures SET warned_within_days = $3, version = version + 1, updated_at = $1 \
-         WHERE state IN ('effective', 'partial') AND expires_at IS NOT NULL \
+                  WHERE state IN ('effective', 'partial') AND expires_at IS NOT NULL \
+           AND kind IN ('freeze', 'seal_up', 'distraint', 'exit_restriction') \
            AND expires_at > $1 AND expires_at <= $2 \
            AND (warned_within_days IS NULL OR warned_within_days > $3) \
          RETURNING ",
@@ -171,10 +172,12 @@ fn warning(row: &MeasureRow, now: OffsetDateTime) -> String {
     // Days left, counting a part day as a day: "in 7 days" a week before, not "in 6".
     let left = ((expiry - now).whole_seconds() + 86_399) / 86_400;
     let date = expiry.to_offset(hub_domain::CHINA_STANDARD_TIME).date();
+    let what = match row.registration_number.as_str() {
+        "" => row.kind.replace('_', "-"),
+        number => format!("{} {number}", row.kind.replace('_', "-")),
+    };
     format!(
-        "{} {} expires on {date} (UTC+08:00), in {left} day{}: renew before then or it lapses",
-        row.kind.replace('_', "-"),
-        row.registration_number,
+        "{what} expires on {date} (UTC+08:00), in {left} day{}: renew before then or it lapses",
         if left == 1 { "" } else { "s" }
     )
 }

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use hub_domain::{CourtCode, Money};
 use uuid::Uuid;
 
-/// Command-line client of the enforcement hub: courts order freezes and deductions at banks,
-/// release and renew them, and follow every measure to its end.
+/// Command-line client of the enforcement hub: courts ask banks, land registries and public
+/// security what a debtor holds, order freezes, deductions, seal-ups, distraints and exit
+/// restrictions, release and renew them, and follow every measure to its end.
 #[derive(Parser, Debug)]
 #[command(name = "hubctl", version, max_term_width = 100)]
 #[command(after_help = EXIT_CODES)]
@@ -59,7 +60,8 @@ Exit codes:
   2  invalid input: refused by hubctl or by the hub, each offending field listed
   3  refused by a rule: no such measure, idempotency key reused, measure not in force
   4  the hub or bank cannot be reached or is unavailable
-  5  the measure ended rejected, failed or expired (--wait), or a demo step came out wrong
+  5  the measure ended rejected, failed or expired (--wait, inquire), or a demo step came out
+     wrong
   6  timed out waiting for a measure (--wait, demo)
   130 interrupted by Ctrl-C while waiting";
 
@@ -70,6 +72,21 @@ pub enum Command {
     Freeze(FreezeArgs),
     /// Orders a deduction (扣划) of funds from one account to the court's receiving account.
     Deduct(DeductArgs),
+    /// Orders a seal-up (查封) or pre-seizure (预查封) of real property at a land registry.
+    SealUp(SealUpArgs),
+    /// Orders the distraint (扣押) of a vehicle through public security.
+    Distrain(DistrainArgs),
+    /// Orders an exit restriction (限制出境) on the debtor, or on an organisation debtor's
+    /// responsible person, through public security.
+    RestrictExit(RestrictExitArgs),
+    /// Asks one, several or every agency of a kind what the subject holds (查询), shows the
+    /// answers as they arrive, and a table of them once all have answered or the deadline passed.
+    Inquire(InquireArgs),
+    /// Shows the answers an inquiry has received so far.
+    Answers(AnswersArgs),
+    /// Lists the court's measures in force that expire soon, soonest first, so none lapses
+    /// unnoticed.
+    Expiring(ExpiringArgs),
     /// Orders the release (解除) of one of the court's measures.
     Release(ReleaseArgs),
     /// Orders the renewal (续行) of a measure in force, before it expires.
@@ -235,6 +252,241 @@ pub struct DeductArgs {
 
     #[command(flatten)]
     pub submit: SubmitOptions,
+}
+
+/// `hubctl seal-up`.
+#[derive(Args, Debug, Clone)]
+pub struct SealUpArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// The land registry's region code at the hub, e.g. 110105.
+    #[arg(long, value_name = "CODE")]
+    pub registry: String,
+
+    /// The real-property unit number (不动产单元号), or the parcel number with --parcel.
+    #[arg(long, value_name = "ID")]
+    pub property: String,
+
+    /// The property is a land parcel (宗地), not a building unit.
+    #[arg(long)]
+    pub parcel: bool,
+
+    /// A pre-seizure (预查封) of property advance-registered or presold to the subject; it
+    /// converts to a seal-up when title is registered to them.
+    #[arg(long)]
+    pub pre_seizure: bool,
+
+    /// Months the seal-up lasts once effective (at most 36 in all).
+    #[arg(long, value_name = "N")]
+    pub months: u32,
+
+    /// Days added after the months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
+
+/// `hubctl distrain`.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("vehicle").required(true).multiple(true).args(["plate", "vin"])))]
+pub struct DistrainArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// The public security unit's code at the hub, e.g. BJ-PSB.
+    #[arg(long, value_name = "CODE")]
+    pub police: String,
+
+    /// The vehicle's licence plate, e.g. 京A12345.
+    #[arg(long, value_name = "PLATE")]
+    pub plate: Option<String>,
+
+    /// The vehicle identification number (17 characters).
+    #[arg(long, value_name = "VIN")]
+    pub vin: Option<String>,
+
+    /// Months the distraint lasts once effective (at most 24 in all).
+    #[arg(long, value_name = "N")]
+    pub months: u32,
+
+    /// Days added after the months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
+
+/// `hubctl restrict-exit`.
+#[derive(Args, Debug, Clone)]
+pub struct RestrictExitArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: ExitSubjectArgs,
+
+    /// The public security unit's code at the hub, e.g. BJ-PSB.
+    #[arg(long, value_name = "CODE")]
+    pub police: String,
+
+    /// Months the restriction lasts once effective (required: there is no statutory maximum,
+    /// but the period must be stated).
+    #[arg(long, value_name = "N")]
+    pub months: u32,
+
+    /// Days added after the months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
+
+/// Who an exit restriction is against, and whom it binds. A natural-person debtor is named with
+/// --person-name and --resident-id and is the person restricted; an organisation debtor is named
+/// with --org-name and --credit-code, and --person-name, --person-id and --role name the person
+/// restricted (执行程序解释 art. 24).
+#[derive(Args, Debug, Clone)]
+#[group(skip)]
+#[command(group(ArgGroup::new("exit_subject").required(true).args(["resident_id", "org_name"])))]
+pub struct ExitSubjectArgs {
+    /// The debtor's full legal name (with --resident-id), or the name of the organisation's
+    /// responsible person to restrict (with --org-name).
+    #[arg(long, value_name = "NAME")]
+    pub person_name: Option<String>,
+
+    /// A natural-person debtor's resident identity number (18 characters).
+    #[arg(long, value_name = "ID", requires = "person_name")]
+    pub resident_id: Option<String>,
+
+    /// An organisation debtor's registered name.
+    #[arg(long, value_name = "NAME", requires = "credit_code")]
+    pub org_name: Option<String>,
+
+    /// The organisation's unified social credit code (18 characters).
+    #[arg(long, value_name = "CODE", requires = "org_name")]
+    pub credit_code: Option<String>,
+
+    /// The responsible person's resident identity number (organisation debtors only).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "person_name",
+        conflicts_with = "resident_id"
+    )]
+    pub person_id: Option<String>,
+
+    /// How the person stands to the organisation debtor.
+    #[arg(long, value_name = "ROLE", conflicts_with = "resident_id")]
+    pub role: Option<ResponsibleRole>,
+}
+
+/// How a responsible person stands to an organisation debtor.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponsibleRole {
+    /// Legal representative (法定代表人).
+    LegalRepresentative,
+    /// Principal (主要负责人).
+    Principal,
+    /// Person directly responsible for the debt (直接责任人员).
+    DirectlyResponsible,
+}
+
+/// `hubctl inquire`.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("scope").required(true).args(["agencies", "all"])))]
+pub struct InquireArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// The asset classes wanted, comma-separated; each must be held by the agencies asked
+    /// (deposits: banks; real-estate: land registries; vehicles, whereabouts: public security).
+    #[arg(long, value_name = "CLASS", value_delimiter = ',', required = true)]
+    pub classes: Vec<AssetClass>,
+
+    /// An agency to ask, as KIND:CODE (bank:ICBC, land:110105, police:BJ-PSB); repeat for
+    /// several, all of one kind.
+    #[arg(long = "agency", value_name = "KIND:CODE", value_parser = parse::agency)]
+    pub agencies: Vec<Agency>,
+
+    /// Ask every agency of this kind connected to the hub.
+    #[arg(long, value_name = "KIND")]
+    pub all: Option<AgencyKind>,
+
+    /// Seconds to wait for answers before the inquiry closes without the rest [default: the
+    /// hub's, 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub deadline: Option<u32>,
+
+    /// Idempotency key: repeating the inquiry with the same key follows the same inquiry again
+    /// instead of asking twice [default: a fresh UUIDv7, printed].
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// The kinds of agency, as written on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgencyKind {
+    /// Banks and other financial institutions.
+    Bank,
+    /// Real-estate registries.
+    #[value(alias = "land-registry")]
+    Land,
+    /// Public security units.
+    #[value(alias = "public-security")]
+    Police,
+}
+
+/// One agency, from `KIND:CODE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agency {
+    /// Its kind.
+    pub kind: AgencyKind,
+    /// Its code within the kind.
+    pub code: String,
+}
+
+/// The asset classes an inquiry asks about.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssetClass {
+    /// Accounts and balances (banks).
+    Deposits,
+    /// Real property (land registries).
+    RealEstate,
+    /// Vehicles (public security).
+    Vehicles,
+    /// The subject's latest known whereabouts (public security).
+    Whereabouts,
+}
+
+/// `hubctl answers`.
+#[derive(Args, Debug, Clone)]
+pub struct AnswersArgs {
+    /// The inquiry's measure id.
+    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
+    pub measure_id: Uuid,
+}
+
+/// `hubctl expiring`.
+#[derive(Args, Debug, Clone)]
+pub struct ExpiringArgs {
+    /// How many days ahead to look.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=3_660)
+    )]
+    pub within: u32,
 }
 
 /// `hubctl release`.
@@ -414,6 +666,24 @@ pub mod parse {
             format!(
                 "{input:?} is not a measure id (a UUID such as 0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70)"
             )
+        })
+    }
+
+    /// An agency as `KIND:CODE`, e.g. `bank:ICBC`, `land:110105`, `police:BJ-PSB`.
+    pub fn agency(input: &str) -> Result<super::Agency, String> {
+        use clap::ValueEnum;
+        let (kind, code) = input.split_once(':').ok_or_else(|| {
+            format!("{input:?} is not KIND:CODE (e.g. bank:ICBC, land:110105, police:BJ-PSB)")
+        })?;
+        let kind = super::AgencyKind::from_str(kind.trim(), true)
+            .map_err(|_| format!("{kind:?} is not a kind of agency: write bank, land or police"))?;
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(format!("{input:?} names no agency code after the colon"));
+        }
+        Ok(super::Agency {
+            kind,
+            code: code.to_owned(),
         })
     }
 

@@ -13,7 +13,7 @@ use crate::{
     wait::{self, Check, Waited},
 };
 
-/// Largest page `List` serves; fewer round trips for long cases.
+/// Largest page `List` and `ListExpiring` serve; fewer round trips for long lists.
 const LIST_PAGE: u32 = 1000;
 
 /// The hub, as seen by one court.
@@ -163,6 +163,63 @@ impl Court {
         }
     }
 
+    /// Starts (or, with a key used before, follows again) an inquiry; the stream reports it,
+    /// each answer, and its end.
+    pub async fn inquire(
+        &mut self,
+        key: &str,
+        inquiry: Inquiry,
+    ) -> Result<Streaming<pb::InquiryEvent>, Failure> {
+        let request = pb::InquireRequest {
+            court_code: self.code.to_string(),
+            idempotency_key: key.to_owned(),
+            case: Some(inquiry.case),
+            subject: Some(inquiry.subject),
+            classes: inquiry.classes.into_iter().map(|c| c as i32).collect(),
+            scope: Some(inquiry.scope),
+            deadline_seconds: inquiry.deadline_seconds,
+        };
+        match self.client.inquire(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// An inquiry and the answers it has received so far.
+    pub async fn answers(&mut self, measure_id: &str) -> Result<pb::ListAnswersResponse, Failure> {
+        let request = pb::ListAnswersRequest {
+            court_code: self.code.to_string(),
+            measure_id: measure_id.to_owned(),
+        };
+        match self.client.list_answers(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// The court's measures in force expiring within `days`, soonest first, following all pages.
+    pub async fn expiring(&mut self, days: u32) -> Result<Vec<pb::Measure>, Failure> {
+        let mut measures = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListExpiringRequest {
+                court_code: self.code.to_string(),
+                within_days: days,
+                page_size: LIST_PAGE,
+                page_token: std::mem::take(&mut page_token),
+            };
+            let page = match self.client.list_expiring(request).await {
+                Ok(response) => response.into_inner(),
+                Err(status) => return Err(self.failure(status)),
+            };
+            measures.extend(page.measures);
+            if page.next_page_token.is_empty() {
+                return Ok(measures);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
     /// Opens a watch stream on one measure or one case.
     pub async fn watch(
         &mut self,
@@ -203,4 +260,19 @@ pub struct Submitted {
     pub duplicate: bool,
     /// The measure as recorded.
     pub measure: pb::Measure,
+}
+
+/// What an inquiry asks, and of whom.
+#[derive(Clone, Debug)]
+pub struct Inquiry {
+    /// The case and its documents.
+    pub case: pb::CaseInfo,
+    /// Whose holdings to look for.
+    pub subject: pb::Subject,
+    /// The asset classes wanted.
+    pub classes: Vec<pb::AssetClass>,
+    /// One agency, a list, or every agency of a kind.
+    pub scope: pb::inquire_request::Scope,
+    /// Seconds to wait for answers; 0 for the hub's default.
+    pub deadline_seconds: u32,
 }

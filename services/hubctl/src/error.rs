@@ -132,8 +132,9 @@ pub enum Failure {
     #[error("{0}")]
     TimedOut(String),
 
-    /// Ctrl-C while waiting.
-    #[error("interrupted while waiting{}", .0.as_ref().map(|id| format!("; the measure goes on: follow it with `hubctl watch {id}`")).unwrap_or_default())]
+    /// Ctrl-C while waiting; holds the command that follows the measure on (e.g.
+    /// `hubctl watch <id>`), when there is one.
+    #[error("interrupted while waiting{}", .0.as_ref().map(|follow| format!("; the measure goes on: follow it with `{follow}`")).unwrap_or_default())]
     Interrupted(Option<String>),
 
     /// Anything else: an internal error, an unreadable answer, a broken stream.
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn an_interruption_says_how_to_follow_the_measure() {
-        let failure = Failure::Interrupted(Some("0190".into()));
+        let failure = Failure::Interrupted(Some("hubctl watch 0190".into()));
         assert_eq!(failure.exit_code(), exit::INTERRUPTED);
         assert!(failure.to_string().contains("hubctl watch 0190"));
     }

@@ -9,6 +9,8 @@ use time::{OffsetDateTime, macros::format_description};
 
 pub use hub_domain::CHINA_STANDARD_TIME;
 
+pub mod inquiry;
+
 /// Fen as yuan with separators, e.g. `10,000.00`; a negative value (never sent by the hub) is
 /// shown as fen rather than hidden.
 pub fn money(fen: i64) -> String {
@@ -28,6 +30,21 @@ pub fn local_time(at: OffsetDateTime) -> String {
 /// The calendar date of an instant in China Standard Time, e.g. `2026-11-03`.
 pub fn local_date(at: OffsetDateTime) -> String {
     at.to_offset(CHINA_STANDARD_TIME).date().to_string()
+}
+
+/// Whole days from `now` until `expires`, rounded down, as the hub counts them in its warnings.
+pub fn days_left(expires: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    (expires - now).whole_days()
+}
+
+/// `in 6 days`, `in 1 day`, `within a day`, `already passed`.
+pub fn in_days(days: i64) -> String {
+    match days {
+        ..0 => "already passed".into(),
+        0 => "within a day".into(),
+        1 => "in 1 day".into(),
+        n => format!("in {n} days"),
+    }
 }
 
 /// An optional wire timestamp as [`local_time`], or `-`.
@@ -115,11 +132,19 @@ pub fn words(name: &str) -> String {
     name.replace('_', " ")
 }
 
-/// Where a measure goes, e.g. `bank ICBC`.
+/// Where a measure goes, e.g. `bank ICBC`; `bank (several)` for an inquiry of several banks or
+/// all of them, which names no single code.
 pub fn agency(agency: Option<&pb::AgencyRef>) -> String {
     agency.map_or_else(
         || "-".into(),
-        |a| format!("{} {}", words(&agency_kind(a.kind)), a.code),
+        |a| {
+            let kind = words(&agency_kind(a.kind));
+            if a.code.is_empty() {
+                format!("{kind} (several)")
+            } else {
+                format!("{kind} {}", a.code)
+            }
+        },
     )
 }
 
@@ -194,6 +219,12 @@ pub fn summary(m: &pb::Measure) -> String {
     if m.waiting_position > 0 {
         text.push_str(&format!(", waiting at position {}", m.waiting_position));
     }
+    if let Some(p) = m.inquiry.as_ref() {
+        text.push_str(&format!(
+            ": {} of {} answered, {} found something",
+            p.answered, p.addressed, p.found
+        ));
+    }
     if m.expires_at.is_some() && !convert::state_from_proto(m.state).is_some_and(|s| s.is_final()) {
         text.push_str(&format!(
             ", until {} (UTC+08:00)",
@@ -213,7 +244,15 @@ pub fn measure(m: &pb::Measure) -> String {
         ("kind", words(&kind(m.kind))),
         ("court", m.court_code.clone()),
         ("case", m.case_number.clone()),
-        ("agency", agency(m.agency.as_ref())),
+        (
+            "agency",
+            match m.inquiry.as_ref() {
+                Some(p) if m.agency.as_ref().is_some_and(|a| a.code.is_empty()) => {
+                    inquiry::agencies(m.agency.as_ref(), p.addressed)
+                }
+                _ => agency(m.agency.as_ref()),
+            },
+        ),
     ];
     if !m.asset.is_empty() {
         rows.push(("asset", m.asset.clone()));
@@ -234,6 +273,10 @@ pub fn measure(m: &pb::Measure) -> String {
     }
     if !m.registration_number.is_empty() {
         rows.push(("agency ref", m.registration_number.clone()));
+    }
+    if let Some(progress) = m.inquiry.as_ref() {
+        rows.push(("answers", inquiry::summary(m)));
+        rows.push(("deadline", timestamp(progress.deadline.as_ref())));
     }
     rows.push(("submitted", timestamp(m.submitted_at.as_ref())));
     if m.effective_at.is_some() {
@@ -295,6 +338,36 @@ pub fn measure_table(measures: &[pb::Measure]) -> String {
     table(&header, &rows, &[5, 6])
 }
 
+/// Measures in force about to expire, soonest first, with the full ids a renewal needs and the
+/// days left counted from `now`.
+pub fn expiring_table(measures: &[pb::Measure], now: OffsetDateTime) -> String {
+    let header = [
+        "MEASURE",
+        "KIND",
+        "AGENCY",
+        "ASSET",
+        "CASE",
+        "EXPIRES (UTC+08:00)",
+        "DAYS LEFT",
+    ];
+    let rows = measures
+        .iter()
+        .map(|m| {
+            vec![
+                m.measure_id.clone(),
+                words(&kind(m.kind)),
+                agency(m.agency.as_ref()),
+                dash_if_empty(&m.asset),
+                m.case_number.clone(),
+                date(m.expires_at.as_ref()),
+                convert::instant_opt(m.expires_at.as_ref())
+                    .map_or_else(|| "-".into(), |at| days_left(at, now).to_string()),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&header, &rows, &[6])
+}
+
 /// Bank freezes as a table, one row each.
 pub fn freeze_table(freezes: &[admin::LedgerFreeze]) -> String {
     let header = [
@@ -346,8 +419,14 @@ pub fn account(a: &admin::Account) -> String {
     ])
 }
 
-/// A watch event as one line: time, why, which measure, its state and amounts, the message.
+/// A watch event as one line: time, why, which measure, its state and amounts (an inquiry's
+/// answers), the message. An expiry warning reads as a sentence.
 pub fn event(e: &pb::MeasureEvent) -> String {
+    if e.kind == pb::EventKind::ExpiryWarning as i32
+        && let Some(warning) = expiry_warning(e)
+    {
+        return warning;
+    }
     let mut line = format!(
         "{}  {:<15}",
         timestamp(e.at.as_ref()),
@@ -371,6 +450,9 @@ pub fn event(e: &pb::MeasureEvent) -> String {
             if m.waiting_position > 0 {
                 line.push_str(&format!("  waiting #{}", m.waiting_position));
             }
+            if let Some(p) = m.inquiry.as_ref() {
+                line.push_str(&format!("  answered {} of {}", p.answered, p.addressed));
+            }
             if m.expires_at.is_some() {
                 line.push_str(&format!("  expires {}", date(m.expires_at.as_ref())));
             }
@@ -384,6 +466,27 @@ pub fn event(e: &pb::MeasureEvent) -> String {
         line.push_str(&format!("  — {}", e.message));
     }
     line
+}
+
+/// `2026-11-21 09:00:00 +08:00  warning: freeze …6f70 (bank ICBC, 6222****0001) expires on
+/// 2026-11-27, in 6 days: renew it before then or it lapses`, the days counted from when the hub
+/// sent the warning. `None` without a measure or expiry to speak of.
+fn expiry_warning(e: &pb::MeasureEvent) -> Option<String> {
+    let m = e.measure.as_ref()?;
+    let expires = convert::instant_opt(m.expires_at.as_ref())?;
+    let now = convert::instant_opt(e.at.as_ref()).unwrap_or_else(OffsetDateTime::now_utc);
+    let mut on = agency(m.agency.as_ref());
+    if !m.asset.is_empty() {
+        on.push_str(&format!(", {}", m.asset));
+    }
+    Some(format!(
+        "{}  warning: {} {} ({on}) expires on {}, {}: renew it before then or it lapses",
+        timestamp(e.at.as_ref()),
+        words(&kind(m.kind)),
+        short_id(&m.measure_id),
+        local_date(expires),
+        in_days(days_left(expires, now)),
+    ))
 }
 
 fn dash_if_empty(text: &str) -> String {
@@ -601,6 +704,77 @@ mod tests {
         assert!(lines[1].contains("partial    30,000.00  5,000.00  -"));
         assert!(lines[2].contains("effective       1.00      1.00  -"));
         assert!(lines[1].ends_with("2027-11-03"));
+    }
+
+    #[test]
+    fn an_expiry_warning_says_when_and_in_how_many_days() {
+        let event = pb::MeasureEvent {
+            kind: pb::EventKind::ExpiryWarning as i32,
+            measure: Some(pb::Measure {
+                state: pb::MeasureState::Effective as i32,
+                ..freeze()
+            }),
+            at: Some(ts("2027-10-27T01:00:00Z")),
+            message: "freeze ICBC-DJ00000001 expires on 2027-11-03 (UTC+08:00), in 6 days".into(),
+        };
+        assert_eq!(
+            super::event(&event),
+            "2027-10-27 09:00:00 +08:00  warning: freeze …2b3c4d5e6f70 (bank ICBC, 6222****0001) \
+             expires on 2027-11-03, in 6 days: renew it before then or it lapses"
+        );
+    }
+
+    #[test]
+    fn an_answer_event_shows_how_far_the_inquiry_has_come() {
+        let event = pb::MeasureEvent {
+            kind: pb::EventKind::Answer as i32,
+            measure: Some(pb::Measure {
+                measure_id: "0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70".into(),
+                kind: pb::MeasureKind::Inquiry as i32,
+                state: pb::MeasureState::Dispatched as i32,
+                inquiry: Some(pb::InquiryProgress {
+                    addressed: 20,
+                    answered: 3,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            at: Some(ts("2026-11-03T06:05:10Z")),
+            message: "bank B001 answered: 1 found".into(),
+        };
+        let line = super::event(&event);
+        assert!(line.contains("answer"), "{line}");
+        assert!(line.contains("inquiry"), "{line}");
+        assert!(
+            line.ends_with("answered 3 of 20  — bank B001 answered: 1 found"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn expiring_measures_show_full_ids_and_days_left() {
+        let now = OffsetDateTime::parse(
+            "2027-10-27T16:30:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("valid time");
+        let text = expiring_table(&[freeze()], now);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("MEASURE "), "{text}");
+        assert!(
+            lines[0].ends_with("EXPIRES (UTC+08:00)  DAYS LEFT"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("0190f0e4-8c4b-7d6e-9a51-2b3c4d5e6f70  freeze"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with("2027-11-03                   6"),
+            "{text}"
+        );
+        assert_eq!(in_days(1), "in 1 day");
+        assert_eq!(in_days(0), "within a day");
     }
 
     #[test]

@@ -50,7 +50,95 @@ pub fn measure(m: &pb::Measure) -> Value {
         "expires_at": time(m.expires_at.as_ref()),
         "updated_at": time(m.updated_at.as_ref()),
         "version": m.version,
+        "inquiry": m.inquiry.as_ref().map(inquiry_progress),
     })
+}
+
+/// How far an inquiry's answers have come.
+pub fn inquiry_progress(p: &pb::InquiryProgress) -> Value {
+    json!({
+        "addressed": p.addressed,
+        "answered": p.answered,
+        "found": p.found,
+        "found_nothing": p.found_nothing,
+        "refused": p.refused,
+        "unanswered": p.unanswered,
+        "deadline": time(p.deadline.as_ref()),
+    })
+}
+
+/// An inquiry at a stage of `hubctl inquire` or `hubctl answers`: `started`, `finished`, or
+/// `progress` (answers listed while it is still open).
+pub fn inquiry(stage: &str, key: Option<&str>, m: &pb::Measure) -> Value {
+    json!({
+        "event": stage,
+        "idempotency_key": key,
+        "measure": measure(m),
+    })
+}
+
+/// One agency's answer to the inquiry `measure_id`.
+pub fn answer(measure_id: &str, a: &pb::InquiryAnswerEvent) -> Value {
+    json!({
+        "event": "answer",
+        "measure_id": measure_id,
+        "agency": a.agency.as_ref().map(|agency| json!({
+            "kind": format::agency_kind(agency.kind),
+            "code": agency.code,
+        })),
+        "state": format::state(a.state),
+        "outcome": format::inquiry::Outcome::of(a).as_str(),
+        "holdings": a.holdings.iter().map(holding).collect::<Vec<_>>(),
+        "reason": a.reason.as_ref().map(|r| json!({
+            "code": format::reason_code(r.code),
+            "message": r.message,
+        })),
+        "at": time(a.at.as_ref()),
+    })
+}
+
+/// One asset found, tagged with its `kind`: `deposit`, `property`, `vehicle`, `whereabouts`.
+pub fn holding(h: &pb::Holding) -> Value {
+    use pb::holding::Asset;
+    match &h.asset {
+        Some(Asset::Deposit(d)) => json!({
+            "kind": "deposit",
+            "account_number": d.account_number,
+            "balance_fen": d.balance_fen,
+            "frozen_fen": d.frozen_fen,
+        }),
+        Some(Asset::Property(p)) => json!({
+            "kind": "property",
+            "property_kind": format::enum_name(
+                pb::PropertyKind::try_from(p.property_kind).ok().map(|k| k.as_str_name()),
+                "PROPERTY_KIND_",
+                p.property_kind,
+            ),
+            "property_id": p.property_id,
+            "address": text_or_null(&p.address),
+            "sealed": p.sealed,
+        }),
+        Some(Asset::Vehicle(v)) => json!({
+            "kind": "vehicle",
+            "plate": text_or_null(&v.plate),
+            "vin": text_or_null(&v.vin),
+            "distrained": v.distrained,
+        }),
+        Some(Asset::Whereabouts(w)) => json!({
+            "kind": "whereabouts",
+            "place": w.place,
+            "seen_at": time(w.seen_at.as_ref()),
+        }),
+        None => json!({ "kind": null }),
+    }
+}
+
+/// A measure about to expire, with the whole days left counted from `now`.
+pub fn expiring(m: &pb::Measure, now: time::OffsetDateTime) -> Value {
+    let mut value = measure(m);
+    value["days_left"] = convert::instant_opt(m.expires_at.as_ref())
+        .map_or(Value::Null, |at| Value::from(format::days_left(at, now)));
+    value
 }
 
 /// The answer to a submission (freeze, deduct, release, renew). `stage` is `submitted` for the
@@ -64,14 +152,25 @@ pub fn submission(stage: &str, key: &str, duplicate: bool, m: &pb::Measure) -> V
     })
 }
 
-/// A watch event.
+/// A watch event. An expiry warning also carries the whole days left when the hub sent it.
 pub fn event(e: &pb::MeasureEvent) -> Value {
-    json!({
+    let mut value = json!({
         "kind": format::event_kind(e.kind),
         "at": time(e.at.as_ref()),
         "message": e.message,
         "measure": e.measure.as_ref().map(measure),
-    })
+    });
+    if e.kind == pb::EventKind::ExpiryWarning as i32
+        && let (Some(expires), Some(at)) = (
+            e.measure
+                .as_ref()
+                .and_then(|m| convert::instant_opt(m.expires_at.as_ref())),
+            convert::instant_opt(e.at.as_ref()),
+        )
+    {
+        value["days_left"] = Value::from(format::days_left(expires, at));
+    }
+    value
 }
 
 /// An account of a reference bank.
@@ -136,6 +235,33 @@ mod tests {
         assert_eq!(value["effective_at"], Value::Null);
         assert_eq!(value["reason"], Value::Null);
         assert_eq!(value["target_measure_id"], Value::Null);
+    }
+
+    #[test]
+    fn an_answer_lists_each_holding_with_amounts_in_fen() {
+        let a = pb::InquiryAnswerEvent {
+            agency: Some(pb::AgencyRef {
+                kind: pb::AgencyKind::Bank as i32,
+                code: "B001".into(),
+            }),
+            state: pb::MeasureState::Effective as i32,
+            holdings: vec![pb::Holding {
+                asset: Some(pb::holding::Asset::Deposit(pb::DepositHolding {
+                    account_number: "6222020200000000001".into(),
+                    balance_fen: 1_234_567,
+                    frozen_fen: 100,
+                })),
+            }],
+            ..Default::default()
+        };
+        let value = answer("0190", &a);
+        assert_eq!(value["event"], "answer");
+        assert_eq!(value["agency"]["code"], "B001");
+        assert_eq!(value["outcome"], "found");
+        assert_eq!(value["holdings"][0]["kind"], "deposit");
+        assert_eq!(value["holdings"][0]["balance_fen"], 1_234_567);
+        assert_eq!(value["holdings"][0]["frozen_fen"], 100);
+        assert_eq!(value["reason"], Value::Null);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `hubctl`, the command-line client of the enforcement hub.
 //!
-//! Courts use it to order freezes and deductions at banks, to release and renew them, and to
-//! follow every measure to its end; operators use its `bank` commands to drive a reference bank
-//! and `demo` to walk through the hub's behaviour end to end.
+//! Courts use it to ask banks, land registries and public security what a debtor holds
+//! (`inquire`, `answers`), to order freezes and deductions at banks, seal-ups at land registries,
+//! vehicle distraints and exit restrictions through public security, to release and renew them
+//! before they lapse (`expiring`), and to follow every measure to its end; operators use its
+//! `bank` commands to drive a reference bank and `demo` to walk through the hub's behaviour end
+//! to end.
 //!
 //! Data enters as command-line arguments. Amounts, court codes and measure ids are parsed in
 //! [`cli`] (a typing error never reaches the hub); the rest is sent as typed and the hub's
@@ -52,6 +55,12 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
     match command {
         Command::Freeze(args) => cmd::freeze::run(context, args).await,
         Command::Deduct(args) => cmd::deduct::run(context, args).await,
+        Command::SealUp(args) => cmd::seal_up::run(context, args).await,
+        Command::Distrain(args) => cmd::distrain::run(context, args).await,
+        Command::RestrictExit(args) => cmd::restrict_exit::run(context, args).await,
+        Command::Inquire(args) => cmd::inquire::run(context, args).await,
+        Command::Answers(args) => cmd::answers::run(context, args).await,
+        Command::Expiring(args) => cmd::expiring::run(context, args).await,
         Command::Release(args) => cmd::release::run(context, args).await,
         Command::Renew(args) => cmd::renew::run(context, args).await,
         Command::Status(args) => cmd::status::run(context, args).await,

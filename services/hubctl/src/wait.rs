@@ -122,7 +122,9 @@ where
                     "measure {measure_id} did not {expecting} within {timeout:?} (last seen: {seen})"
                 )));
             }
-            () = &mut interrupt => return Err(Failure::Interrupted(Some(measure_id.to_owned()))),
+            () = &mut interrupt => {
+                return Err(Failure::Interrupted(Some(format!("hubctl watch {measure_id}"))));
+            }
             event = events.next() => event,
         };
         let event = match event {

@@ -78,6 +78,7 @@ impl System {
 pub struct AgencyNode {
     kind: AgencyKind,
     codes: Vec<String>,
+    schema: String,
     addr: SocketAddr,
     inbox_addr: SocketAddr,
     service: Running,
@@ -89,6 +90,11 @@ impl AgencyNode {
     /// The codes served.
     pub fn codes(&self) -> &[String] {
         &self.codes
+    }
+
+    /// The database schema of the system's records.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// The system's gRPC address (AgencyBackend and its admin service).
@@ -306,6 +312,11 @@ impl TestHub {
         Ok(count)
     }
 
+    /// The gateway's database schema.
+    pub fn gateway_schema(&self) -> &str {
+        &self.gateway_schema
+    }
+
     /// The gateway's address.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
@@ -366,6 +377,7 @@ impl TestHub {
             codes.first().map(String::as_str).unwrap_or("none")
         );
         let schema = self.sandbox.schema(&name);
+        let schema_name = schema.clone();
         let url = self.sandbox.database_url().to_string();
         // The adapter's inbox is bound after the system; the system learns its URL before it runs.
         let (addr, system, start): (
@@ -455,6 +467,7 @@ impl TestHub {
         self.nodes.push(AgencyNode {
             kind,
             codes: codes.to_vec(),
+            schema: schema_name,
             addr,
             inbox_addr,
             service,
@@ -512,10 +525,7 @@ impl TestHub {
 
     /// Stops a bank's in-process adapter (it drains first).
     pub async fn stop_adapter(&mut self, code: &str) -> anyhow::Result<()> {
-        if let Some(adapter) = self.node_mut(AgencyKind::Bank, code)?.adapter.take() {
-            adapter.stop().await?;
-        }
-        Ok(())
+        self.stop_adapter_of(AgencyKind::Bank, code).await
     }
 
     /// Starts a bank's adapter as a separate process of the `adapter` binary, on the same inbox
@@ -610,19 +620,24 @@ impl TestHub {
 
     /// Starts the in-process adapter of a bank again.
     pub async fn start_adapter(&mut self, code: &str) -> anyhow::Result<()> {
+        self.start_adapter_of(AgencyKind::Bank, code).await
+    }
+
+    /// Starts the in-process adapter of the system serving `code` of `kind` again.
+    pub async fn start_adapter_of(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<()> {
         let config = {
-            let node = self.bank(code)?;
+            let node = self.node(kind, code)?;
             anyhow::ensure!(node.adapter.is_none(), "the adapter of {code} is running");
             let codes = node
                 .codes
                 .iter()
                 .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            self.adapter_config(AgencyKind::Bank, &codes, node.addr, node.inbox_addr)
+            self.adapter_config(kind, &codes, node.addr, node.inbox_addr)
         };
         let app = hub_adapter::Application::build(config).await?;
         let adapter = Running::spawn(|t| app.run_until_stopped(t));
-        self.node_mut(AgencyKind::Bank, code)?.adapter = Some(adapter);
+        self.node_mut(kind, code)?.adapter = Some(adapter);
         Ok(())
     }
 

@@ -6,19 +6,13 @@ use crate::{Context, cli::DeductArgs, cmd::submit, error::Failure};
 
 /// Submits the deduction and reports it.
 pub async fn run(context: &Context, args: DeductArgs) -> Result<(), Failure> {
-    let subject = submit::subject(&args.subject)?;
-    let mut court = context.court().await?;
-    let key = submit::idempotency_key(args.submit.key.clone(), context.out);
-    let submitted = court
-        .submit(
-            &key,
-            submit::case_info(&args.case),
-            subject,
-            submit::bank(&args.account.bank),
-            deduction(&args),
-        )
-        .await?;
-    submit::report(&mut court, context.out, submitted, &args.submit).await
+    let order = submit::Order {
+        case: submit::case_info(&args.case),
+        subject: submit::subject(&args.subject)?,
+        agency: submit::bank(&args.account.bank),
+        measure: deduction(&args),
+    };
+    submit::order(context, order, &args.submit).await
 }
 
 /// The deduction order.

@@ -1,12 +1,18 @@
 //! One module per command; what the measure-creating commands share is in [`submit`].
 
+pub mod answers;
 pub mod bank;
 pub mod deduct;
+pub mod distrain;
+pub mod expiring;
 pub mod freeze;
 pub mod health;
+pub mod inquire;
 pub mod list;
 pub mod release;
 pub mod renew;
+pub mod restrict_exit;
+pub mod seal_up;
 pub mod status;
 pub mod submit;
 pub mod watch;

@@ -1,18 +1,47 @@
 //! What the commands that create a measure share: the idempotency key, the case and subject of
-//! a new measure, printing what the hub recorded, and `--wait`.
+//! a new measure, sending it, printing what the hub recorded, and `--wait`. Each command builds
+//! its own [`Order`] and hands it to [`order`].
 
 use enforcement_proto::{convert, v1 as pb};
 use hub_domain::MeasureState;
 use uuid::Uuid;
 
 use crate::{
-    Output,
+    Context, Output,
     cli::{CaseArgs, SubjectArgs, SubmitOptions},
     court::{Court, Submitted},
     error::Failure,
     format, json,
     wait::{self, Waited},
 };
+
+/// A new measure, ready to send.
+#[derive(Clone, Debug)]
+pub struct Order {
+    /// The case and its documents.
+    pub case: pb::CaseInfo,
+    /// Who is enforced against.
+    pub subject: pb::Subject,
+    /// The agency that must carry it out.
+    pub agency: pb::AgencyRef,
+    /// What is ordered.
+    pub measure: pb::submit_request::Measure,
+}
+
+/// Sends `order` for the court given with `--court` under the `--key` (or a fresh one), and
+/// reports it as [`report`] does.
+pub async fn order(
+    context: &Context,
+    order: Order,
+    options: &SubmitOptions,
+) -> Result<(), Failure> {
+    let mut court = context.court().await?;
+    let key = idempotency_key(options.key.clone(), context.out);
+    let submitted = court
+        .submit(&key, order.case, order.subject, order.agency, order.measure)
+        .await?;
+    report(&mut court, context.out, submitted, options).await
+}
 
 /// The key given with `--key`, or a fresh UUIDv7. A generated key is printed on stderr before
 /// anything is sent, so that a request whose answer was lost can be retried without creating a
@@ -69,12 +98,22 @@ pub fn subject(args: &SubjectArgs) -> Result<pb::Subject, Failure> {
     Ok(pb::Subject { party: Some(party) })
 }
 
-/// A bank, by its code at the hub.
-pub fn bank(code: &str) -> pb::AgencyRef {
+/// An agency of `kind`, by its code at the hub.
+pub fn agency(kind: pb::AgencyKind, code: &str) -> pb::AgencyRef {
     pb::AgencyRef {
-        kind: pb::AgencyKind::Bank as i32,
+        kind: kind as i32,
         code: code.trim().to_owned(),
     }
+}
+
+/// A bank, by its code at the hub.
+pub fn bank(code: &str) -> pb::AgencyRef {
+    agency(pb::AgencyKind::Bank, code)
+}
+
+/// A period of `months` and `days`.
+pub fn period(months: u32, days: u32) -> Option<pb::Period> {
+    Some(pb::Period { months, days })
 }
 
 /// Prints what the hub recorded and, with `--wait`, waits for the agency's answer and prints it.
