@@ -373,6 +373,8 @@ pub struct Report {
     pub fault: String,
     pub submitted: usize,
     pub final_states: BTreeMap<String, usize>,
+    /// Why measures failed or expired, if any did.
+    pub failures: BTreeMap<String, usize>,
     pub lost: usize,
     pub doubled: usize,
     pub ledger_mismatches: usize,
@@ -392,6 +394,9 @@ impl std::fmt::Display for Report {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         writeln!(f, "  final states         {}", states.join(", "))?;
+        for (reason, n) in &self.failures {
+            writeln!(f, "  {n} ended for: {reason}")?;
+        }
         writeln!(f, "  faults injected      1")?;
         writeln!(
             f,
@@ -464,6 +469,7 @@ struct GatewayMeasure {
     agency_code: String,
     state: String,
     held_fen: i64,
+    reason_message: String,
 }
 
 async fn check(
@@ -477,7 +483,7 @@ async fn check(
 ) -> anyhow::Result<Report> {
     let pool = hub.sandbox().pool();
     let measures: Vec<GatewayMeasure> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, agency_kind, agency_code, state, held_fen FROM {}.measures",
+        "SELECT id, agency_kind, agency_code, state, held_fen, reason_message FROM {}.measures",
         hub.gateway_schema()
     )))
     .fetch_all(pool)
@@ -485,7 +491,11 @@ async fn check(
 
     let mut final_states = BTreeMap::new();
     let mut unanswered = 0;
+    let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     for m in &measures {
+        if m.state == "failed" || m.state == "expired" {
+            *failures.entry(m.reason_message.clone()).or_insert(0) += 1;
+        }
         *final_states.entry(m.state.clone()).or_insert(0) += 1;
         if matches!(m.state.as_str(), "submitted" | "dispatched" | "delivered") {
             unanswered += 1;
@@ -578,6 +588,7 @@ async fn check(
         fault: fault.to_string(),
         submitted: accepted.len(),
         final_states,
+        failures,
         lost,
         doubled,
         ledger_mismatches,

@@ -702,11 +702,18 @@ enum Fate {
     Expired,
 }
 
-/// Failures worth another attempt.
+/// Failures worth another attempt. A call that timed out or was cut off may still have been
+/// carried out: trying again is safe (the agency answers a repeat from its record) and is the
+/// only way to learn what happened.
 fn transient(code: Code) -> bool {
     matches!(
         code,
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted
+            | Code::Aborted
     )
 }
 
@@ -744,10 +751,12 @@ async fn requeue(delivery: &Delivery) {
 mod tests {
     use super::*;
 
-    #[test]
+        #[test]
     fn only_passing_failures_are_retried() {
         assert!(transient(Code::Unavailable));
         assert!(transient(Code::DeadlineExceeded));
+        // A client-side timeout comes back as Cancelled.
+        assert!(transient(Code::Cancelled));
         assert!(!transient(Code::InvalidArgument));
         assert!(!transient(Code::Internal));
     }

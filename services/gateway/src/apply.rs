@@ -78,8 +78,20 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
     if revision > 0 && revision <= row.agency_revision {
         return Decision::Ignore(Ignored::Stale);
     }
-    let current = row.state();
-    if !current.can_become(next) {
+        let current = row.state();
+    // The hub gave up on the instruction (no answer in time), but the agency now reports what it
+    // did: the agency's account prevails, for it is what binds the asset.
+    let corrects_give_up = revision > 0
+        && row.agency_revision == 0
+        && matches!(current, MeasureState::Failed | MeasureState::Expired)
+        && matches!(
+            next,
+            MeasureState::Effective
+                | MeasureState::Partial
+                | MeasureState::Waiting
+                | MeasureState::Rejected
+        );
+    if !current.can_become(next) && !corrects_give_up {
         return Decision::Ignore(Ignored::NotAllowed);
     }
     let (reason_code, reason_message) = match &update.reason {
@@ -546,6 +558,37 @@ mod tests {
                 &row(MeasureState::Released, 3),
                 &bank(),
                 &update(pb::MeasureState::Effective, 4, 1)
+            ),
+            Decision::Ignore(Ignored::NotAllowed)
+        );
+    }
+
+        #[test]
+    fn the_agencys_outcome_prevails_over_the_hub_giving_up() {
+        let d = decide(
+            &row(MeasureState::Failed, 0),
+            &bank(),
+            &update(pb::MeasureState::Effective, 1, 1_000_000),
+        );
+        let Decision::Apply(change) = d else {
+            panic!("expected a change, got {d:?}");
+        };
+        assert_eq!(change.state, MeasureState::Effective);
+        // But not over an agency's own final word.
+        assert_eq!(
+            decide(
+                &row(MeasureState::Released, 2),
+                &bank(),
+                &update(pb::MeasureState::Effective, 3, 1)
+            ),
+            Decision::Ignore(Ignored::NotAllowed)
+        );
+        // Nor may the hub's own give-up be repeated or reversed by another give-up.
+        assert_eq!(
+            decide(
+                &row(MeasureState::Failed, 0),
+                &bank(),
+                &update(pb::MeasureState::Effective, 0, 1)
             ),
             Decision::Ignore(Ignored::NotAllowed)
         );

@@ -96,10 +96,13 @@ impl ChildProcess {
                     .await;
             match waited {
                 Ok(Ok(addr)) => process.addr = *addr,
-                _ => anyhow::bail!(
-                    "{name} did not report its address; last log lines:\n{}",
-                    process.log_tail()
-                ),
+                _ => {
+                    let status = process.child.try_wait();
+                    anyhow::bail!(
+                        "{name} did not report its address (process: {status:?}); last log lines:\n{}",
+                        process.log_tail()
+                    )
+                }
             }
         }
         Ok(process)
