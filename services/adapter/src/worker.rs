@@ -751,7 +751,7 @@ async fn requeue(delivery: &Delivery) {
 mod tests {
     use super::*;
 
-        #[test]
+    #[test]
     fn only_passing_failures_are_retried() {
         assert!(transient(Code::Unavailable));
         assert!(transient(Code::DeadlineExceeded));

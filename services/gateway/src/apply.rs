@@ -78,7 +78,7 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
     if revision > 0 && revision <= row.agency_revision {
         return Decision::Ignore(Ignored::Stale);
     }
-        let current = row.state();
+    let current = row.state();
     // The hub gave up on the instruction (no answer in time), but the agency now reports what it
     // did: the agency's account prevails, for it is what binds the asset.
     let corrects_give_up = revision > 0
@@ -563,7 +563,7 @@ mod tests {
         );
     }
 
-        #[test]
+    #[test]
     fn the_agencys_outcome_prevails_over_the_hub_giving_up() {
         let d = decide(
             &row(MeasureState::Failed, 0),

@@ -38,6 +38,23 @@ use crate::{
     court::CourtService, events::EventHub, relay::Relay, reports::ReportConsumer, store::Store,
 };
 
+/// The court-facing gRPC gateway of the enforcement hub.
+#[derive(clap::Parser)]
+#[command(name = "gateway", version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// The `gateway` program: configuration from flags and `GATEWAY_*` variables, logs to stderr,
+/// stops on SIGTERM or Ctrl-C.
+pub async fn main() -> anyhow::Result<()> {
+    hub_runtime::init_tracing();
+    let cli = <Cli as clap::Parser>::parse();
+    let app = Application::build(cli.config, Clock::system()).await?;
+    app.run_until_stopped(hub_runtime::cancel_on_signal()).await
+}
+
 /// Capacity of the in-process event broadcast.
 const EVENT_BUFFER: usize = 4096;
 

@@ -158,19 +158,13 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The gateway built with failpoints, in its own target directory
-/// (`cargo build -p hub-gateway --features failpoints --target-dir target/failpoints`).
+/// The gateway built with failpoints
+/// (`cargo build -p hub-gateway --bin gateway-failpoints --features failpoints`).
 pub fn gateway_with_failpoints() -> anyhow::Result<PathBuf> {
-    let profile = profile_dir()?;
-    let target = profile.parent().context("unexpected target layout")?;
-    let name = profile
-        .file_name()
-        .context("unexpected target layout")?
-        .to_owned();
-    let path = target.join("failpoints").join(name).join("gateway");
+    let path = profile_dir()?.join("gateway-failpoints");
     anyhow::ensure!(
         path.exists(),
-        "{} not found: build it first (cargo build -p hub-gateway --bin gateway --features failpoints --target-dir target/failpoints)",
+        "{} not found: build it first (cargo build -p hub-gateway --bin gateway-failpoints --features failpoints)",
         path.display()
     );
     Ok(path)
