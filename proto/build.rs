@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "enforcement/v1/court.proto",
     "enforcement/v1/agency.proto",
     "enforcement/v1/bus.proto",
+    "enforcement/v1/ops.proto",
     "enforcement/reference/v1/bank.proto",
     "enforcement/reference/v1/land.proto",
     "enforcement/reference/v1/police.proto",

@@ -9,5 +9,6 @@ mod freeze;
 mod hubctl;
 mod inquiry;
 mod land;
+mod ops;
 mod police;
 mod submit;

@@ -15,6 +15,7 @@ pub mod court;
 pub mod events;
 pub mod failpoint;
 pub mod inquiry;
+pub mod ops;
 pub mod registry;
 pub mod relay;
 pub mod reports;
@@ -150,6 +151,7 @@ impl Application {
         health_reporter
             .set_serving::<CourtGatewayServer<CourtService>>()
             .await;
+        let ops = ops::OpsService::new(config.amqp_url.clone());
         let service = CourtService::new(
             store,
             hub,
@@ -162,6 +164,7 @@ impl Application {
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(CourtGatewayServer::new(service))
+            .add_service(enforcement_proto::v1::ops_server::OpsServer::new(ops))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),
                 shutdown.clone().cancelled_owned(),

@@ -312,6 +312,15 @@ impl TestHub {
         Ok(count)
     }
 
+    /// A client of the operators' service.
+    pub async fn ops(
+        &self,
+    ) -> anyhow::Result<enforcement_proto::v1::ops_client::OpsClient<Channel>> {
+        Ok(enforcement_proto::v1::ops_client::OpsClient::new(
+            channel(self.gateway_addr).await?,
+        ))
+    }
+
     /// The gateway's database schema.
     pub fn gateway_schema(&self) -> &str {
         &self.gateway_schema

@@ -1,0 +1,441 @@
+//! The `Ops` gRPC service: dead letters listed, inspected, replayed, discarded.
+//!
+//! Each call opens its own broker connection (operators act rarely) and takes messages off the
+//! dead-letter queue with manual acknowledgement: the ones it was not asked to remove are
+//! returned to the queue before the call ends, and a connection lost midway returns them too.
+
+use enforcement_proto::{
+    convert::timestamp,
+    v1::{self as pb, ops_server::Ops},
+};
+use hub_bus::{
+    MessageMeta, Published, Publisher, header_str,
+    topology::{
+        DEAD_LETTER_QUEUE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, INSTRUCTIONS_EXCHANGE,
+        OUTCOMES_EXCHANGE,
+    },
+};
+use hub_domain::{AccountNumber, Money};
+use lapin::{
+    BasicProperties, Channel, Connection,
+    message::Delivery,
+    options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable},
+};
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+/// Default and largest number of dead letters listed.
+const DEFAULT_LIST: u32 = 100;
+const MAX_LIST: u32 = 1000;
+/// The AMQP `type` of instructions and reports.
+const INSTRUCTION_TYPE: &str = "enforcement.v1.Instruction";
+const REPORT_TYPE: &str = "enforcement.v1.AgencyReport";
+
+/// Dead-letter operations on the hub's broker.
+#[derive(Clone)]
+pub struct OpsService {
+    amqp_url: String,
+}
+
+impl OpsService {
+    /// Operations on the broker at `amqp_url`.
+    pub fn new(amqp_url: String) -> Self {
+        Self { amqp_url }
+    }
+
+    async fn session(&self) -> Result<Session, Status> {
+        let connection = hub_bus::connect(&self.amqp_url, "enforcement-ops")
+            .await
+            .map_err(broker)?;
+        let channel = connection.create_channel().await.map_err(broker)?;
+        Ok(Session {
+            connection,
+            channel,
+            taken: Vec::new(),
+        })
+    }
+}
+
+/// A broker session of one call, holding the dead letters it has taken.
+struct Session {
+    connection: Connection,
+    channel: Channel,
+    taken: Vec<Delivery>,
+}
+
+impl Session {
+    /// How many dead letters wait.
+    async fn total(&self) -> Result<u32, Status> {
+        let queue = self
+            .channel
+            .queue_declare(
+                DEAD_LETTER_QUEUE.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(broker)?;
+        Ok(queue.message_count())
+    }
+
+    /// Takes the next dead letter, if any.
+    async fn take(&mut self) -> Result<Option<&Delivery>, Status> {
+        let got = self
+            .channel
+            .basic_get(DEAD_LETTER_QUEUE.into(), BasicGetOptions { no_ack: false })
+            .await
+            .map_err(broker)?;
+        Ok(got.map(|message| {
+            self.taken.push(message.delivery);
+            &self.taken[self.taken.len() - 1]
+        }))
+    }
+
+    /// Takes dead letters until one has `message_id`; scans at most what is waiting.
+    async fn find(&mut self, message_id: &str) -> Result<Option<usize>, Status> {
+        let total = self.total().await?;
+        for _ in 0..total {
+            match self.take().await? {
+                Some(d) if message_id_of(&d.properties) == message_id => {
+                    return Ok(Some(self.taken.len() - 1));
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes the taken dead letter at `index` for good.
+    async fn remove(&mut self, index: usize) -> Result<(), Status> {
+        let delivery = self.taken.remove(index);
+        delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map_err(broker)?;
+        Ok(())
+    }
+
+    /// Returns every other taken dead letter to the queue and closes.
+    async fn close(self) {
+        for delivery in &self.taken {
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
+                .await;
+        }
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}
+
+#[tonic::async_trait]
+impl Ops for OpsService {
+    async fn list_dead_letters(
+        &self,
+        request: Request<pb::ListDeadLettersRequest>,
+    ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+        let limit = match request.into_inner().limit {
+            0 => DEFAULT_LIST,
+            n if n > MAX_LIST => {
+                return Err(crate::validate::invalid(
+                    "limit",
+                    format!("must be at most {MAX_LIST}"),
+                ));
+            }
+            n => n,
+        };
+        let mut session = self.session().await?;
+        let total = session.total().await;
+        let mut letters = Vec::new();
+        let listed = async {
+            for _ in 0..limit.min(total.clone()?) {
+                match session.take().await? {
+                    Some(d) => letters.push(describe(d, false)),
+                    None => break,
+                }
+            }
+            Ok::<_, Status>(())
+        }
+        .await;
+        session.close().await;
+        listed?;
+        Ok(Response::new(pb::ListDeadLettersResponse {
+            dead_letters: letters,
+            total: total?,
+        }))
+    }
+
+    async fn inspect_dead_letter(
+        &self,
+        request: Request<pb::DeadLetterRequest>,
+    ) -> Result<Response<pb::DeadLetter>, Status> {
+        let id = request.into_inner().message_id;
+        let mut session = self.session().await?;
+        let found = session.find(&id).await;
+        let letter = match &found {
+            Ok(Some(i)) => Some(describe(&session.taken[*i], true)),
+            _ => None,
+        };
+        session.close().await;
+        found?;
+        letter.map(Response::new).ok_or_else(|| not_found(&id))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        request: Request<pb::DeadLetterRequest>,
+    ) -> Result<Response<pb::DeadLetter>, Status> {
+        let id = request.into_inner().message_id;
+        let mut session = self.session().await?;
+        let replayed = replay(&mut session, &id).await;
+        session.close().await;
+        replayed.map(Response::new)
+    }
+
+    async fn discard_dead_letter(
+        &self,
+        request: Request<pb::DeadLetterRequest>,
+    ) -> Result<Response<pb::DeadLetter>, Status> {
+        let id = request.into_inner().message_id;
+        let mut session = self.session().await?;
+        let discarded = async {
+            let index = session.find(&id).await?.ok_or_else(|| not_found(&id))?;
+            let letter = describe(&session.taken[index], false);
+            session.remove(index).await?;
+            tracing::warn!(message = %id, reason = %letter.reason, "dead letter discarded by an operator");
+            Ok(letter)
+        }
+        .await;
+        session.close().await;
+        discarded.map(Response::new)
+    }
+}
+
+/// Publishes the dead letter `id` again where it was going, confirmed, then removes it.
+async fn replay(session: &mut Session, id: &str) -> Result<pb::DeadLetter, Status> {
+    let index = session.find(id).await?.ok_or_else(|| not_found(id))?;
+    let delivery = &session.taken[index];
+    let letter = describe(delivery, false);
+    let exchange = match letter.r#type.as_str() {
+        INSTRUCTION_TYPE => INSTRUCTIONS_EXCHANGE,
+        REPORT_TYPE => OUTCOMES_EXCHANGE,
+        other => {
+            return Err(Status::failed_precondition(format!(
+                "dead letter {id} is of type {other:?}: there is no telling where it was going"
+            )));
+        }
+    };
+    let props = &delivery.properties;
+    let headers = ["court", "asset", "deadline"]
+        .into_iter()
+        .filter_map(|k| header_str(props, k).map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    let meta = MessageMeta {
+        message_id: letter.message_id.clone(),
+        correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
+        kind: letter.r#type.clone(),
+        timestamp: props.timestamp().unwrap_or(0),
+        headers,
+    };
+    let payload = delivery.data.clone();
+    let publisher = Publisher::open(&session.connection)
+        .await
+        .map_err(broker)?;
+    match publisher
+        .publish(exchange, &letter.routing_key, &payload, &meta)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "replaying a dead letter failed");
+            Status::unavailable("the broker did not take the replayed message; retry")
+        })? {
+        Published::Confirmed => {}
+        Published::Returned { .. } => {
+            return Err(Status::failed_precondition(format!(
+                "nothing is bound to {} {}: the agency is not connected; the dead letter stays",
+                exchange, letter.routing_key
+            )));
+        }
+    }
+    session.remove(index).await?;
+    tracing::info!(message = %id, routing_key = %letter.routing_key, "dead letter replayed by an operator");
+    Ok(letter)
+}
+
+/// What an operator sees of a dead letter.
+fn describe(delivery: &Delivery, decode: bool) -> pb::DeadLetter {
+    let props = &delivery.properties;
+    let death = first_death(props);
+    let reason = header_str(props, HEADER_DEAD_REASON)
+        .map(str::to_string)
+        .or_else(|| {
+            death
+                .as_ref()
+                .map(|d| format!("dead-lettered by the broker ({})", d.reason))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let source_queue = header_str(props, HEADER_DEAD_QUEUE)
+        .map(str::to_string)
+        .or_else(|| death.as_ref().map(|d| d.queue.clone()))
+        .unwrap_or_default();
+    let kind = props
+        .kind()
+        .as_ref()
+        .map(|k| k.to_string())
+        .unwrap_or_default();
+    pb::DeadLetter {
+        message_id: message_id_of(props),
+        measure_id: props
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        reason,
+        source_queue,
+        routing_key: delivery.routing_key.to_string(),
+        court: header_str(props, "court").unwrap_or_default().to_string(),
+        published_at: props.timestamp().and_then(|t| {
+            time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).ok()?)
+                .ok()
+                .map(timestamp)
+        }),
+        size_bytes: u32::try_from(delivery.data.len()).unwrap_or(u32::MAX),
+        summary: if decode {
+            summarise(&kind, &delivery.data)
+        } else {
+            String::new()
+        },
+        r#type: kind,
+    }
+}
+
+/// A sentence about a dead letter's payload.
+fn summarise(kind: &str, data: &[u8]) -> String {
+    match kind {
+        INSTRUCTION_TYPE => match pb::Instruction::decode(data) {
+            Ok(i) => {
+                let agency = i
+                    .agency
+                    .as_ref()
+                    .map(|a| a.code.clone())
+                    .unwrap_or_default();
+                let case = i
+                    .case
+                    .as_ref()
+                    .map(|c| c.case_number.clone())
+                    .unwrap_or_default();
+                let what = match &i.action {
+                    Some(pb::instruction::Action::Freeze(f)) => format!(
+                        "freeze of {} on account {}",
+                        yuan(f.amount_fen),
+                        masked(&f.account_number)
+                    ),
+                    Some(pb::instruction::Action::Deduction(d)) => format!(
+                        "deduction of {} from account {}",
+                        yuan(d.amount_fen),
+                        masked(&d.account_number)
+                    ),
+                    Some(pb::instruction::Action::SealUp(s)) => {
+                        format!("seal-up of property {}", s.property_id)
+                    }
+                    Some(pb::instruction::Action::Distraint(d)) => {
+                        format!("distraint of vehicle {}{}", d.plate, d.vin)
+                    }
+                    Some(pb::instruction::Action::ExitRestriction(_)) => "exit restriction".into(),
+                    Some(pb::instruction::Action::Inquiry(_)) => "inquiry".into(),
+                    Some(pb::instruction::Action::Release(r)) => {
+                        format!("release of measure {}", r.target_measure_id)
+                    }
+                    Some(pb::instruction::Action::Renewal(r)) => {
+                        format!("renewal of measure {}", r.target_measure_id)
+                    }
+                    None => "instruction without an action".into(),
+                };
+                format!(
+                    "{what} at {agency}, ordered by court {} in case {case}, measure {}",
+                    i.court_code, i.measure_id
+                )
+            }
+            Err(e) => format!("does not decode as an instruction: {e}"),
+        },
+        REPORT_TYPE => match pb::AgencyReport::decode(data) {
+            Ok(r) => format!(
+                "report {} from {} with {} update(s)",
+                r.report_id,
+                r.agency.map(|a| a.code).unwrap_or_default(),
+                r.updates.len()
+            ),
+            Err(e) => format!("does not decode as an agency report: {e}"),
+        },
+        other => format!("a message of unknown type {other:?}, {} bytes", data.len()),
+    }
+}
+
+/// What the broker recorded when it dead-lettered a message itself.
+struct Death {
+    reason: String,
+    queue: String,
+}
+
+/// The first entry of the broker's `x-death` header.
+fn first_death(props: &BasicProperties) -> Option<Death> {
+    let headers = props.headers().as_ref()?;
+    let (_, value) = headers
+        .inner()
+        .iter()
+        .find(|(k, _)| k.as_str() == "x-death")?;
+    let AMQPValue::FieldArray(entries) = value else {
+        return None;
+    };
+    let AMQPValue::FieldTable(entry) = entries.as_slice().first()? else {
+        return None;
+    };
+    let text = |key: &str| {
+        entry
+            .inner()
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .and_then(|(_, v)| match v {
+                AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+                AMQPValue::ShortString(s) => Some(s.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    Some(Death {
+        reason: text("reason"),
+        queue: text("queue"),
+    })
+}
+
+fn message_id_of(props: &BasicProperties) -> String {
+    props
+        .message_id()
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default()
+}
+
+fn yuan(fen: i64) -> String {
+    Money::from_fen(fen).map_or_else(|_| format!("{fen} fen"), |m| format!("{m} yuan"))
+}
+
+fn masked(account: &str) -> String {
+    AccountNumber::parse(account).map_or_else(|_| "****".into(), |a| a.masked())
+}
+
+fn not_found(id: &str) -> Status {
+    Status::not_found(format!("no dead letter {id} is waiting (replayed or discarded already?)"))
+}
+
+fn broker(e: lapin::Error) -> Status {
+    tracing::error!(error = %e, "broker error in an operation");
+    Status::unavailable("the hub's broker is unavailable; retry shortly")
+}
