@@ -6,6 +6,7 @@ mod bulk;
 mod compose;
 mod expiry;
 mod freeze;
+mod health;
 mod hubctl;
 mod inquiry;
 mod land;

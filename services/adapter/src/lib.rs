@@ -13,6 +13,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use enforcement_proto::v1::agency_inbox_server::AgencyInboxServer;
+use hub_runtime::health::Readiness;
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,7 @@ use crate::{inbox::Inbox, worker::Worker};
 pub struct Application {
     config: Arc<Config>,
     listener: TcpListener,
+    http: Option<TcpListener>,
     worker: Worker,
 }
 
@@ -36,9 +38,13 @@ impl Application {
         let listener = TcpListener::bind(config.inbox_listen)
             .await
             .with_context(|| format!("binding the inbox on {}", config.inbox_listen))?;
+        let http = hub_runtime::health::bind(config.http_listen)
+            .await
+            .context("binding the health endpoint")?;
         Ok(Self {
             config,
             listener,
+            http,
             worker,
         })
     }
@@ -48,18 +54,49 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The address of the HTTP health endpoint, if configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Consumes and serves the inbox until `shutdown`, then returns or finishes what it holds.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let (publisher_tx, publisher_rx) = watch::channel(None);
+        // Ready while connected to the broker: that is when instructions flow.
+        let readiness = Readiness::new(&["broker"]);
+        let tracking = tokio::spawn({
+            let readiness = readiness.clone();
+            let mut connected = publisher_rx.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                loop {
+                    let up = connected.borrow_and_update().is_some();
+                    readiness.set("broker", up);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        changed = connected.changed() => if changed.is_err() { return },
+                    }
+                }
+            }
+        });
+        let http_task = self.http.map(|l| {
+            tokio::spawn(hub_runtime::health::serve(
+                l,
+                readiness.clone(),
+                shutdown.clone(),
+            ))
+        });
         let worker = self.worker.clone();
         let consuming = tokio::spawn({
             let shutdown = shutdown.clone();
             async move { worker.run(publisher_tx, shutdown).await }
         });
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<AgencyInboxServer<Inbox>>()
-            .await;
+        let reporting = tokio::spawn(
+            readiness
+                .clone()
+                .report_to::<AgencyInboxServer<Inbox>>(health_reporter, shutdown.clone()),
+        );
         let inbox = Inbox::new(self.config.agencies(), publisher_rx);
         tracing::info!(
             agencies = self.config.agency_codes.len(),
@@ -76,6 +113,11 @@ impl Application {
             .await;
         shutdown.cancel();
         let _ = consuming.await;
+        let _ = tracking.await;
+        let _ = reporting.await;
+        if let Some(http) = http_task {
+            let _ = http.await;
+        }
         served.context("serving the inbox")
     }
 }

@@ -12,6 +12,10 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+        /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
+    #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+
     /// PostgreSQL connection URL.
     #[arg(
         long,

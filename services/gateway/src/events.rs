@@ -51,6 +51,7 @@ pub async fn listen(
     store: Store,
     hub: EventHub,
     relay_wake: Arc<Notify>,
+    readiness: hub_runtime::health::Readiness,
     mut backoff: hub_runtime::Backoff,
     shutdown: CancellationToken,
 ) {
@@ -65,6 +66,7 @@ pub async fn listen(
                 {
                     Ok(()) => {
                         backoff.reset();
+                        readiness.set("database", true);
                         // Whatever happened while not listening: catch up.
                         hub.send(Signal::Resync);
                         relay_wake.notify_one();
@@ -78,6 +80,7 @@ pub async fn listen(
             }
             Err(e) => tracing::warn!(error = %e, "event listener cannot connect"),
         }
+        readiness.set("database", false);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(backoff.next_delay()) => {}

@@ -29,6 +29,7 @@ use anyhow::Context;
 use enforcement_proto::v1::court_gateway_server::CourtGatewayServer;
 use hub_bus::topology::{GATEWAY_QUEUE, QueuePolicy, declare_gateway};
 use hub_domain::Clock;
+use hub_runtime::health::Readiness;
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -59,13 +60,18 @@ pub async fn main() -> anyhow::Result<()> {
 /// Capacity of the in-process event broadcast.
 const EVENT_BUFFER: usize = 4096;
 
-/// A gateway ready to serve: database migrated, listener bound.
+/// A gateway ready to serve: database migrated, listeners bound.
 pub struct Application {
     config: Config,
     listener: TcpListener,
+    http: Option<TcpListener>,
     store: Store,
     clock: Clock,
 }
+
+/// The gateway's readiness checks.
+const DATABASE: &str = "database";
+const BROKER: &str = "broker";
 
 impl Application {
     /// Connects to PostgreSQL, creates and migrates the schema, and binds the listener.
@@ -85,10 +91,14 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let http = hub_runtime::health::bind(config.http_listen)
+            .await
+            .context("binding the health endpoint")?;
         let store = Store::new(pool, format!("{schema}_events"));
         Ok(Self {
             config,
             listener,
+            http,
             store,
             clock,
         })
@@ -99,15 +109,31 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The address of the HTTP health endpoint, if configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` is cancelled, then drains: stops accepting calls, ends watch
     /// streams, lets the relay finish its batch and the report consumer its reports.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             config,
             listener,
+            http,
             store,
             clock,
         } = self;
+        let readiness = Readiness::new(&[DATABASE, BROKER]);
+        // Migrated at build: the database was there; the event listener keeps this current.
+        readiness.set(DATABASE, true);
+        let http_task = http.map(|l| {
+            tokio::spawn(hub_runtime::health::serve(
+                l,
+                readiness.clone(),
+                shutdown.clone(),
+            ))
+        });
         let relay_wake = Arc::new(Notify::new());
         let hub = EventHub::new(EVENT_BUFFER);
 
@@ -115,6 +141,7 @@ impl Application {
             store.clone(),
             hub.clone(),
             relay_wake.clone(),
+            readiness.clone(),
             config.reconnect_backoff(),
             shutdown.clone(),
         ));
@@ -135,6 +162,7 @@ impl Application {
             config.clone(),
             relay,
             consumer,
+            readiness.clone(),
             shutdown.clone(),
         ));
 
@@ -148,9 +176,11 @@ impl Application {
         ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<CourtGatewayServer<CourtService>>()
-            .await;
+        let reporting = tokio::spawn(
+            readiness
+                .clone()
+                .report_to::<CourtGatewayServer<CourtService>>(health_reporter, shutdown.clone()),
+        );
         let ops = ops::OpsService::new(config.amqp_url.clone());
         let service = CourtService::new(
             store,
@@ -174,6 +204,10 @@ impl Application {
         let _ = listener_task.await;
         let _ = broker_task.await;
         let _ = timers_task.await;
+        let _ = reporting.await;
+        if let Some(http) = http_task {
+            let _ = http.await;
+        }
         served.context("serving gRPC")
     }
 }
@@ -184,6 +218,7 @@ async fn broker_sessions(
     config: Config,
     relay: Relay,
     consumer: ReportConsumer,
+    readiness: Readiness,
     shutdown: CancellationToken,
 ) {
     let mut backoff = config.reconnect_backoff();
@@ -191,7 +226,9 @@ async fn broker_sessions(
         delivery_limit: config.delivery_limit,
     };
     loop {
-        match broker_session(&config, &policy, &relay, &consumer, &shutdown).await {
+        let session = broker_session(&config, &policy, &relay, &consumer, &readiness, &shutdown).await;
+        readiness.set(BROKER, false);
+        match session {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "broker session ended; reconnecting")
@@ -210,6 +247,7 @@ async fn broker_session(
     policy: &QueuePolicy,
     relay: &Relay,
     consumer: &ReportConsumer,
+    readiness: &Readiness,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let connection = hub_bus::connect(&config.amqp_url, "enforcement-gateway")
@@ -233,6 +271,7 @@ async fn broker_session(
     )
     .await
     .context("consuming agency reports")?;
+    readiness.set(BROKER, true);
     tracing::info!("connected to RabbitMQ");
 
     // Either half failing ends the session; the other half is stopped and drained.

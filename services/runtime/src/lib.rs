@@ -1,7 +1,8 @@
-//! What every hub process shares: [`init_tracing`], [`cancel_on_signal`], [`Backoff`] and a
-//! schema-confined PostgreSQL pool ([`postgres::connect`]).
+//! What every hub process shares: [`init_tracing`], [`cancel_on_signal`], [`Backoff`], a
+//! schema-confined PostgreSQL pool ([`postgres::connect`]) and readiness ([`health`]).
 
 mod backoff;
+pub mod health;
 pub mod postgres;
 
 pub use backoff::Backoff;

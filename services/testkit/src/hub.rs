@@ -193,10 +193,12 @@ impl TestHubBuilder {
             amqp_url: sandbox.amqp_url(),
             deadline: self.deadline,
         };
+        let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
             None => {
                 let app = hub_gateway::Application::build(settings.config(), clock.clone()).await?;
                 let addr = app.local_addr()?;
+                gateway_http = app.http_addr();
                 (
                     Gateway::InProcess(Running::spawn(|t| app.run_until_stopped(t))),
                     addr,
@@ -215,6 +217,7 @@ impl TestHubBuilder {
             gateway_addr,
             gateway_schema,
             gateway_settings: settings,
+            gateway_http,
             nodes: Vec::new(),
             adapter_retry_ms: self.adapter_retry_ms,
             adapter_attempts: self.adapter_attempts,
@@ -248,6 +251,7 @@ pub struct TestHub {
     gateway_addr: SocketAddr,
     gateway_schema: String,
     gateway_settings: GatewaySettings,
+    gateway_http: Option<SocketAddr>,
     nodes: Vec<AgencyNode>,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
@@ -319,6 +323,11 @@ impl TestHub {
         Ok(enforcement_proto::v1::ops_client::OpsClient::new(
             channel(self.gateway_addr).await?,
         ))
+    }
+
+    /// The address of the in-process gateway's HTTP health endpoint.
+    pub fn gateway_http_addr(&self) -> Option<SocketAddr> {
+        self.gateway_http
     }
 
     /// The gateway's database schema.
@@ -498,6 +507,7 @@ impl TestHub {
             agency_codes: codes.to_vec(),
             agency_url: format!("http://{agency_addr}"),
             inbox_listen: inbox,
+            http_listen: None,
             amqp_url: self.sandbox.amqp_url(),
             prefetch: 64,
             lanes: 16,
@@ -709,6 +719,7 @@ impl GatewaySettings {
     fn config(&self) -> hub_gateway::Config {
         hub_gateway::Config {
             listen: loopback(),
+            http_listen: Some(loopback()),
             database_url: self.database_url.clone(),
             database_schema: self.schema.clone(),
             database_connections: 16,
