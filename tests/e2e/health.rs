@@ -49,6 +49,7 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
     let config = hub_gateway::Config {
         listen: "127.0.0.1:0".parse()?,
         http_listen: Some("127.0.0.1:0".parse()?),
+        max_request_bytes: 1 << 20,
         database_url: sandbox.database_url().to_string(),
         database_schema: sandbox.schema("gateway"),
         database_connections: 4,

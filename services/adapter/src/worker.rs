@@ -246,6 +246,14 @@ impl Worker {
         h: &Handling<'_>,
         session: &CancellationToken,
     ) -> anyhow::Result<Handled> {
+                if h.delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
+            let reason = format!(
+                "oversized instruction: {} bytes, more than the {} an instruction may have",
+                h.delivery.data.len(),
+                hub_bus::MAX_MESSAGE_BYTES
+            );
+            return self.give_up(h, None, "", Fate::Malformed(reason)).await;
+        }
         let instruction = match pb::Instruction::decode(h.delivery.data.as_slice()) {
             Ok(i) => i,
             Err(e) => {

@@ -17,6 +17,11 @@ pub use connect::{connect, consume};
 pub use headers::{header_str, header_u64};
 pub use publish::{MessageMeta, PendingConfirm, Published, Publisher};
 
+/// The largest message the hub sends or takes: an instruction or report is a few hundred bytes,
+/// an inquiry answer of a subject with many holdings some kilobytes. Anything larger is not the
+/// hub's and is dead-lettered unread.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
 /// What can go wrong talking to the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

@@ -16,6 +16,10 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 
+        /// Largest request a court may send, in bytes; larger ones are refused unread.
+    #[arg(long, env = "GATEWAY_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
+    pub max_request_bytes: usize,
+
     /// PostgreSQL connection URL.
     #[arg(
         long,

@@ -193,7 +193,9 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, "gateway serving");
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(CourtGatewayServer::new(service))
+            .add_service(
+                CourtGatewayServer::new(service).max_decoding_message_size(config.max_request_bytes),
+            )
             .add_service(enforcement_proto::v1::ops_server::OpsServer::new(ops))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),

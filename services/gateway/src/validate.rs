@@ -215,6 +215,8 @@ pub struct ValidInquiry {
 const MAX_INQUIRY_SECONDS: u32 = 86_400;
 /// Most agencies listed in one inquiry.
 const MAX_LISTED: usize = 1000;
+/// Most entries in an inquiry's class list (there are four classes).
+const MAX_CLASSES: usize = 16;
 
 /// Checks an Inquire request.
 pub fn inquire(req: &pb::InquireRequest) -> Result<ValidInquiry, Status> {
@@ -349,6 +351,13 @@ pub fn inquire(req: &pb::InquireRequest) -> Result<ValidInquiry, Status> {
 /// Checks asset classes: at least one, each known and held by agencies of `kind`.
 fn asset_classes(v: &mut Violations, raw: &[i32], kind: Option<AgencyKind>) -> Vec<i32> {
     let mut classes = Vec::new();
+    if raw.len() > MAX_CLASSES {
+        v.add(
+            "classes",
+            format!("lists {} entries; name each asset class once (at most {MAX_CLASSES})", raw.len()),
+        );
+        return classes;
+    }
     if raw.is_empty() {
         v.add(
             "classes",

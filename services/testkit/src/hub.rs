@@ -720,6 +720,7 @@ impl GatewaySettings {
         hub_gateway::Config {
             listen: loopback(),
             http_listen: Some(loopback()),
+            max_request_bytes: 1 << 20,
             database_url: self.database_url.clone(),
             database_schema: self.schema.clone(),
             database_connections: 16,
