@@ -1164,3 +1164,139 @@ async fn hubctl_inquire_exits_0_when_the_deadline_passes_and_counts_the_bank_tha
     );
     hub.shutdown().await
 }
+
+/// `hubctl --json dlq list` once the dead letter of `measure_id` is listed: its JSON lines, the
+/// dead letter's object among them.
+async fn dlq_listed(hub: &TestHub, measure_id: &str) -> anyhow::Result<(Vec<Value>, Value)> {
+    hub_testkit::eventually(
+        "the dead letter listed",
+        Duration::from_secs(15),
+        move || async move {
+            let output = hubctl(hub, &["--json", "dlq", "list"]).await?;
+            let lines = succeeded(&output)?;
+            let letter = lines
+                .iter()
+                .find(|l| l["measure_id"] == measure_id)
+                .cloned();
+            Ok(letter.map(|letter| (lines, letter)))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn hubctl_dlq_lists_a_failed_freeze_replays_it_once_and_discards_only_when_told()
+-> anyhow::Result<()> {
+    // The adapter gives up quickly, so a bank that stays down makes the freeze a dead letter.
+    let hub = TestHub::builder()
+        .banks(&["ICBC"])
+        .adapter_retries(20, 3)
+        .start()
+        .await?;
+    let id = fixtures::resident_id(53);
+    let account = fixtures::account_number(53);
+    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
+        .await?;
+    let faults = hub.bank("ICBC")?.system().faults();
+    faults.fail_next(1_000);
+    let measure = hub
+        .freeze(
+            COURT,
+            "hubctl-dlq",
+            53,
+            ("张三", &id),
+            "ICBC",
+            &account,
+            1_000_000,
+        )
+        .await?;
+    hub.wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Failed)
+        .await?;
+
+    // Listed with the measure, where it was going and why; no --court needed.
+    let (lines, letter) = dlq_listed(&hub, &measure.measure_id).await?;
+    assert_eq!(letter["type"], "instruction", "{letter}");
+    assert_eq!(letter["routing_key"], "bank.ICBC", "{letter}");
+    assert_eq!(letter["court_code"], COURT, "{letter}");
+    assert!(
+        letter["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("down for maintenance")),
+        "{letter}"
+    );
+    assert_eq!(lines.last().map(|l| &l["waiting"]), Some(&Value::from(1)));
+    let message_id = letter["message_id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no message id: {letter}"))?
+        .to_owned();
+
+    let table = hubctl(&hub, &["dlq", "list"]).await?;
+    assert_eq!(table.status.code(), Some(0), "{}", shown(&table));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("1 dead letter waiting"), "{}", shown(&table));
+    assert!(text.contains("PUBLISHED (UTC+08:00)"), "{}", shown(&table));
+    assert!(text.contains(&message_id), "{}", shown(&table));
+
+    let inspected = hubctl(&hub, &["dlq", "inspect", &message_id]).await?;
+    assert_eq!(inspected.status.code(), Some(0), "{}", shown(&inspected));
+    let text = String::from_utf8_lossy(&inspected.stdout);
+    assert_eq!(
+        field(&text, "measure"),
+        Some(measure.measure_id.as_str()),
+        "{}",
+        shown(&inspected)
+    );
+    assert!(
+        field(&text, "summary").is_some_and(|s| s.starts_with("freeze of 10,000.00 yuan")),
+        "{}",
+        shown(&inspected)
+    );
+
+    // Without --yes and with no terminal to ask on (output() gives the child no stdin), a
+    // discard is refused before anything is sent.
+    let unasked = hubctl(&hub, &["dlq", "discard", &message_id]).await?;
+    assert_eq!(unasked.status.code(), Some(2), "{}", shown(&unasked));
+    assert!(
+        String::from_utf8_lossy(&unasked.stderr).contains("pass --yes"),
+        "{}",
+        shown(&unasked)
+    );
+
+    // The bank is back: the replay is carried out and the bank's answer makes it effective.
+    faults.fail_next(0);
+    let replayed = hubctl(&hub, &["dlq", "replay", &message_id]).await?;
+    assert_eq!(replayed.status.code(), Some(0), "{}", shown(&replayed));
+    assert!(
+        String::from_utf8_lossy(&replayed.stdout).contains(&format!(
+            "replayed instruction {message_id} (measure {}, court {COURT}): sent again to bank.ICBC",
+            measure.measure_id
+        )),
+        "{}",
+        shown(&replayed)
+    );
+    let effective = hub
+        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Effective)
+        .await?;
+    assert_eq!(effective.held_fen, 1_000_000);
+
+    // It left the queue: a second replay is refused with the gateway's sentence.
+    let again = hubctl(&hub, &["dlq", "replay", &message_id]).await?;
+    assert_eq!(again.status.code(), Some(3), "{}", shown(&again));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains(&format!("no dead letter {message_id}"))
+            && stderr.contains("replayed or discarded already"),
+        "{}",
+        shown(&again)
+    );
+
+    let unknown = hubctl(&hub, &["dlq", "discard", "no-such-message", "--yes"]).await?;
+    assert_eq!(unknown.status.code(), Some(3), "{}", shown(&unknown));
+
+    let empty = hubctl(&hub, &["--json", "dlq", "list"]).await?;
+    assert_eq!(
+        succeeded(&empty)?,
+        [serde_json::json!({ "waiting": 0, "listed": 0 })]
+    );
+    hub.shutdown().await
+}

@@ -36,7 +36,7 @@ pub struct Config {
     #[arg(long, env = "ADAPTER_INBOX_LISTEN", default_value = "127.0.0.1:50071")]
     pub inbox_listen: SocketAddr,
 
-        /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
+    /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "ADAPTER_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 

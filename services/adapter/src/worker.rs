@@ -246,7 +246,7 @@ impl Worker {
         h: &Handling<'_>,
         session: &CancellationToken,
     ) -> anyhow::Result<Handled> {
-                if h.delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
+        if h.delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
             let reason = format!(
                 "oversized instruction: {} bytes, more than the {} an instruction may have",
                 h.delivery.data.len(),

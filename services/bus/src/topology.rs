@@ -106,11 +106,15 @@ pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
         )
         .await?;
     // The dead-letter queue has no dead-letter exchange of its own: it is the end of the line.
+    // Operators look at dead letters by taking and returning them; RabbitMQ 4 counts each return
+    // against a delivery limit (default 20) and drops the message past it, so the limit here is
+    // set out of reach.
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
     );
+    args.insert("x-delivery-limit".into(), AMQPValue::LongInt(i32::MAX));
     channel
         .queue_declare(DEAD_LETTER_QUEUE.into(), durable_queue(), args)
         .await?;

@@ -12,11 +12,11 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
-        /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
+    /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 
-        /// Largest request a court may send, in bytes; larger ones are refused unread.
+    /// Largest request a court may send, in bytes; larger ones are refused unread.
     #[arg(long, env = "GATEWAY_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
     pub max_request_bytes: usize,
 

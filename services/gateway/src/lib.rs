@@ -194,7 +194,8 @@ impl Application {
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(
-                CourtGatewayServer::new(service).max_decoding_message_size(config.max_request_bytes),
+                CourtGatewayServer::new(service)
+                    .max_decoding_message_size(config.max_request_bytes),
             )
             .add_service(enforcement_proto::v1::ops_server::OpsServer::new(ops))
             .serve_with_incoming_shutdown(
@@ -228,7 +229,8 @@ async fn broker_sessions(
         delivery_limit: config.delivery_limit,
     };
     loop {
-        let session = broker_session(&config, &policy, &relay, &consumer, &readiness, &shutdown).await;
+        let session =
+            broker_session(&config, &policy, &relay, &consumer, &readiness, &shutdown).await;
         readiness.set(BROKER, false);
         match session {
             Ok(()) => return,

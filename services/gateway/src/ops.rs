@@ -95,16 +95,14 @@ impl Session {
         }))
     }
 
-    /// Takes dead letters until one has `message_id`; scans at most what is waiting.
+    /// Takes dead letters until one has `message_id`, or none is left to take.
     async fn find(&mut self, message_id: &str) -> Result<Option<usize>, Status> {
-        let total = self.total().await?;
-        for _ in 0..total {
-            match self.take().await? {
-                Some(d) if message_id_of(&d.properties) == message_id => {
-                    return Ok(Some(self.taken.len() - 1));
-                }
-                Some(_) => {}
-                None => break,
+        if message_id.trim().is_empty() {
+            return Err(crate::validate::invalid("message_id", "is required"));
+        }
+        while let Some(d) = self.take().await? {
+            if message_id_of(&d.properties) == message_id {
+                return Ok(Some(self.taken.len() - 1));
             }
         }
         Ok(None)
@@ -246,21 +244,24 @@ async fn replay(session: &mut Session, id: &str) -> Result<pb::DeadLetter, Statu
         headers,
     };
     let payload = delivery.data.clone();
-    let publisher = Publisher::open(&session.connection)
-        .await
-        .map_err(broker)?;
-    match publisher
-        .publish(exchange, &letter.routing_key, &payload, &meta)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "replaying a dead letter failed");
-            Status::unavailable("the broker did not take the replayed message; retry")
-        })? {
+    // Back to the one agency it was taken from, even if it first went to all agencies of a kind.
+    let routing_key = letter
+        .source_queue
+        .strip_prefix("agency.")
+        .map_or_else(|| letter.routing_key.clone(), str::to_string);
+    let publisher = Publisher::open(&session.connection).await.map_err(broker)?;
+    let published = publisher
+        .publish(exchange, &routing_key, &payload, &meta)
+        .await;
+    let _ = publisher.channel().close(200, "replayed".into()).await;
+    match published.map_err(|e| {
+        tracing::error!(error = %e, "replaying a dead letter failed");
+        Status::unavailable("the broker did not take the replayed message; retry")
+    })? {
         Published::Confirmed => {}
         Published::Returned { .. } => {
             return Err(Status::failed_precondition(format!(
-                "nothing is bound to {} {}: the agency is not connected; the dead letter stays",
-                exchange, letter.routing_key
+                "nothing is bound to {exchange} {routing_key}: the agency is not connected; the dead letter stays"
             )));
         }
     }
@@ -321,11 +322,10 @@ fn summarise(kind: &str, data: &[u8]) -> String {
     match kind {
         INSTRUCTION_TYPE => match pb::Instruction::decode(data) {
             Ok(i) => {
-                let agency = i
-                    .agency
-                    .as_ref()
-                    .map(|a| a.code.clone())
-                    .unwrap_or_default();
+                let agency = match i.agency.as_ref().map(|a| a.code.as_str()) {
+                    Some("") | None => "every agency of its kind".to_string(),
+                    Some(code) => code.to_string(),
+                };
                 let case = i
                     .case
                     .as_ref()
@@ -345,9 +345,14 @@ fn summarise(kind: &str, data: &[u8]) -> String {
                     Some(pb::instruction::Action::SealUp(s)) => {
                         format!("seal-up of property {}", s.property_id)
                     }
-                    Some(pb::instruction::Action::Distraint(d)) => {
-                        format!("distraint of vehicle {}{}", d.plate, d.vin)
-                    }
+                    Some(pb::instruction::Action::Distraint(d)) => format!(
+                        "distraint of vehicle {}",
+                        [d.plate.as_str(), d.vin.as_str()]
+                            .into_iter()
+                            .filter(|s| !s.is_empty())
+                            .collect::<Vec<_>>()
+                            .join(" / ")
+                    ),
                     Some(pb::instruction::Action::ExitRestriction(_)) => "exit restriction".into(),
                     Some(pb::instruction::Action::Inquiry(_)) => "inquiry".into(),
                     Some(pb::instruction::Action::Release(r)) => {
@@ -403,7 +408,9 @@ fn first_death(props: &BasicProperties) -> Option<Death> {
             .iter()
             .find(|(k, _)| k.as_str() == key)
             .and_then(|(_, v)| match v {
-                AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+                AMQPValue::LongString(s) => {
+                    Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+                }
                 AMQPValue::ShortString(s) => Some(s.to_string()),
                 _ => None,
             })
@@ -432,7 +439,9 @@ fn masked(account: &str) -> String {
 }
 
 fn not_found(id: &str) -> Status {
-    Status::not_found(format!("no dead letter {id} is waiting (replayed or discarded already?)"))
+    Status::not_found(format!(
+        "no dead letter {id} is waiting (replayed or discarded already, or being looked at by another operator?)"
+    ))
 }
 
 fn broker(e: lapin::Error) -> Status {

@@ -122,8 +122,11 @@ impl ReportConsumer {
         let mut announcements = Vec::new();
         let mut readable = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-                        if delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
-                tracing::error!(bytes = delivery.data.len(), "oversized agency report; dead-lettering it");
+            if delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
+                tracing::error!(
+                    bytes = delivery.data.len(),
+                    "oversized agency report; dead-lettering it"
+                );
                 reject(&delivery).await;
                 continue;
             }

@@ -354,7 +354,10 @@ fn asset_classes(v: &mut Violations, raw: &[i32], kind: Option<AgencyKind>) -> V
     if raw.len() > MAX_CLASSES {
         v.add(
             "classes",
-            format!("lists {} entries; name each asset class once (at most {MAX_CLASSES})", raw.len()),
+            format!(
+                "lists {} entries; name each asset class once (at most {MAX_CLASSES})",
+                raw.len()
+            ),
         );
         return classes;
     }

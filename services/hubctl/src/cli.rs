@@ -58,7 +58,8 @@ Exit codes:
   0  done
   1  unexpected failure (internal error at the hub or bank, unreadable answer)
   2  invalid input: refused by hubctl or by the hub, each offending field listed
-  3  refused by a rule: no such measure, idempotency key reused, measure not in force
+  3  refused by a rule: no such measure, idempotency key reused, measure not in force, no
+     such dead letter
   4  the hub or bank cannot be reached or is unavailable
   5  the measure ended rejected, failed or expired (--wait, inquire), or a demo step came out
      wrong
@@ -105,6 +106,49 @@ pub enum Command {
     Demo(DemoArgs),
     /// Whether a hub service (gateway, adapter, reference bank) is serving: exit 0 if it is.
     Health(HealthArgs),
+    /// Dead letters (for operators, no --court): messages the hub could not process, waiting
+    /// to be replayed or discarded.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// `hubctl dlq …`: the gateway's dead-letter operations.
+#[derive(Subcommand, Debug, Clone)]
+pub enum DlqCommand {
+    /// Lists the dead letters waiting, oldest first, with why each is there, and how many wait.
+    List {
+        /// At most this many, oldest first.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 100,
+            value_parser = clap::value_parser!(u32).range(1..=1_000)
+        )]
+        limit: u32,
+    },
+    /// Shows one dead letter in full, with its payload decoded.
+    Inspect {
+        /// The dead letter's message id (the instruction or report id), as `dlq list` shows it.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+    },
+    /// Sends a dead letter again to where it was going, then removes it from the queue.
+    ///
+    /// Agencies answer an instruction they carried out already instead of carrying it out again.
+    Replay {
+        /// The dead letter's message id.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+    },
+    /// Removes a dead letter for good, after asking for confirmation on a terminal.
+    Discard {
+        /// The dead letter's message id.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+        /// Discard without asking; required when stdin is not a terminal (scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// Which service to probe.
@@ -687,6 +731,15 @@ pub mod parse {
         })
     }
 
+    /// A dead letter's message id: any text but blank.
+    pub fn message_id(input: &str) -> Result<String, String> {
+        let id = input.trim();
+        if id.is_empty() {
+            return Err("a message id must not be blank: copy it from `hubctl dlq list`".into());
+        }
+        Ok(id.to_owned())
+    }
+
     /// Whole seconds, at least one.
     pub fn seconds(input: &str) -> Result<Duration, String> {
         match input.trim().parse::<u64>() {
@@ -810,6 +863,25 @@ mod tests {
         assert_eq!(error.exit_code(), 2);
         let error = parse(&["--court", "京0105", "status", "nope"]).expect_err("id");
         assert!(error.to_string().contains("is not a measure id"));
+    }
+
+    #[test]
+    fn dead_letter_commands_need_no_court_and_check_their_arguments() {
+        let cli = parse(&["dlq", "list"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Dlq(DlqCommand::List { limit: 100 })
+        ));
+        assert!(parse(&["dlq", "list", "--limit", "0"]).is_err());
+        assert!(parse(&["dlq", "list", "--limit", "1001"]).is_err());
+        let error = parse(&["dlq", "replay", " "]).expect_err("blank id");
+        assert_eq!(error.exit_code(), 2);
+        let cli = parse(&["dlq", "discard", "garbage-report", "--yes"]).expect("parses");
+        let Command::Dlq(DlqCommand::Discard { message_id, yes }) = cli.command else {
+            panic!("not a discard: {:?}", cli.command);
+        };
+        assert_eq!(message_id, "garbage-report");
+        assert!(yes);
     }
 
     #[test]

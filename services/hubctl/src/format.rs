@@ -9,6 +9,7 @@ use time::{OffsetDateTime, macros::format_description};
 
 pub use hub_domain::CHINA_STANDARD_TIME;
 
+pub mod dlq;
 pub mod inquiry;
 
 /// Fen as yuan with separators, e.g. `10,000.00`; a negative value (never sent by the hub) is

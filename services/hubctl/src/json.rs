@@ -204,6 +204,45 @@ pub fn ledger_freeze(f: &admin::LedgerFreeze) -> Value {
     })
 }
 
+/// A dead letter: `type` is `instruction`, `report` (or the wire type when neither), with the
+/// wire type itself in `message_type`; `summary` only when inspected.
+pub fn dead_letter(l: &pb::DeadLetter) -> Value {
+    json!({
+        "message_id": l.message_id,
+        "type": format::dlq::kind(&l.r#type),
+        "message_type": text_or_null(&l.r#type),
+        "measure_id": text_or_null(&l.measure_id),
+        "routing_key": text_or_null(&l.routing_key),
+        "source_queue": text_or_null(&l.source_queue),
+        "court_code": text_or_null(&l.court),
+        "published_at": time(l.published_at.as_ref()),
+        "size_bytes": l.size_bytes,
+        "reason": l.reason,
+        "summary": text_or_null(&l.summary),
+    })
+}
+
+/// What an operator did to a dead letter: `replayed` (with the routing key it was sent to again)
+/// or `discarded`, or `kept` when a discard was not confirmed.
+pub fn dead_letter_action(action: &str, l: &pb::DeadLetter) -> Value {
+    let mut value = json!({
+        "action": action,
+        "dead_letter": dead_letter(l),
+    });
+    if action == "replayed" {
+        value["sent_to"] = text_or_null(&l.routing_key);
+    }
+    value
+}
+
+/// The count after `hubctl dlq list`'s dead letters: how many wait in all, how many were listed.
+pub fn dead_letters_waiting(total: u32, listed: usize) -> Value {
+    json!({
+        "waiting": total,
+        "listed": listed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

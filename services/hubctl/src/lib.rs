@@ -4,13 +4,14 @@
 //! (`inquire`, `answers`), to order freezes and deductions at banks, seal-ups at land registries,
 //! vehicle distraints and exit restrictions through public security, to release and renew them
 //! before they lapse (`expiring`), and to follow every measure to its end; operators use its
-//! `bank` commands to drive a reference bank and `demo` to walk through the hub's behaviour end
-//! to end.
+//! `dlq` commands to list, inspect, replay and discard the messages the hub could not process,
+//! its `bank` commands to drive a reference bank and `demo` to walk through the hub's behaviour
+//! end to end.
 //!
 //! Data enters as command-line arguments. Amounts, court codes and measure ids are parsed in
 //! [`cli`] (a typing error never reaches the hub); the rest is sent as typed and the hub's
 //! `InvalidArgument` names each offending field. Requests leave over gRPC to the hub's
-//! `CourtGateway` ([`court`]) or a reference bank's `BankAdmin`. Answers leave as text for people
+//! `CourtGateway` ([`court`]), its `Ops` service ([`ops`]) or a reference bank's `BankAdmin`. Answers leave as text for people
 //! ([`format`]) or, with `--json`, one JSON object per line for programs ([`json`]). Failures
 //! become a sentence on stderr and an exit code ([`error`]).
 
@@ -22,6 +23,7 @@ mod demo;
 pub mod error;
 mod format;
 mod json;
+mod ops;
 mod wait;
 
 use std::io::Write;
@@ -69,6 +71,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Bank(command) => cmd::bank::run(context, command).await,
         Command::Demo(args) => demo::run(context, args).await,
         Command::Health(args) => cmd::health::run(context, args).await,
+        Command::Dlq(command) => cmd::dlq::run(context, command).await,
     }
 }
 
@@ -92,6 +95,11 @@ impl Context {
             )
         })?;
         Court::connect(self.hub.clone(), code).await
+    }
+
+    /// A session with the hub's operations service, which acts for no court.
+    pub async fn ops(&self) -> Result<ops::Ops, Failure> {
+        ops::Ops::connect(self.hub.clone()).await
     }
 }
 

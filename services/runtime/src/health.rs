@@ -37,7 +37,8 @@ impl Readiness {
         let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
         checks.insert(name, passing);
         let ready = checks.values().all(|ok| *ok);
-        self.ready.send_if_modified(|r| std::mem::replace(r, ready) != ready);
+        self.ready
+            .send_if_modified(|r| std::mem::replace(r, ready) != ready);
     }
 
     /// Whether every check passes.

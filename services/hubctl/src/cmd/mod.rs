@@ -4,6 +4,7 @@ pub mod answers;
 pub mod bank;
 pub mod deduct;
 pub mod distrain;
+pub mod dlq;
 pub mod expiring;
 pub mod freeze;
 pub mod health;

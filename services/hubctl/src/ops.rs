@@ -1,0 +1,74 @@
+//! An operator's session with the hub: the gateway's `Ops` client, every call with its errors
+//! already mapped to [`Failure`]. Operators act for no court, so nothing here needs `--court`.
+
+use enforcement_proto::v1::{self as pb, ops_client::OpsClient};
+use tonic::transport::Channel;
+
+use crate::{
+    connect,
+    error::{Failure, Server},
+};
+
+/// The hub's dead-letter operations.
+#[derive(Clone)]
+pub struct Ops {
+    client: OpsClient<Channel>,
+    hub: Server,
+}
+
+impl Ops {
+    /// Connects to the gateway at `hub`.
+    pub async fn connect(hub: Server) -> Result<Self, Failure> {
+        let channel = connect::channel(&hub).await?;
+        Ok(Self {
+            client: OpsClient::new(channel),
+            hub,
+        })
+    }
+
+    fn failure(&self, status: tonic::Status) -> Failure {
+        Failure::from_status(status, &self.hub)
+    }
+
+    /// The oldest `limit` dead letters and how many wait in all.
+    pub async fn list(&mut self, limit: u32) -> Result<pb::ListDeadLettersResponse, Failure> {
+        match self
+            .client
+            .list_dead_letters(pb::ListDeadLettersRequest { limit })
+            .await
+        {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// One dead letter, with its payload decoded into a summary.
+    pub async fn inspect(&mut self, message_id: &str) -> Result<pb::DeadLetter, Failure> {
+        match self.client.inspect_dead_letter(request(message_id)).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Sends a dead letter again to where it was going; it leaves the queue.
+    pub async fn replay(&mut self, message_id: &str) -> Result<pb::DeadLetter, Failure> {
+        match self.client.replay_dead_letter(request(message_id)).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Removes a dead letter for good.
+    pub async fn discard(&mut self, message_id: &str) -> Result<pb::DeadLetter, Failure> {
+        match self.client.discard_dead_letter(request(message_id)).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+}
+
+fn request(message_id: &str) -> pb::DeadLetterRequest {
+    pb::DeadLetterRequest {
+        message_id: message_id.to_owned(),
+    }
+}
