@@ -7,6 +7,7 @@ use enforcement_proto::v1 as pb;
 use hub_bus::{MessageMeta, Published, Publisher, header_str, topology};
 use hub_testkit::{TestHub, eventually, fixtures};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
+use prost::Message;
 
 const COURT: &str = "京0105";
 
@@ -94,34 +95,30 @@ async fn a_bank_that_stays_down_ends_the_measure_failed_with_the_instruction_in_
     hub.shutdown().await
 }
 
-#[tokio::test]
-async fn an_undecodable_instruction_goes_to_dead_letters_with_the_reason() -> anyhow::Result<()> {
-    let hub = TestHub::with_banks(&["ICBC"]).await?;
+/// Publishes `body` to bank ICBC's queue with `signature` and returns the dead letter it becomes.
+async fn dead_letter_of(
+    hub: &TestHub,
+    body: &[u8],
+    signature: Option<String>,
+) -> anyhow::Result<DeadLetter> {
     let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test").await?;
     let publisher = Publisher::open(&connection).await?;
-    let meta = MessageMeta {
-        message_id: "garbage-1".into(),
+    let mut meta = MessageMeta {
+        message_id: "suspect-1".into(),
         correlation_id: Some("not-a-measure".into()),
         kind: "enforcement.v1.Instruction".into(),
         ..MessageMeta::default()
     };
+    if let Some(signature) = signature {
+        meta.headers
+            .push((hub_bus::signing::HEADER_SIGNATURE.into(), signature));
+    }
     let published = publisher
-        .publish(
-            topology::INSTRUCTIONS_EXCHANGE,
-            "bank.ICBC",
-            b"\xff\xff not protobuf",
-            &meta,
-        )
+        .publish(topology::INSTRUCTIONS_EXCHANGE, "bank.ICBC", body, &meta)
         .await?;
     assert_eq!(published, Published::Confirmed);
-
-    let letter = take_dead_letter(&hub).await?;
-    assert!(
-        letter.reason.starts_with("undecodable instruction"),
-        "{}",
-        letter.reason
-    );
-    assert_eq!(letter.body, b"\xff\xff not protobuf");
+    let _ = connection.close(200, "done".into()).await;
+    let letter = take_dead_letter(hub).await?;
     // The agency's queue is empty again: the message was taken, not left to loop.
     eventually(
         "the agency queue drained",
@@ -132,7 +129,65 @@ async fn an_undecodable_instruction_goes_to_dead_letters_with_the_reason() -> an
         },
     )
     .await?;
-    let _ = connection.close(200, "done".into()).await;
+    Ok(letter)
+}
+
+#[tokio::test]
+async fn an_unsigned_instruction_goes_to_dead_letters_unread() -> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let request = fixtures::freeze(
+        COURT,
+        "forged",
+        &fixtures::case_number(23),
+        fixtures::person("张三", &fixtures::resident_id(23)),
+        "ICBC",
+        &fixtures::account_number(23),
+        1_000_000,
+        12,
+    );
+    let letter = dead_letter_of(&hub, &request.encode_to_vec(), None).await?;
+    assert_eq!(
+        letter.reason,
+        "instruction refused: the message is unsigned"
+    );
+    assert!(hub.ledger("ICBC").await?.is_empty());
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn an_instruction_signed_with_another_key_goes_to_dead_letters_unread() -> anyhow::Result<()>
+{
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let body = b"\x0a\x03abc";
+    let intruder = hub_bus::signing::Signer::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let letter = dead_letter_of(&hub, body, Some(intruder.sign(body))).await?;
+    assert!(
+        letter.reason.contains("does not verify"),
+        "{}",
+        letter.reason
+    );
+    // Signed by the hub but altered on the way: refused all the same.
+    let signature = hub.sign_as_gateway(body);
+    let letter = dead_letter_of(&hub, b"\x0a\x03abd", Some(signature)).await?;
+    assert!(
+        letter.reason.contains("does not verify"),
+        "{}",
+        letter.reason
+    );
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn an_undecodable_instruction_goes_to_dead_letters_with_the_reason() -> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let body = b"\xff\xff not protobuf";
+    let letter = dead_letter_of(&hub, body, Some(hub.sign_as_gateway(body))).await?;
+    assert!(
+        letter.reason.starts_with("undecodable instruction"),
+        "{}",
+        letter.reason
+    );
+    assert_eq!(letter.body, body);
     hub.shutdown().await
 }
 

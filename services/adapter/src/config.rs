@@ -36,6 +36,11 @@ pub struct Config {
     #[arg(long, env = "ADAPTER_INBOX_LISTEN", default_value = "127.0.0.1:50071")]
     pub inbox_listen: SocketAddr,
 
+    /// The gateway's Ed25519 public key (64 hex digits): instructions that are unsigned or do not
+    /// verify with it are refused and dead-lettered. Unset: instructions are not verified.
+    #[arg(long, env = "ADAPTER_GATEWAY_PUBLIC_KEY")]
+    pub gateway_public_key: Option<String>,
+
     /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "ADAPTER_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,

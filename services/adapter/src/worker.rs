@@ -20,6 +20,7 @@ use enforcement_proto::{
 };
 use hub_bus::{
     MessageMeta, Published, Publisher, header_str,
+    signing::{HEADER_SIGNATURE, Verifier},
     topology::{
         AgencyQueue, DEAD_LETTER_EXCHANGE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON,
         OUTCOMES_EXCHANGE, QueuePolicy, declare_agency,
@@ -59,6 +60,8 @@ pub struct Served {
 #[derive(Clone)]
 pub struct Worker {
     config: Arc<Config>,
+    /// Verifies the gateway's signature on instructions, when its key is configured.
+    verifier: Option<Verifier>,
     /// The agencies, all of one kind; a delivery names the one it came for by index.
     served: Arc<Vec<Served>>,
     backend: AgencyBackendClient<Channel>,
@@ -89,7 +92,17 @@ impl Worker {
         let endpoint = Channel::from_shared(config.agency_url.clone())
             .with_context(|| format!("agency URL {:?}", config.agency_url))?
             .connect_timeout(Duration::from_secs(5));
+        let verifier = config
+            .gateway_public_key
+            .as_deref()
+            .map(Verifier::from_hex)
+            .transpose()
+            .context("ADAPTER_GATEWAY_PUBLIC_KEY")?;
+        if verifier.is_none() {
+            tracing::warn!("no gateway public key: instructions are not verified");
+        }
         Ok(Self {
+            verifier,
             served: Arc::new(served),
             backend: AgencyBackendClient::new(endpoint.connect_lazy()),
             config,
@@ -253,6 +266,23 @@ impl Worker {
                 hub_bus::MAX_MESSAGE_BYTES
             );
             return self.give_up(h, None, "", Fate::Malformed(reason)).await;
+        }
+        if let Some(verifier) = &self.verifier
+            && let Err(e) = verifier.verify(
+                &h.delivery.data,
+                header_str(&h.delivery.properties, HEADER_SIGNATURE),
+            )
+        {
+            let measure = h
+                .delivery
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.to_string());
+            let reason = format!("instruction refused: {e}");
+            return self
+                .give_up(h, measure.as_deref(), "", Fate::Malformed(reason))
+                .await;
         }
         let instruction = match pb::Instruction::decode(h.delivery.data.as_slice()) {
             Ok(i) => i,
@@ -630,7 +660,7 @@ async fn dead_letter(h: &Handling<'_>, reason: &str) -> anyhow::Result<()> {
         (HEADER_DEAD_REASON.to_string(), reason.to_string()),
         (HEADER_DEAD_QUEUE.to_string(), h.served.queue.queue.clone()),
     ];
-    for key in ["court", "asset", "deadline"] {
+    for key in ["court", "asset", "deadline", HEADER_SIGNATURE] {
         if let Some(value) = header_str(props, key) {
             headers.push((key.to_string(), value.to_string()));
         }

@@ -11,6 +11,7 @@
 mod connect;
 mod headers;
 mod publish;
+pub mod signing;
 pub mod topology;
 
 pub use connect::{connect, consume};

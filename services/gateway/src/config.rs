@@ -46,6 +46,11 @@ pub struct Config {
     )]
     pub amqp_url: String,
 
+    /// Seed of the Ed25519 key instructions are signed with (64 hex digits). Adapters given its
+    /// public key refuse instructions that are unsigned or do not verify. Unset: unsigned.
+    #[arg(long, env = "GATEWAY_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+
     /// How long an agency has to receive an instruction before it ends EXPIRED, in seconds.
     /// Banks must act "immediately"; published practice is a working day for freezes.
     #[arg(

@@ -145,12 +145,22 @@ impl Application {
             config.reconnect_backoff(),
             shutdown.clone(),
         ));
+        let signer = config
+            .signing_key
+            .as_deref()
+            .map(hub_bus::signing::Signer::from_hex)
+            .transpose()
+            .context("GATEWAY_SIGNING_KEY")?;
+        if signer.is_none() {
+            tracing::warn!("no signing key: instructions go out unsigned");
+        }
         let relay = Relay::new(
             store.clone(),
             config.relay_batch,
             config.relay_poll(),
             relay_wake.clone(),
             clock.clone(),
+            signer,
         );
         let consumer = ReportConsumer::new(
             store.clone(),

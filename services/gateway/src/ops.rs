@@ -10,6 +10,7 @@ use enforcement_proto::{
 };
 use hub_bus::{
     MessageMeta, Published, Publisher, header_str,
+    signing::HEADER_SIGNATURE,
     topology::{
         DEAD_LETTER_QUEUE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, INSTRUCTIONS_EXCHANGE,
         OUTCOMES_EXCHANGE,
@@ -232,7 +233,7 @@ async fn replay(session: &mut Session, id: &str) -> Result<pb::DeadLetter, Statu
         }
     };
     let props = &delivery.properties;
-    let headers = ["court", "asset", "deadline"]
+    let headers = ["court", "asset", "deadline", HEADER_SIGNATURE]
         .into_iter()
         .filter_map(|k| header_str(props, k).map(|v| (k.to_string(), v.to_string())))
         .collect();

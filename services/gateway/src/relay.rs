@@ -13,7 +13,11 @@
 use std::{sync::Arc, time::Duration};
 
 use enforcement_proto::v1 as pb;
-use hub_bus::{MessageMeta, PendingConfirm, Published, Publisher, topology::INSTRUCTIONS_EXCHANGE};
+use hub_bus::{
+    MessageMeta, PendingConfirm, Published, Publisher,
+    signing::{HEADER_SIGNATURE, Signer},
+    topology::INSTRUCTIONS_EXCHANGE,
+};
 use sqlx::{Connection, PgConnection};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::sync::Notify;
@@ -57,6 +61,7 @@ pub struct Relay {
     poll: Duration,
     wake: Arc<Notify>,
     clock: hub_domain::Clock,
+    signer: Option<Signer>,
 }
 
 impl Relay {
@@ -67,6 +72,7 @@ impl Relay {
         poll: Duration,
         wake: Arc<Notify>,
         clock: hub_domain::Clock,
+        signer: Option<Signer>,
     ) -> Self {
         Self {
             store,
@@ -74,6 +80,7 @@ impl Relay {
             poll,
             wake,
             clock,
+            signer,
         }
     }
 
@@ -154,7 +161,7 @@ impl Relay {
                         INSTRUCTIONS_EXCHANGE,
                         &row.routing_key,
                         &row.payload,
-                        &meta(row),
+                        &meta(row, self.signer.as_ref()),
                     )
                     .await?,
             );
@@ -222,8 +229,8 @@ impl Relay {
     }
 }
 
-fn meta(row: &OutboxRow) -> MessageMeta {
-    MessageMeta {
+fn meta(row: &OutboxRow, signer: Option<&Signer>) -> MessageMeta {
+    let mut meta = MessageMeta {
         message_id: row.instruction_id.to_string(),
         correlation_id: Some(row.measure_id.to_string()),
         kind: "enforcement.v1.Instruction".into(),
@@ -236,5 +243,10 @@ fn meta(row: &OutboxRow) -> MessageMeta {
                 row.deadline.format(&Rfc3339).unwrap_or_default(),
             ),
         ],
+    };
+    if let Some(signer) = signer {
+        meta.headers
+            .push((HEADER_SIGNATURE.to_string(), signer.sign(&row.payload)));
     }
+    meta
 }

@@ -106,6 +106,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Whether a hub service (gateway, adapter, reference bank) is serving: exit 0 if it is.
     Health(HealthArgs),
+    /// Makes a new Ed25519 key pair for signing instructions: the seed goes to the gateway
+    /// (GATEWAY_SIGNING_KEY), the public key to every adapter (ADAPTER_GATEWAY_PUBLIC_KEY).
+    Keygen,
     /// Dead letters (for operators, no --court): messages the hub could not process, waiting
     /// to be replayed or discarded.
     #[command(subcommand)]

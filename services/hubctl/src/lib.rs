@@ -71,6 +71,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Bank(command) => cmd::bank::run(context, command).await,
         Command::Demo(args) => demo::run(context, args).await,
         Command::Health(args) => cmd::health::run(context, args).await,
+        Command::Keygen => cmd::keygen::run(context),
         Command::Dlq(command) => cmd::dlq::run(context, command).await,
     }
 }

@@ -187,11 +187,15 @@ impl TestHubBuilder {
         let sandbox = Sandbox::create().await?;
         let clock = Clock::adjustable();
         let gateway_schema = sandbox.schema("gateway");
+        // Every test hub signs its instructions with a key of its own, and its adapters verify.
+        let signer = hub_bus::signing::Signer::generate()
+            .map_err(|e| anyhow::anyhow!("no randomness for a signing key: {e}"))?;
         let settings = GatewaySettings {
             database_url: sandbox.database_url().to_string(),
             schema: gateway_schema.clone(),
             amqp_url: sandbox.amqp_url(),
             deadline: self.deadline,
+            signing_key: signer.seed_hex(),
         };
         let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
@@ -314,6 +318,20 @@ impl TestHub {
         .fetch_one(self.sandbox.pool())
         .await?;
         Ok(count)
+    }
+
+    /// The gateway's signature of `body`, as its relay would send it.
+    pub fn sign_as_gateway(&self, body: &[u8]) -> String {
+        hub_bus::signing::Signer::from_hex(&self.gateway_settings.signing_key)
+            .map(|s| s.sign(body))
+            .unwrap_or_default()
+    }
+
+    /// The public key of the gateway's instruction signatures.
+    pub fn gateway_public_key(&self) -> String {
+        hub_bus::signing::Signer::from_hex(&self.gateway_settings.signing_key)
+            .map(|s| s.public_hex())
+            .unwrap_or_default()
     }
 
     /// A client of the operators' service.
@@ -507,6 +525,7 @@ impl TestHub {
             agency_codes: codes.to_vec(),
             agency_url: format!("http://{agency_addr}"),
             inbox_listen: inbox,
+            gateway_public_key: Some(self.gateway_public_key()),
             http_listen: None,
             amqp_url: self.sandbox.amqp_url(),
             prefetch: 64,
@@ -571,6 +590,7 @@ impl TestHub {
             ("ADAPTER_AGENCY_URL", format!("http://{}", node.addr)),
             ("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string()),
             ("ADAPTER_AMQP_URL", self.sandbox.amqp_url()),
+            ("ADAPTER_GATEWAY_PUBLIC_KEY", self.gateway_public_key()),
             (
                 "ADAPTER_RETRY_INITIAL_MS",
                 self.adapter_retry_ms.to_string(),
@@ -711,6 +731,8 @@ struct GatewaySettings {
     database_url: String,
     schema: String,
     amqp_url: String,
+    /// The seed instructions are signed with.
+    signing_key: String,
     /// Instruction deadline and grace, in seconds.
     deadline: (u64, u64),
 }
@@ -725,6 +747,7 @@ impl GatewaySettings {
             database_schema: self.schema.clone(),
             database_connections: 16,
             amqp_url: self.amqp_url.clone(),
+            signing_key: Some(self.signing_key.clone()),
             instruction_deadline_secs: self.deadline.0,
             deadline_grace_secs: self.deadline.1,
             relay_batch: 256,
@@ -746,6 +769,7 @@ impl GatewaySettings {
             ("GATEWAY_DATABASE_URL", self.database_url.clone()),
             ("GATEWAY_DATABASE_SCHEMA", self.schema.clone()),
             ("GATEWAY_AMQP_URL", self.amqp_url.clone()),
+            ("GATEWAY_SIGNING_KEY", self.signing_key.clone()),
             (
                 "GATEWAY_INSTRUCTION_DEADLINE_SECS",
                 self.deadline.0.to_string(),

@@ -9,6 +9,7 @@ pub mod expiring;
 pub mod freeze;
 pub mod health;
 pub mod inquire;
+pub mod keygen;
 pub mod list;
 pub mod release;
 pub mod renew;
