@@ -150,7 +150,9 @@ impl Worker {
         let publisher = Publisher::open(&connection)
             .await
             .context("opening the publish channel")?;
-        self.declare_queues(&connection).await?;
+        tokio::time::timeout(SETUP_TIMEOUT, self.declare_queues(&connection))
+            .await
+            .context("declaring the agency queues took too long")??;
         let channel = connection
             .create_channel()
             .await
@@ -162,10 +164,13 @@ impl Worker {
         let mut forwarders = JoinSet::new();
         for (index, served) in self.served.iter().enumerate() {
             let tag = format!("adapter-{}-{}", served.agency, Uuid::now_v7());
-            let consumer =
-                hub_bus::consume(&channel, &served.queue.queue, &tag, self.config.prefetch)
-                    .await
-                    .with_context(|| format!("consuming {}", served.queue.queue))?;
+            let consumer = tokio::time::timeout(
+                SETUP_TIMEOUT,
+                hub_bus::consume(&channel, &served.queue.queue, &tag, self.config.prefetch),
+            )
+            .await
+            .with_context(|| format!("consuming {} took too long", served.queue.queue))?
+            .with_context(|| format!("consuming {}", served.queue.queue))?;
             tags.push(tag);
             forwarders.spawn(forward(index, consumer, incoming_tx.clone()));
         }
@@ -590,6 +595,10 @@ impl Worker {
         Ok(())
     }
 }
+
+/// How long declaring the queues of a session may take; a broker still recovering its queues
+/// may not answer, and the session is better started again.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Channels used at once to declare the agency queues.
 const DECLARE_CHANNELS: usize = 8;

@@ -4,11 +4,22 @@ use lapin::{
     types::FieldTable,
 };
 
+/// How long opening a connection may take. A broker that is starting up can accept the TCP
+/// connection and then not answer the handshake; without a limit a service would wait forever
+/// instead of trying again.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Opens a connection named `name` (shown in the management UI, so operators can tell which
-/// service holds which connection).
+/// service holds which connection), giving up after [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(url, properties).await
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
+        Ok(connected) => connected,
+        Err(_) => Err(lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the broker did not complete the connection handshake in time",
+        ))),
+    }
 }
 
 /// Starts a manual-ack consumer on `queue` with at most `prefetch` unacknowledged deliveries.

@@ -57,6 +57,10 @@ pub async fn main() -> anyhow::Result<()> {
     app.run_until_stopped(hub_runtime::cancel_on_signal()).await
 }
 
+/// How long setting up a broker session (declarations, consumer) may take before it is tried
+/// again; a broker recovering its queues after a restart may not answer.
+const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Capacity of the in-process event broadcast.
 const EVENT_BUFFER: usize = 4096;
 
@@ -270,20 +274,25 @@ async fn broker_session(
     let publisher = hub_bus::Publisher::open(&connection)
         .await
         .context("opening the publish channel")?;
-    declare_gateway(publisher.channel(), policy)
+    tokio::time::timeout(SETUP_TIMEOUT, declare_gateway(publisher.channel(), policy))
         .await
+        .context("declaring the topology took too long")?
         .context("declaring the topology")?;
     let channel = connection
         .create_channel()
         .await
         .context("opening the consume channel")?;
-    let deliveries = hub_bus::consume(
-        &channel,
-        GATEWAY_QUEUE,
-        "enforcement-gateway",
-        config.report_prefetch,
+    let deliveries = tokio::time::timeout(
+        SETUP_TIMEOUT,
+        hub_bus::consume(
+            &channel,
+            GATEWAY_QUEUE,
+            "enforcement-gateway",
+            config.report_prefetch,
+        ),
     )
     .await
+    .context("consuming agency reports took too long")?
     .context("consuming agency reports")?;
     readiness.set(BROKER, true);
     tracing::info!("connected to RabbitMQ");

@@ -181,6 +181,12 @@ impl Relay {
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
+        // Lock the measures in id order, as report application does, so the two never deadlock.
+        let measure_ids: Vec<Uuid> = rows.iter().map(|r| r.measure_id).collect();
+        sqlx::query("SELECT id FROM measures WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&measure_ids)
+            .execute(&mut *tx)
+            .await?;
         let now = self.clock.now();
         let mut changed: Vec<MeasureRow> = sqlx::query_as(concat!(
             "UPDATE measures SET state = 'dispatched', version = version + 1, updated_at = $2 \

@@ -59,7 +59,10 @@ pub async fn expire_undelivered(
     let expired: Vec<MeasureRow> = sqlx::query_as(concat!(
         "UPDATE measures SET state = 'expired', reason_code = $2, reason_message = $3, \
              version = version + 1, updated_at = now() \
-         WHERE kind <> 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+         WHERE id IN (SELECT id FROM measures \
+             WHERE kind <> 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+             ORDER BY id FOR UPDATE) \
+         AND kind <> 'inquiry' AND state IN ('submitted', 'dispatched') \
          RETURNING ",
         measure_columns!()
     ))
@@ -104,7 +107,10 @@ pub async fn close_overdue_inquiries(
              state = CASE WHEN inquiry_answered >= inquiry_addressed THEN 'effective' ELSE 'partial' END, \
              inquiry_unanswered = GREATEST(inquiry_addressed - inquiry_answered, 0), \
              effective_at = $1, version = version + 1, updated_at = $1 \
-         WHERE kind = 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+         WHERE id IN (SELECT id FROM measures \
+             WHERE kind = 'inquiry' AND state IN ('submitted', 'dispatched') AND deadline <= $1 \
+             ORDER BY id FOR UPDATE) \
+         AND state IN ('submitted', 'dispatched') \
          RETURNING ",
         measure_columns!()
     ))
@@ -139,10 +145,12 @@ pub async fn warn_expiring(
     let mut tx = store.pool().begin().await?;
     let warned: Vec<MeasureRow> = sqlx::query_as(concat!(
         "UPDATE measures SET warned_within_days = $3, version = version + 1, updated_at = $1 \
-                  WHERE state IN ('effective', 'partial') AND expires_at IS NOT NULL \
-           AND kind IN ('freeze', 'seal_up', 'distraint', 'exit_restriction') \
-           AND expires_at > $1 AND expires_at <= $2 \
-           AND (warned_within_days IS NULL OR warned_within_days > $3) \
+         WHERE id IN (SELECT id FROM measures \
+             WHERE state IN ('effective', 'partial') AND expires_at IS NOT NULL \
+               AND kind IN ('freeze', 'seal_up', 'distraint', 'exit_restriction') \
+               AND expires_at > $1 AND expires_at <= $2 \
+               AND (warned_within_days IS NULL OR warned_within_days > $3) \
+             ORDER BY id FOR UPDATE) \
          RETURNING ",
         measure_columns!()
     ))
