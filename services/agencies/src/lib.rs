@@ -10,4 +10,6 @@ pub mod faults;
 pub mod holds;
 pub mod land;
 pub mod notices;
+pub mod office;
 pub mod police;
+mod serving;

@@ -20,11 +20,14 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, service::Routes};
 use uuid::Uuid;
 
 use self::ledger::{Account, Changes, Ledger};
-use crate::notices;
+use crate::{
+    notices,
+    serving::{self, Background},
+};
 
 /// A reference bank's configuration (`BANK_*` environment variables or flags).
 #[derive(Args, Clone, Debug)]
@@ -663,7 +666,7 @@ impl BankApplication {
         self.bank.clone()
     }
 
-    /// Serves until `shutdown`.
+    /// Serves until `shutdown`, then drains the notice sender and the lapse task.
     pub async fn run_until_stopped(
         self,
         shutdown: tokio_util::sync::CancellationToken,
@@ -673,48 +676,29 @@ impl BankApplication {
             listener,
             bank,
         } = self;
-        let sender = notices::NoticeSender::new(
-            bank.pool.clone(),
-            &config.inbox_url,
-            bank.notices_wake.clone(),
-            Duration::from_millis(config.notice_poll_ms),
-        )?;
-        let sending = tokio::spawn(sender.run(shutdown.clone()));
-        let lapsing = tokio::spawn({
-            let bank = bank.clone();
-            let shutdown = shutdown.clone();
-            let every = Duration::from_millis(config.lapse_poll_ms.max(10));
-            async move {
-                loop {
-                    if let Err(e) = bank.lapse_due().await {
-                        tracing::warn!(error = %e, "lapsing expired freezes failed");
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
-                }
-            }
-        });
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<pb::agency_backend_server::AgencyBackendServer<Bank>>()
-            .await;
-        tracing::info!(banks = config.codes.len(), addr = %listener.local_addr()?, "reference bank serving");
-        let served = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(pb::agency_backend_server::AgencyBackendServer::new(
-                bank.clone(),
-            ))
-            .add_service(admin::bank_admin_server::BankAdminServer::new(bank))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
-        shutdown.cancel();
-        let _ = sending.await;
-        let _ = lapsing.await;
-        served.context("serving the bank")
+        tracing::info!(banks = config.codes.len(), "bank");
+        let routes = Routes::new(pb::agency_backend_server::AgencyBackendServer::new(
+            bank.clone(),
+        ))
+        .add_service(admin::bank_admin_server::BankAdminServer::new(bank.clone()));
+        let background = Background {
+            pool: bank.pool.clone(),
+            inbox_url: config.inbox_url,
+            notices_wake: bank.notices_wake.clone(),
+            notice_poll: Duration::from_millis(config.notice_poll_ms),
+            lapse_poll: Duration::from_millis(config.lapse_poll_ms),
+        };
+        serving::serve(
+            "reference bank",
+            listener,
+            routes,
+            background,
+            move || {
+                let bank = bank.clone();
+                async move { bank.lapse_due().await }
+            },
+            shutdown,
+        )
+        .await
     }
 }

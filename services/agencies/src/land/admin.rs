@@ -34,7 +34,7 @@ impl LandAdmin for Registry {
         request: Request<admin::RegisterPropertyRequest>,
     ) -> Result<Response<admin::Property>, Status> {
         let req = request.into_inner();
-        let code = self.region(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let record = PropertyRecord::parse(
             code,
             &req.property_id,
@@ -64,7 +64,7 @@ impl LandAdmin for Registry {
         request: Request<admin::RegisterTitleRequest>,
     ) -> Result<Response<admin::RegisterTitleResponse>, Status> {
         let req = request.into_inner();
-        let code = self.region(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let (id, name) = holds::parse_holder(&req.holder_id, &req.holder_name)?;
         let holder = Party { id, name };
         let property_id = req.property_id.trim();
@@ -111,7 +111,7 @@ impl LandAdmin for Registry {
         request: Request<admin::PropertyRequest>,
     ) -> Result<Response<admin::Property>, Status> {
         let req = request.into_inner();
-        let code = self.region(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         self.property(code, req.property_id.trim())
             .await
             .map(Response::new)
@@ -122,7 +122,7 @@ impl LandAdmin for Registry {
         request: Request<admin::ListPropertyHoldsRequest>,
     ) -> Result<Response<admin::ListPropertyHoldsResponse>, Status> {
         let req = request.into_inner();
-        let code = self.region(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let property_id = req.property_id.trim();
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         let rows = Holds {

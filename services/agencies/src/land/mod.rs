@@ -10,30 +10,28 @@
 //! adapter's inbox through [`crate::notices`].
 //!
 //! The hold rules shared with public security (waiting, release, renewal, lapse) are in
-//! [`crate::holds`]; what is particular to real estate (who may be sealed up, pre-seizure and its
-//! conversion on title registration, real-estate inquiries) is in [`seal_up`].
+//! [`crate::holds`] and the office around them in [`crate::office`]; what is particular to real
+//! estate (who may be sealed up, pre-seizure and its conversion on title registration,
+//! real-estate inquiries) is in [`seal_up`].
 
 mod admin;
 pub mod seal_up;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
 use enforcement_proto::{
     reference as admin_pb,
-    v1::{self as pb, agency_backend_server::AgencyBackend},
+    v1::{self as pb, instruction::Action},
 };
 use hub_domain::{AgencyCode, Clock};
-use sqlx::PgPool;
-use tokio::sync::Notify;
-use tonic::{Request, Response, Status};
-use uuid::Uuid;
+use tonic::service::Routes;
 
 use crate::{
-    faults::Faults,
-    holds::{self, Changes, Holds, Refusal, journal},
-    notices,
+    holds::Holds,
+    office::{Carried, Office, Trade},
+    serving::{self, Background},
 };
 
 /// A reference land registry's configuration (`LAND_*` environment variables or flags).
@@ -87,235 +85,43 @@ fn parse_code(s: &str) -> Result<AgencyCode, String> {
     AgencyCode::parse(s).map_err(|e| e.to_string())
 }
 
-/// Most seal-ups lapsed per region and round, so one round's transaction stays short.
-const LAPSE_BATCH: i64 = 500;
+/// The land registry's trade: seal-ups, pre-seizures and real-estate inquiries.
+pub struct Land;
 
-/// The registry's state shared by its services and background tasks.
-#[derive(Clone)]
-pub struct Registry {
-    pool: PgPool,
-    /// The regions served; nothing else is answered.
-    codes: Arc<[AgencyCode]>,
-    clock: Clock,
-    notices_wake: Arc<Notify>,
-    faults: Arc<Faults>,
-}
+impl Trade for Land {
+    const KIND: pb::AgencyKind = pb::AgencyKind::LandRegistry;
+    const UNIT: &'static str = "registry region";
+    const NAME: &'static str = "land registry";
+    const SCOPE: &'static str = "a land registry carries out seal-ups, pre-seizures, their \
+                                 release and renewal, and real-estate inquiries only";
 
-impl Registry {
-    /// A registry over a migrated pool, serving `codes`.
-    pub fn new(pool: PgPool, codes: Vec<AgencyCode>, clock: Clock) -> Self {
-        Self {
-            pool,
-            codes: codes.into(),
-            clock,
-            notices_wake: Arc::new(Notify::new()),
-            faults: Arc::default(),
-        }
-    }
-
-    /// Faults to inject into `Execute` (slowness, outages), for demonstrating and testing how
-    /// the hub copes with an agency in trouble.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    /// The regions served.
-    pub fn codes(&self) -> &[AgencyCode] {
-        &self.codes
-    }
-
-    fn agency_ref(code: &AgencyCode) -> pb::AgencyRef {
-        pb::AgencyRef {
-            kind: pb::AgencyKind::LandRegistry as i32,
-            code: code.to_string(),
-        }
-    }
-
-    /// The served region an administration request names: `code`, or the only one served if it
-    /// is empty (as the bank's administration does, so that one-region deployments need not
-    /// repeat it). A region not served is `NOT_FOUND`.
-    fn region(&self, code: &str) -> Result<&AgencyCode, Status> {
-        let code = code.trim();
-        if code.is_empty() {
-            return match &*self.codes {
-                [only] => Ok(only),
-                _ => Err(Status::invalid_argument(
-                    "agency_code is required: this process serves several regions",
-                )),
-            };
-        }
-        self.codes
-            .iter()
-            .find(|c| c.as_str() == code)
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "this process serves registry region {}, not {code}",
-                    self.served()
-                ))
-            })
-    }
-
-    /// The served region an instruction is addressed to.
-    fn addressed(&self, agency: Option<&pb::AgencyRef>) -> Result<&AgencyCode, Status> {
-        let served = agency.and_then(|a| {
-            (a.kind == pb::AgencyKind::LandRegistry as i32)
-                .then(|| self.codes.iter().find(|c| c.as_str() == a.code))
-                .flatten()
-        });
-        served.ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "this is the land registry of {}; the instruction is addressed elsewhere",
-                self.served()
-            ))
-        })
-    }
-
-    fn served(&self) -> String {
-        self.codes
-            .iter()
-            .map(AgencyCode::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Lapses seal-ups past expiry in every region served, promotes what waited behind them and
-    /// notifies the courts. Returns how many lapsed.
-    pub async fn lapse_due(&self) -> Result<usize, sqlx::Error> {
-        let mut lapsed = 0;
-        for code in self.codes.iter() {
-            let now = holds::now(&self.clock);
-            let mut tx = self.pool.begin().await?;
-            let lapses = Holds {
-                conn: &mut tx,
-                agency_code: code.as_str(),
-                now,
-            }
-            .lapse_due(LAPSE_BATCH)
-            .await?;
-            for lapse in &lapses {
-                notices::record(
-                    &mut tx,
-                    &Self::agency_ref(code),
-                    lapse.updates.clone(),
-                    &lapse.message,
-                    now,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            lapsed += lapses.len();
-        }
-        if lapsed > 0 {
-            self.notices_wake.notify_one();
-        }
-        Ok(lapsed)
-    }
-
-    /// Executes an instruction once; a repeat gets the stored answer.
-    async fn execute_once(
-        &self,
-        code: &AgencyCode,
+    async fn carry_out(
+        holds: &mut Holds<'_>,
         instruction: &pb::Instruction,
-    ) -> Result<pb::ExecuteResponse, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(earlier) =
-            journal::recall(&mut tx, code.as_str(), &instruction.instruction_id).await?
-        {
-            tx.commit().await?;
-            return Ok(earlier);
-        }
-        let now = holds::now(&self.clock);
-        let mut holds = Holds {
-            conn: &mut tx,
-            agency_code: code.as_str(),
-            now,
-        };
-        use pb::instruction::Action;
-        let (changes, answer, action) = match &instruction.action {
-            Some(Action::SealUp(order)) => (
-                seal_up::seal_up(&mut holds, instruction, order).await?,
+        action: &Action,
+    ) -> Result<Option<Carried>, sqlx::Error> {
+        Ok(match action {
+            Action::SealUp(order) => Some((
+                seal_up::seal_up(holds, instruction, order).await?,
                 None,
                 "seal_up",
-            ),
-            Some(Action::Release(order)) => {
-                (holds.release(instruction, order).await?, None, "release")
+            )),
+            Action::Inquiry(order) => {
+                let (changes, answer) = seal_up::inquire(holds, instruction, order).await?;
+                Some((changes, answer, "inquiry"))
             }
-            Some(Action::Renewal(order)) => {
-                (holds.renew(instruction, order).await?, None, "renewal")
-            }
-            Some(Action::Inquiry(order)) => {
-                let (changes, answer) = seal_up::inquire(&mut holds, instruction, order).await?;
-                (changes, answer, "inquiry")
-            }
-            Some(
-                Action::Freeze(_)
-                | Action::Deduction(_)
-                | Action::Distraint(_)
-                | Action::ExitRestriction(_),
-            )
-            | None => (
-                Changes::refused(
-                    &instruction.measure_id,
-                    Refusal::new(
-                        pb::ReasonCode::NotSupported,
-                        "a land registry carries out seal-ups, pre-seizures, their release and \
-                         renewal, and real-estate inquiries only",
-                    ),
-                    now,
-                ),
-                None,
-                "unsupported",
-            ),
-        };
-        let response = pb::ExecuteResponse {
-            outcome: changes.outcome,
-            related: changes.related,
-            answer,
-            seal: Vec::new(),
-        };
-        journal::remember(&mut tx, code.as_str(), instruction, action, &response, now).await?;
-        tx.commit().await?;
-        Ok(response)
+            _ => None,
+        })
     }
 }
 
-#[tonic::async_trait]
-impl AgencyBackend for Registry {
-    async fn execute(
-        &self,
-        request: Request<pb::Instruction>,
-    ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let instruction = request.into_inner();
-        if Uuid::parse_str(&instruction.instruction_id).is_err()
-            || Uuid::parse_str(&instruction.measure_id).is_err()
-        {
-            return Err(Status::invalid_argument(
-                "instruction_id and measure_id must be UUIDs",
-            ));
-        }
-        self.faults.before_call().await?;
-        let code = self.addressed(instruction.agency.as_ref())?;
-        match self.execute_once(code, &instruction).await {
-            Ok(response) => {
-                tracing::info!(
-                    region = %code,
-                    instruction = %instruction.instruction_id,
-                    state = response.outcome.as_ref().map(|o| o.state).unwrap_or_default(),
-                    "instruction executed"
-                );
-                Ok(Response::new(response))
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
+/// A database failure, answered `UNAVAILABLE` for the adapter to retry.
+fn unavailable(e: sqlx::Error) -> tonic::Status {
+    crate::office::unavailable::<Land>(e)
 }
 
-/// A database failure, logged in full and answered without internals: the adapter retries
-/// `UNAVAILABLE`.
-fn unavailable(e: sqlx::Error) -> Status {
-    tracing::error!(error = %e, "land register error");
-    Status::unavailable("the land register is unavailable; retry")
-}
+/// The registry's state shared by its services and background tasks.
+pub type Registry = Office<Land>;
 
 /// A reference land registry ready to serve.
 pub struct LandApplication {
@@ -384,52 +190,31 @@ impl LandApplication {
             listener,
             registry,
         } = self;
-        let sender = notices::NoticeSender::new(
-            registry.pool.clone(),
-            &config.inbox_url,
-            registry.notices_wake.clone(),
-            Duration::from_millis(config.notice_poll_ms),
-        )?;
-        let sending = tokio::spawn(sender.run(shutdown.clone()));
-        let lapsing = tokio::spawn({
-            let registry = registry.clone();
-            let shutdown = shutdown.clone();
-            let every = Duration::from_millis(config.lapse_poll_ms.max(10));
-            async move {
-                loop {
-                    if let Err(e) = registry.lapse_due().await {
-                        tracing::warn!(error = %e, "lapsing expired seal-ups failed");
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
-                }
-            }
-        });
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<pb::agency_backend_server::AgencyBackendServer<Registry>>()
-            .await;
-        tracing::info!(
-            regions = %registry.served(),
-            addr = %listener.local_addr()?,
-            "reference land registry serving"
-        );
-        let served = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(pb::agency_backend_server::AgencyBackendServer::new(
-                registry.clone(),
-            ))
-            .add_service(admin_pb::land_admin_server::LandAdminServer::new(registry))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
-        shutdown.cancel();
-        let _ = sending.await;
-        let _ = lapsing.await;
-        served.context("serving the land registry")
+        tracing::info!(regions = %registry.served(), "land registry");
+        let routes = Routes::new(pb::agency_backend_server::AgencyBackendServer::new(
+            registry.clone(),
+        ))
+        .add_service(admin_pb::land_admin_server::LandAdminServer::new(
+            registry.clone(),
+        ));
+        let background = Background {
+            pool: registry.pool.clone(),
+            inbox_url: config.inbox_url,
+            notices_wake: registry.notices_wake.clone(),
+            notice_poll: Duration::from_millis(config.notice_poll_ms),
+            lapse_poll: Duration::from_millis(config.lapse_poll_ms),
+        };
+        serving::serve(
+            "reference land registry",
+            listener,
+            routes,
+            background,
+            move || {
+                let registry = registry.clone();
+                async move { registry.lapse_due().await }
+            },
+            shutdown,
+        )
+        .await
     }
 }

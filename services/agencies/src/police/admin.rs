@@ -29,7 +29,7 @@ impl PoliceAdmin for PublicSecurity {
         request: Request<admin::RegisterPersonRequest>,
     ) -> Result<Response<admin::Person>, Status> {
         let req = request.into_inner();
-        let code = self.unit(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let person = PersonRecord::parse(code, &req.resident_id, &req.name)?;
         if !person
             .insert(&self.pool, holds::now(&self.clock))
@@ -53,7 +53,7 @@ impl PoliceAdmin for PublicSecurity {
         request: Request<admin::RecordSightingRequest>,
     ) -> Result<Response<admin::Sighting>, Status> {
         let req = request.into_inner();
-        let code = self.unit(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let seen_at = match &req.seen_at {
             Some(ts) => {
                 instant(ts).ok_or_else(|| Status::invalid_argument("seen_at: out of range"))?
@@ -80,7 +80,7 @@ impl PoliceAdmin for PublicSecurity {
         request: Request<admin::RegisterVehicleRequest>,
     ) -> Result<Response<admin::Vehicle>, Status> {
         let req = request.into_inner();
-        let code = self.unit(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let vehicle =
             VehicleRecord::parse(code, &req.plate, &req.vin, &req.holder_id, &req.holder_name)?;
         if !vehicle
@@ -108,7 +108,7 @@ impl PoliceAdmin for PublicSecurity {
         request: Request<admin::ListPoliceHoldsRequest>,
     ) -> Result<Response<admin::ListPoliceHoldsResponse>, Status> {
         let req = request.into_inner();
-        let code = self.unit(&req.agency_code)?;
+        let code = self.served_code(&req.agency_code)?;
         let plate = req.plate.trim();
         let resident_id = req.resident_id.trim();
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;

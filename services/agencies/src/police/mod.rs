@@ -20,24 +20,21 @@ pub mod distraint;
 pub mod exit_restriction;
 pub mod inquiry;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
 use enforcement_proto::{
     reference as admin_pb,
-    v1::{self as pb, agency_backend_server::AgencyBackend},
+    v1::{self as pb, instruction::Action},
 };
 use hub_domain::{AgencyCode, Clock};
-use sqlx::PgPool;
-use tokio::sync::Notify;
-use tonic::{Request, Response, Status};
-use uuid::Uuid;
+use tonic::service::Routes;
 
 use crate::{
-    faults::Faults,
-    holds::{self, Changes, Holds, Refusal, journal},
-    notices,
+    holds::Holds,
+    office::{Carried, Office, Trade},
+    serving::{self, Background},
 };
 
 /// A reference public security system's configuration (`POLICE_*` environment variables or
@@ -97,234 +94,50 @@ fn parse_code(s: &str) -> Result<AgencyCode, String> {
     AgencyCode::parse(s).map_err(|e| e.to_string())
 }
 
-/// Most holds lapsed per unit and round, so one round's transaction stays short.
-const LAPSE_BATCH: i64 = 500;
+/// Public security's trade: vehicle distraints, exit restrictions, and vehicle and whereabouts
+/// inquiries.
+pub struct Police;
 
-/// The system's state shared by its services and background tasks.
-#[derive(Clone)]
-pub struct PublicSecurity {
-    pool: PgPool,
-    /// The units served; nothing else is answered.
-    codes: Arc<[AgencyCode]>,
-    clock: Clock,
-    notices_wake: Arc<Notify>,
-    faults: Arc<Faults>,
-}
+impl Trade for Police {
+    const KIND: pb::AgencyKind = pb::AgencyKind::PublicSecurity;
+    const UNIT: &'static str = "public security unit";
+    const NAME: &'static str = "public security system";
+    const SCOPE: &'static str = "public security carries out vehicle distraints, exit \
+                                 restrictions, their release and renewal, and vehicle and \
+                                 whereabouts inquiries only";
 
-impl PublicSecurity {
-    /// A system over a migrated pool, serving `codes`.
-    pub fn new(pool: PgPool, codes: Vec<AgencyCode>, clock: Clock) -> Self {
-        Self {
-            pool,
-            codes: codes.into(),
-            clock,
-            notices_wake: Arc::new(Notify::new()),
-            faults: Arc::default(),
-        }
-    }
-
-    /// Faults to inject into `Execute` (slowness, outages), for demonstrating and testing how
-    /// the hub copes with an agency in trouble.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    /// The units served.
-    pub fn codes(&self) -> &[AgencyCode] {
-        &self.codes
-    }
-
-    fn agency_ref(code: &AgencyCode) -> pb::AgencyRef {
-        pb::AgencyRef {
-            kind: pb::AgencyKind::PublicSecurity as i32,
-            code: code.to_string(),
-        }
-    }
-
-    /// The served unit an administration request names: `code`, or the only one served if it
-    /// is empty (as the bank's administration does, so that one-unit deployments need not
-    /// repeat it). A unit not served is `NOT_FOUND`.
-    fn unit(&self, code: &str) -> Result<&AgencyCode, Status> {
-        let code = code.trim();
-        if code.is_empty() {
-            return match &*self.codes {
-                [only] => Ok(only),
-                _ => Err(Status::invalid_argument(
-                    "agency_code is required: this process serves several units",
-                )),
-            };
-        }
-        self.codes
-            .iter()
-            .find(|c| c.as_str() == code)
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "this process serves public security unit {}, not {code}",
-                    self.served()
-                ))
-            })
-    }
-
-    /// The served unit an instruction is addressed to.
-    fn addressed(&self, agency: Option<&pb::AgencyRef>) -> Result<&AgencyCode, Status> {
-        let served = agency.and_then(|a| {
-            (a.kind == pb::AgencyKind::PublicSecurity as i32)
-                .then(|| self.codes.iter().find(|c| c.as_str() == a.code))
-                .flatten()
-        });
-        served.ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "this is public security unit {}; the instruction is addressed elsewhere",
-                self.served()
-            ))
-        })
-    }
-
-    fn served(&self) -> String {
-        self.codes
-            .iter()
-            .map(AgencyCode::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Lapses distraints and exit restrictions past expiry in every unit served, promotes the
-    /// distraints that waited behind them and notifies the courts. Returns how many lapsed.
-    pub async fn lapse_due(&self) -> Result<usize, sqlx::Error> {
-        let mut lapsed = 0;
-        for code in self.codes.iter() {
-            let now = holds::now(&self.clock);
-            let mut tx = self.pool.begin().await?;
-            let lapses = Holds {
-                conn: &mut tx,
-                agency_code: code.as_str(),
-                now,
-            }
-            .lapse_due(LAPSE_BATCH)
-            .await?;
-            for lapse in &lapses {
-                notices::record(
-                    &mut tx,
-                    &Self::agency_ref(code),
-                    lapse.updates.clone(),
-                    &lapse.message,
-                    now,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            lapsed += lapses.len();
-        }
-        if lapsed > 0 {
-            self.notices_wake.notify_one();
-        }
-        Ok(lapsed)
-    }
-
-    /// Executes an instruction once; a repeat gets the stored answer.
-    async fn execute_once(
-        &self,
-        code: &AgencyCode,
+    async fn carry_out(
+        holds: &mut Holds<'_>,
         instruction: &pb::Instruction,
-    ) -> Result<pb::ExecuteResponse, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(earlier) =
-            journal::recall(&mut tx, code.as_str(), &instruction.instruction_id).await?
-        {
-            tx.commit().await?;
-            return Ok(earlier);
-        }
-        let now = holds::now(&self.clock);
-        let mut holds = Holds {
-            conn: &mut tx,
-            agency_code: code.as_str(),
-            now,
-        };
-        use pb::instruction::Action;
-        let (changes, answer, action) = match &instruction.action {
-            Some(Action::Distraint(order)) => (
-                distraint::distrain(&mut holds, instruction, order).await?,
+        action: &Action,
+    ) -> Result<Option<Carried>, sqlx::Error> {
+        Ok(match action {
+            Action::Distraint(order) => Some((
+                distraint::distrain(holds, instruction, order).await?,
                 None,
                 "distraint",
-            ),
-            Some(Action::ExitRestriction(order)) => (
-                exit_restriction::restrict(&mut holds, instruction, order).await?,
+            )),
+            Action::ExitRestriction(order) => Some((
+                exit_restriction::restrict(holds, instruction, order).await?,
                 None,
                 "exit_restriction",
-            ),
-            Some(Action::Release(order)) => {
-                (holds.release(instruction, order).await?, None, "release")
+            )),
+            Action::Inquiry(order) => {
+                let (changes, answer) = inquiry::inquire(holds, instruction, order).await?;
+                Some((changes, answer, "inquiry"))
             }
-            Some(Action::Renewal(order)) => {
-                (holds.renew(instruction, order).await?, None, "renewal")
-            }
-            Some(Action::Inquiry(order)) => {
-                let (changes, answer) = inquiry::inquire(&mut holds, instruction, order).await?;
-                (changes, answer, "inquiry")
-            }
-            Some(Action::Freeze(_) | Action::Deduction(_) | Action::SealUp(_)) | None => (
-                Changes::refused(
-                    &instruction.measure_id,
-                    Refusal::new(
-                        pb::ReasonCode::NotSupported,
-                        "public security carries out vehicle distraints, exit restrictions, their \
-                         release and renewal, and vehicle and whereabouts inquiries only",
-                    ),
-                    now,
-                ),
-                None,
-                "unsupported",
-            ),
-        };
-        let response = pb::ExecuteResponse {
-            outcome: changes.outcome,
-            related: changes.related,
-            answer,
-            seal: Vec::new(),
-        };
-        journal::remember(&mut tx, code.as_str(), instruction, action, &response, now).await?;
-        tx.commit().await?;
-        Ok(response)
+            _ => None,
+        })
     }
 }
 
-#[tonic::async_trait]
-impl AgencyBackend for PublicSecurity {
-    async fn execute(
-        &self,
-        request: Request<pb::Instruction>,
-    ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let instruction = request.into_inner();
-        if Uuid::parse_str(&instruction.instruction_id).is_err()
-            || Uuid::parse_str(&instruction.measure_id).is_err()
-        {
-            return Err(Status::invalid_argument(
-                "instruction_id and measure_id must be UUIDs",
-            ));
-        }
-        self.faults.before_call().await?;
-        let code = self.addressed(instruction.agency.as_ref())?;
-        match self.execute_once(code, &instruction).await {
-            Ok(response) => {
-                tracing::info!(
-                    unit = %code,
-                    instruction = %instruction.instruction_id,
-                    state = response.outcome.as_ref().map(|o| o.state).unwrap_or_default(),
-                    "instruction executed"
-                );
-                Ok(Response::new(response))
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
+/// A database failure, answered `UNAVAILABLE` for the adapter to retry.
+fn unavailable(e: sqlx::Error) -> tonic::Status {
+    crate::office::unavailable::<Police>(e)
 }
 
-/// A database failure, logged in full and answered without internals: the adapter retries
-/// `UNAVAILABLE`.
-fn unavailable(e: sqlx::Error) -> Status {
-    tracing::error!(error = %e, "public security register error");
-    Status::unavailable("the public security register is unavailable; retry")
-}
+/// The system's state shared by its services and background tasks.
+pub type PublicSecurity = Office<Police>;
 
 /// A reference public security system ready to serve.
 pub struct PoliceApplication {
@@ -393,54 +206,31 @@ impl PoliceApplication {
             listener,
             public_security,
         } = self;
-        let sender = notices::NoticeSender::new(
-            public_security.pool.clone(),
-            &config.inbox_url,
-            public_security.notices_wake.clone(),
-            Duration::from_millis(config.notice_poll_ms),
-        )?;
-        let sending = tokio::spawn(sender.run(shutdown.clone()));
-        let lapsing = tokio::spawn({
-            let public_security = public_security.clone();
-            let shutdown = shutdown.clone();
-            let every = Duration::from_millis(config.lapse_poll_ms.max(10));
-            async move {
-                loop {
-                    if let Err(e) = public_security.lapse_due().await {
-                        tracing::warn!(error = %e, "lapsing expired holds failed");
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
-                }
-            }
-        });
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<pb::agency_backend_server::AgencyBackendServer<PublicSecurity>>()
-            .await;
-        tracing::info!(
-            units = %public_security.served(),
-            addr = %listener.local_addr()?,
-            "reference public security system serving"
-        );
-        let served = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(pb::agency_backend_server::AgencyBackendServer::new(
-                public_security.clone(),
-            ))
-            .add_service(admin_pb::police_admin_server::PoliceAdminServer::new(
-                public_security,
-            ))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
-        shutdown.cancel();
-        let _ = sending.await;
-        let _ = lapsing.await;
-        served.context("serving the public security system")
+        tracing::info!(units = %public_security.served(), "public security system");
+        let routes = Routes::new(pb::agency_backend_server::AgencyBackendServer::new(
+            public_security.clone(),
+        ))
+        .add_service(admin_pb::police_admin_server::PoliceAdminServer::new(
+            public_security.clone(),
+        ));
+        let background = Background {
+            pool: public_security.pool.clone(),
+            inbox_url: config.inbox_url,
+            notices_wake: public_security.notices_wake.clone(),
+            notice_poll: Duration::from_millis(config.notice_poll_ms),
+            lapse_poll: Duration::from_millis(config.lapse_poll_ms),
+        };
+        serving::serve(
+            "reference public security system",
+            listener,
+            routes,
+            background,
+            move || {
+                let public_security = public_security.clone();
+                async move { public_security.lapse_due().await }
+            },
+            shutdown,
+        )
+        .await
     }
 }
