@@ -86,6 +86,22 @@ impl Drop for TestSchema {
                     eprintln!("cannot connect to drop test schema {name}");
                     return;
                 };
+                // The application was told to stop, but a task of it may be suspended inside a
+                // transaction on the test's own thread, which this drop is blocking: end every
+                // session still holding a lock in the schema, or the drop would wait forever.
+                let ended = sqlx::query(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                     JOIN pg_class c ON c.oid = l.relation \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid() \
+                     GROUP BY l.pid",
+                )
+                .bind(&name)
+                .execute(&pool)
+                .await;
+                if let Err(e) = ended {
+                    eprintln!("ending sessions in test schema {name} failed: {e}");
+                }
                 if let Err(e) = pool
                     .execute(sqlx::AssertSqlSafe(format!(
                         "DROP SCHEMA IF EXISTS {name} CASCADE"
