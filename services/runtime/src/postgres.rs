@@ -38,6 +38,31 @@ pub async fn connect(
     Ok(pool)
 }
 
+/// Drops `schema` and everything in it, first ending every other session that holds a lock in
+/// it: a drop must not wait forever behind a transaction whose task will never run again (a test
+/// runtime blocked in the very destructor that drops the schema, a killed process's session).
+pub async fn drop_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(valid_schema(schema), "refusing to drop {schema:?}");
+    sqlx::query(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         JOIN pg_class c ON c.oid = l.relation \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND l.pid <> pg_backend_pid() \
+         GROUP BY l.pid",
+    )
+    .bind(schema)
+    .execute(pool)
+    .await
+    .with_context(|| format!("ending sessions in schema {schema}"))?;
+    // The name was checked above to be a plain identifier.
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .await
+    .with_context(|| format!("dropping schema {schema}"))?;
+    Ok(())
+}
+
 /// Whether `schema` is a plain lower-case identifier (safe to splice into DDL).
 pub fn valid_schema(schema: &str) -> bool {
     !schema.is_empty()

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use serde::Deserialize;
-use sqlx::{Executor, PgPool, postgres::PgPoolOptions};
+use sqlx::{PgPool, postgres::PgPoolOptions};
 
 /// Prefix of every test vhost; the rest is `<unix seconds>-<random>`.
 const VHOST_PREFIX: &str = "hub-test-";
@@ -271,7 +271,7 @@ impl Sandbox {
             if let Some(ts) = stamp(schema.strip_prefix(SCHEMA_PREFIX), '_')
                 && ts < cutoff
             {
-                let _ = drop_schema(&self.pool, &schema).await;
+                let _ = hub_runtime::postgres::drop_schema(&self.pool, &schema).await;
             }
         }
     }
@@ -338,21 +338,8 @@ async fn remove(
         anyhow::bail!("deleting vhost {vhost}: {}", response.status());
     }
     for schema in schemas {
-        drop_schema(pool, schema).await?;
+        hub_runtime::postgres::drop_schema(pool, schema).await?;
     }
-    Ok(())
-}
-
-async fn drop_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        hub_runtime::postgres::valid_schema(schema),
-        "refusing to drop {schema:?}"
-    );
-    pool.execute(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-    )))
-    .await
-    .with_context(|| format!("dropping schema {schema}"))?;
     Ok(())
 }
 

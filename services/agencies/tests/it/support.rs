@@ -21,7 +21,7 @@ use hub_agencies::{
     police::{PoliceApplication, PoliceConfig, PublicSecurity},
 };
 use hub_domain::{AgencyCode, Clock, Period};
-use sqlx::{Executor, postgres::PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -75,9 +75,6 @@ impl Drop for TestSchema {
                 return;
             };
             runtime.block_on(async move {
-                if !hub_runtime::postgres::valid_schema(&name) {
-                    return;
-                }
                 let Ok(pool) = PgPoolOptions::new()
                     .max_connections(1)
                     .connect(&database_url())
@@ -87,28 +84,9 @@ impl Drop for TestSchema {
                     return;
                 };
                 // The application was told to stop, but a task of it may be suspended inside a
-                // transaction on the test's own thread, which this drop is blocking: end every
-                // session still holding a lock in the schema, or the drop would wait forever.
-                let ended = sqlx::query(
-                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-                     JOIN pg_class c ON c.oid = l.relation \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid() \
-                     GROUP BY l.pid",
-                )
-                .bind(&name)
-                .execute(&pool)
-                .await;
-                if let Err(e) = ended {
-                    eprintln!("ending sessions in test schema {name} failed: {e}");
-                }
-                if let Err(e) = pool
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {name} CASCADE"
-                    )))
-                    .await
-                {
-                    eprintln!("dropping test schema {name} failed: {e}");
+                // transaction on the test's own thread, which this drop is blocking.
+                if let Err(e) = hub_runtime::postgres::drop_schema(&pool, &name).await {
+                    eprintln!("{e:#}");
                 }
                 pool.close().await;
             });
