@@ -4,6 +4,8 @@ use lapin::{
     types::FieldTable,
 };
 
+use crate::reply::within;
+
 /// How long opening a connection may take. A broker that is starting up can accept the TCP
 /// connection and then not answer the handshake; without a limit a service would wait forever
 /// instead of trying again.
@@ -15,10 +17,9 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> 
     let properties = ConnectionProperties::default().with_connection_name(name.into());
     match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
         Ok(connected) => connected,
-        Err(_) => Err(lapin::Error::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
+        Err(_) => Err(crate::reply::timed_out(
             "the broker did not complete the connection handshake in time",
-        ))),
+        )),
     }
 }
 
@@ -32,11 +33,14 @@ pub async fn consume(
     consumer_tag: &str,
     prefetch: u16,
 ) -> Result<Consumer, lapin::Error> {
-    channel
-        .basic_qos(prefetch, BasicQosOptions { global: false })
-        .await?;
-    channel
-        .basic_consume(
+    within(
+        "setting the prefetch",
+        channel.basic_qos(prefetch, BasicQosOptions { global: false }),
+    )
+    .await?;
+    within(
+        "starting a consumer",
+        channel.basic_consume(
             queue.into(),
             consumer_tag.into(),
             BasicConsumeOptions {
@@ -44,6 +48,7 @@ pub async fn consume(
                 ..BasicConsumeOptions::default()
             },
             FieldTable::default(),
-        )
-        .await
+        ),
+    )
+    .await
 }

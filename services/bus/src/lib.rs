@@ -4,6 +4,7 @@
 //! - [`Publisher`] publishes with publisher confirms and `mandatory`, so that a message the broker
 //!   could not route or store is an error the caller sees, never a silent drop.
 //! - [`consume`] opens a manual-ack consumer with a bounded prefetch.
+//! - [`reply`] bounds every wait on the broker, so a dead connection cannot hang a service.
 //!
 //! Messages enter as protobuf bytes with [`MessageMeta`] and leave as lapin deliveries; this crate
 //! does not know the envelopes' contents.
@@ -11,6 +12,7 @@
 mod connect;
 mod headers;
 mod publish;
+pub mod reply;
 pub mod signing;
 pub mod topology;
 

@@ -4,7 +4,7 @@ use lapin::{
     types::{AMQPValue, FieldTable},
 };
 
-use crate::BusError;
+use crate::{BusError, reply::within};
 
 /// AMQP properties of a hub message.
 #[derive(Clone, Debug, Default)]
@@ -71,7 +71,7 @@ pub struct PendingConfirm(PublisherConfirm);
 impl PendingConfirm {
     /// Waits for the broker's verdict.
     pub async fn wait(self) -> Result<Published, BusError> {
-        match self.0.await? {
+        match within("a publish with its confirm", self.0).await? {
             Confirmation::Ack(None) | Confirmation::NotRequested => Ok(Published::Confirmed),
             Confirmation::Ack(Some(returned)) => Ok(Published::Returned {
                 reply_code: returned.reply_code,
@@ -85,10 +85,12 @@ impl PendingConfirm {
 impl Publisher {
     /// Opens a channel on `connection` and puts it in confirm mode.
     pub async fn open(connection: &Connection) -> Result<Self, lapin::Error> {
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions { nowait: false })
-            .await?;
+        let channel = within("opening a channel", connection.create_channel()).await?;
+        within(
+            "turning on publisher confirms",
+            channel.confirm_select(ConfirmSelectOptions { nowait: false }),
+        )
+        .await?;
         Ok(Self { channel })
     }
 
@@ -102,9 +104,9 @@ impl Publisher {
         payload: &[u8],
         meta: &MessageMeta,
     ) -> Result<PendingConfirm, BusError> {
-        let confirm = self
-            .channel
-            .basic_publish(
+        let confirm = within(
+            "a publish",
+            self.channel.basic_publish(
                 exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions {
@@ -114,8 +116,9 @@ impl Publisher {
                 },
                 payload,
                 meta.properties(),
-            )
-            .await?;
+            ),
+        )
+        .await?;
         Ok(PendingConfirm(confirm))
     }
 

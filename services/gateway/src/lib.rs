@@ -278,8 +278,7 @@ async fn broker_session(
         .await
         .context("declaring the topology took too long")?
         .context("declaring the topology")?;
-    let channel = connection
-        .create_channel()
+    let channel = hub_bus::reply::within("opening a channel", connection.create_channel())
         .await
         .context("opening the consume channel")?;
     let deliveries = tokio::time::timeout(
@@ -311,7 +310,11 @@ async fn broker_session(
             r
         }
     );
-    let _ = connection.close(200, "gateway stopping".into()).await;
+    let _ = hub_bus::reply::within(
+        "closing the connection",
+        connection.close(200, "gateway stopping".into()),
+    )
+    .await;
     relayed.context("relaying the outbox")?;
     consumed.context("consuming agency reports")?;
     if shutdown.is_cancelled() {

@@ -20,7 +20,7 @@ use hub_domain::{AccountNumber, Money};
 use lapin::{
     BasicProperties, Channel, Connection,
     message::Delivery,
-    options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions},
+    options::{BasicGetOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable},
 };
 use prost::Message;
@@ -49,7 +49,9 @@ impl OpsService {
         let connection = hub_bus::connect(&self.amqp_url, "enforcement-ops")
             .await
             .map_err(broker)?;
-        let channel = connection.create_channel().await.map_err(broker)?;
+        let channel = hub_bus::reply::within("opening a channel", connection.create_channel())
+            .await
+            .map_err(broker)?;
         Ok(Session {
             connection,
             channel,
@@ -68,28 +70,31 @@ struct Session {
 impl Session {
     /// How many dead letters wait.
     async fn total(&self) -> Result<u32, Status> {
-        let queue = self
-            .channel
-            .queue_declare(
+        let queue = hub_bus::reply::within(
+            "counting dead letters",
+            self.channel.queue_declare(
                 DEAD_LETTER_QUEUE.into(),
                 QueueDeclareOptions {
                     passive: true,
                     ..QueueDeclareOptions::default()
                 },
                 FieldTable::default(),
-            )
-            .await
-            .map_err(broker)?;
+            ),
+        )
+        .await
+        .map_err(broker)?;
         Ok(queue.message_count())
     }
 
     /// Takes the next dead letter, if any.
     async fn take(&mut self) -> Result<Option<&Delivery>, Status> {
-        let got = self
-            .channel
-            .basic_get(DEAD_LETTER_QUEUE.into(), BasicGetOptions { no_ack: false })
-            .await
-            .map_err(broker)?;
+        let got = hub_bus::reply::within(
+            "taking a dead letter",
+            self.channel
+                .basic_get(DEAD_LETTER_QUEUE.into(), BasicGetOptions { no_ack: false }),
+        )
+        .await
+        .map_err(broker)?;
         Ok(got.map(|message| {
             self.taken.push(message.delivery);
             &self.taken[self.taken.len() - 1]
@@ -112,26 +117,16 @@ impl Session {
     /// Removes the taken dead letter at `index` for good.
     async fn remove(&mut self, index: usize) -> Result<(), Status> {
         let delivery = self.taken.remove(index);
-        delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map_err(broker)?;
+        hub_bus::reply::ack(&delivery).await.map_err(broker)?;
         Ok(())
     }
 
     /// Returns every other taken dead letter to the queue and closes.
     async fn close(self) {
         for delivery in &self.taken {
-            let _ = delivery
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await;
+            let _ = hub_bus::reply::requeue(delivery).await;
         }
-        let _ = self.connection.close(200, "done".into()).await;
+        let _ = hub_bus::reply::within("closing", self.connection.close(200, "done".into())).await;
     }
 }
 
@@ -254,7 +249,8 @@ async fn replay(session: &mut Session, id: &str) -> Result<pb::DeadLetter, Statu
     let published = publisher
         .publish(exchange, &routing_key, &payload, &meta)
         .await;
-    let _ = publisher.channel().close(200, "replayed".into()).await;
+    let _ =
+        hub_bus::reply::within("closing", publisher.channel().close(200, "replayed".into())).await;
     match published.map_err(|e| {
         tracing::error!(error = %e, "replaying a dead letter failed");
         Status::unavailable("the broker did not take the replayed message; retry")

@@ -9,11 +9,7 @@ use std::{sync::Arc, time::Duration};
 use enforcement_proto::{convert, v1 as pb};
 use hub_domain::{AgencyCode, AgencyId, Clock};
 use hub_runtime::Backoff;
-use lapin::{
-    Consumer,
-    message::Delivery,
-    options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions},
-};
+use lapin::{Consumer, message::Delivery};
 use prost::Message;
 use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_stream::StreamExt;
@@ -176,12 +172,8 @@ impl ReportConsumer {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, reports = readable.len(), "applying reports failed; returning them to the queue");
-                    let requeue = BasicNackOptions {
-                        multiple: false,
-                        requeue: true,
-                    };
                     for delivery in &readable {
-                        if let Err(e) = delivery.acker.nack(requeue).await {
+                        if let Err(e) = hub_bus::reply::requeue(delivery).await {
                             tracing::warn!(error = %e, "nack failed; the broker will redeliver");
                         }
                     }
@@ -190,7 +182,7 @@ impl ReportConsumer {
             }
         }
         for delivery in &readable {
-            match delivery.acker.ack(BasicAckOptions::default()).await {
+            match hub_bus::reply::ack(delivery).await {
                 Ok(true) => {}
                 // After a channel recovery the old delivery tag is void: the broker will
                 // redeliver the report, and applying it again changes nothing.
@@ -210,11 +202,7 @@ fn report_agency(report: &pb::AgencyReport) -> Option<AgencyId> {
 }
 
 async fn reject(delivery: &Delivery) {
-    if let Err(e) = delivery
-        .acker
-        .reject(BasicRejectOptions { requeue: false })
-        .await
-    {
+    if let Err(e) = hub_bus::reply::reject(delivery).await {
         tracing::warn!(error = %e, "reject failed; the broker will redeliver");
     }
 }
