@@ -581,6 +581,16 @@ async fn check(
             && by_id.get(second).is_some_and(|m| m.state == "waiting");
         if !in_order || !states_right {
             order_violations += 1;
+            let seen = |id: &String| {
+                let state = by_id.get(id).map_or("unknown", |m| m.state.as_str());
+                format!("{id} ({state}, arrived {:?})", received_order.get(id))
+            };
+            eprintln!(
+                "order violation on {}: first {}, second {}",
+                orders[0].asset,
+                seen(first),
+                seen(second)
+            );
         }
     }
 

@@ -20,6 +20,7 @@ use enforcement_proto::{
 };
 use hub_bus::{
     MessageMeta, Published, Publisher, header_str,
+    reply::within,
     signing::{HEADER_SIGNATURE, Verifier},
     topology::{
         AgencyQueue, DEAD_LETTER_EXCHANGE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON,
@@ -27,10 +28,7 @@ use hub_bus::{
     },
 };
 use hub_domain::{AgencyId, MeasureKind};
-use lapin::{
-    message::Delivery,
-    options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions},
-};
+use lapin::message::Delivery;
 use prost::Message;
 use time::OffsetDateTime;
 use tokio::{
@@ -74,7 +72,8 @@ type Incoming = (usize, Delivery);
 enum Handled {
     /// Done: outcome published, delivery acknowledged.
     Done,
-    /// Returned to the queue (shutdown or broker trouble); it will come again.
+    /// Left unacknowledged (shutdown or broker trouble); the broker returns it when the channel
+    /// closes and it will come again.
     Returned,
 }
 
@@ -153,14 +152,12 @@ impl Worker {
         tokio::time::timeout(SETUP_TIMEOUT, self.declare_queues(&connection))
             .await
             .context("declaring the agency queues took too long")??;
-        let channel = connection
-            .create_channel()
+        let channel = within("opening a channel", connection.create_channel())
             .await
             .context("opening the consume channel")?;
         let (incoming_tx, mut deliveries) = mpsc::channel::<Result<Incoming, lapin::Error>>(
             usize::from(self.config.prefetch.max(1)),
         );
-        let mut tags = Vec::with_capacity(self.served.len());
         let mut forwarders = JoinSet::new();
         for (index, served) in self.served.iter().enumerate() {
             let tag = format!("adapter-{}-{}", served.agency, Uuid::now_v7());
@@ -171,7 +168,6 @@ impl Worker {
             .await
             .with_context(|| format!("consuming {} took too long", served.queue.queue))?
             .with_context(|| format!("consuming {}", served.queue.queue))?;
-            tags.push(tag);
             forwarders.spawn(forward(index, consumer, incoming_tx.clone()));
         }
         drop(incoming_tx);
@@ -209,12 +205,12 @@ impl Worker {
                 }
             }
         };
-        // Stop taking work, then let the lanes finish (or return) what they hold.
-        for tag in &tags {
-            let _ = channel
-                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-                .await;
-        }
+        // Stop taking work, let the lanes finish what they have begun, and leave the rest
+        // unacknowledged. No basic.cancel first: with a single active consumer, cancelling
+        // would let the next adapter become active while this one still holds instructions,
+        // and it would carry out later instructions on an account before the earlier ones came
+        // back. Closing the connection returns everything held, in order, in the same step
+        // that makes the next consumer active.
         forwarders.abort_all();
         if result.is_err() {
             session.cancel();
@@ -222,7 +218,11 @@ impl Worker {
         drop(senders);
         while workers.join_next().await.is_some() {}
         current.send_replace(None);
-        let _ = connection.close(200, "adapter stopping".into()).await;
+        let _ = within(
+            "closing the connection",
+            connection.close(200, "adapter stopping".into()),
+        )
+        .await;
         result
     }
 
@@ -234,12 +234,14 @@ impl Worker {
         session: CancellationToken,
     ) {
         while let Some((index, delivery)) = rx.recv().await {
+            // Once the session ends, what a lane holds is left unacknowledged: the broker
+            // returns it when the channel closes (see `leave`).
             if session.is_cancelled() {
-                requeue(&delivery).await;
+                leave(delivery);
                 continue;
             }
             let Some(served) = self.served.get(index) else {
-                requeue(&delivery).await;
+                leave(delivery);
                 continue;
             };
             let handling = Handling {
@@ -365,7 +367,8 @@ impl Worker {
                     let delay = backoff.next_delay();
                     tokio::select! {
                         () = session.cancelled() => {
-                            requeue(h.delivery).await;
+                            // Left unacknowledged, returned with the rest when the channel
+                            // closes; the later instructions on the asset stay behind it.
                             return Ok(Handled::Returned);
                         }
                         () = tokio::time::sleep(delay) => {}
@@ -775,7 +778,7 @@ fn lane_of(delivery: &Delivery, lanes: usize) -> usize {
 }
 
 async fn ack(delivery: &Delivery) {
-    match delivery.acker.ack(BasicAckOptions::default()).await {
+    match hub_bus::reply::ack(delivery).await {
         Ok(true) => {}
         // The channel was replaced: the broker redelivers, and the agency answers the repeat
         // from its record of the instruction id.
@@ -784,14 +787,13 @@ async fn ack(delivery: &Delivery) {
     }
 }
 
-async fn requeue(delivery: &Delivery) {
-    let options = BasicNackOptions {
-        multiple: false,
-        requeue: true,
-    };
-    if let Err(e) = delivery.acker.nack(options).await {
-        tracing::warn!(error = %e, "nack failed; the broker will redeliver anyway");
-    }
+/// Leaves a delivery unacknowledged for the broker to return when the channel closes.
+///
+/// Not requeued one by one: when the connection closes, RabbitMQ returns everything this
+/// adapter held in one step, in the order it was delivered, ahead of the rest of the queue, so
+/// the instructions on one account reach the next adapter in the order the hub sent them.
+fn leave(delivery: Delivery) {
+    drop(delivery);
 }
 
 #[cfg(test)]
