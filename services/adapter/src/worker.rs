@@ -210,8 +210,8 @@ impl Worker {
         // would let the next adapter become active while this one still holds instructions,
         // and it would carry out later instructions on an account before the earlier ones came
         // back. Closing the connection returns everything held, in order, in the same step
-        // that makes the next consumer active.
-        forwarders.abort_all();
+        // that makes the next consumer active. (The consumers are dropped only after the
+        // close, as dropping an active lapin consumer cancels it.)
         if result.is_err() {
             session.cancel();
         }
@@ -223,6 +223,7 @@ impl Worker {
             connection.close(200, "adapter stopping".into()),
         )
         .await;
+        forwarders.abort_all();
         result
     }
 
