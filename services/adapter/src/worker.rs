@@ -275,35 +275,31 @@ impl Worker {
             );
             return self.give_up(h, None, "", Fate::Malformed(reason)).await;
         }
+        // The measure a message that cannot be read claims to be about, for the court.
+        let claimed_measure = || {
+            h.delivery
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.to_string())
+        };
         if let Some(verifier) = &self.verifier
             && let Err(e) = verifier.verify(
                 &h.delivery.data,
                 header_str(&h.delivery.properties, HEADER_SIGNATURE),
             )
         {
-            let measure = h
-                .delivery
-                .properties
-                .correlation_id()
-                .as_ref()
-                .map(|c| c.to_string());
             let reason = format!("instruction refused: {e}");
             return self
-                .give_up(h, measure.as_deref(), "", Fate::Malformed(reason))
+                .give_up(h, claimed_measure().as_deref(), "", Fate::Malformed(reason))
                 .await;
         }
         let instruction = match pb::Instruction::decode(h.delivery.data.as_slice()) {
             Ok(i) => i,
             Err(e) => {
                 let reason = format!("undecodable instruction: {e}");
-                let measure = h
-                    .delivery
-                    .properties
-                    .correlation_id()
-                    .as_ref()
-                    .map(|c| c.to_string());
                 return self
-                    .give_up(h, measure.as_deref(), "", Fate::Malformed(reason))
+                    .give_up(h, claimed_measure().as_deref(), "", Fate::Malformed(reason))
                     .await;
             }
         };
