@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use enforcement_proto::v1 as pb;
-use hub_bus::{MessageMeta, Published, Publisher, header_str, topology};
+use hub_bus::{MessageMeta, Published, header_str, topology};
 use hub_testkit::{TestHub, eventually, fixtures};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use prost::Message;
@@ -56,27 +56,8 @@ async fn a_bank_that_stays_down_ends_the_measure_failed_with_the_instruction_in_
         .adapter_retries(20, 3)
         .start()
         .await?;
-    let id = fixtures::resident_id(21);
-    let account = fixtures::account_number(21);
-    hub.open_account("ICBC", &account, "张三", &id, 2_000_000)
-        .await?;
-    hub.bank("ICBC")?.system().faults().fail_next(1_000);
-
-    let measure = hub
-        .freeze(
-            COURT,
-            "gave-up",
-            21,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
-        )
-        .await?;
-    let failed = hub
-        .wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Failed)
-        .await?;
-    let reason = failed.reason.expect("reason");
+    let failed = hub.failed_freeze(COURT, "gave-up", 21).await?;
+    let reason = failed.reason.clone().expect("reason");
     assert_eq!(reason.code, pb::ReasonCode::AgencyError as i32);
     assert!(
         reason.message.contains("down for maintenance"),
@@ -87,7 +68,7 @@ async fn a_bank_that_stays_down_ends_the_measure_failed_with_the_instruction_in_
     let letter = take_dead_letter(&hub).await?;
     assert_eq!(
         letter.correlation_id.as_deref(),
-        Some(measure.measure_id.as_str())
+        Some(failed.measure_id.as_str())
     );
     assert!(letter.reason.contains("Unavailable"), "{}", letter.reason);
     assert_eq!(letter.queue, "agency.bank.ICBC");
@@ -101,8 +82,6 @@ async fn dead_letter_of(
     body: &[u8],
     signature: Option<String>,
 ) -> anyhow::Result<DeadLetter> {
-    let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test").await?;
-    let publisher = Publisher::open(&connection).await?;
     let mut meta = MessageMeta {
         message_id: "suspect-1".into(),
         correlation_id: Some("not-a-measure".into()),
@@ -113,11 +92,10 @@ async fn dead_letter_of(
         meta.headers
             .push((hub_bus::signing::HEADER_SIGNATURE.into(), signature));
     }
-    let published = publisher
-        .publish(topology::INSTRUCTIONS_EXCHANGE, "bank.ICBC", body, &meta)
+    let published = hub
+        .publish_raw(topology::INSTRUCTIONS_EXCHANGE, "bank.ICBC", body, &meta)
         .await?;
     assert_eq!(published, Published::Confirmed);
-    let _ = connection.close(200, "done".into()).await;
     let letter = take_dead_letter(hub).await?;
     // The agency's queue is empty again: the message was taken, not left to loop.
     eventually(

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use enforcement_proto::v1 as pb;
-use hub_bus::{MessageMeta, Publisher, topology};
-use hub_testkit::{TestHub, eventually, fixtures};
+use hub_bus::{MessageMeta, topology};
+use hub_testkit::{TestHub, fixtures};
 use prost::{
     Message,
     bytes::{Buf, BufMut},
@@ -212,38 +212,25 @@ async fn malformed_oversized_and_out_of_range_requests_are_refused_and_nothing_i
 async fn an_oversized_message_on_an_agency_queue_goes_to_dead_letters_unread() -> anyhow::Result<()>
 {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
-    let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test").await?;
-    let publisher = Publisher::open(&connection).await?;
     let meta = MessageMeta {
         message_id: "oversized".into(),
         kind: "enforcement.v1.Instruction".into(),
         ..MessageMeta::default()
     };
-    publisher
-        .publish(
-            topology::INSTRUCTIONS_EXCHANGE,
-            "bank.ICBC",
-            &vec![0x0a; 3 << 20],
-            &meta,
-        )
-        .await?;
-    let _ = connection.close(200, "done".into()).await;
-    let mut ops = hub.ops().await?;
-    let letter = eventually(
-        "the oversized message dead-lettered",
-        Duration::from_secs(20),
-        || {
-            let mut ops = ops.clone();
-            async move {
-                let listed = ops
-                    .list_dead_letters(pb::ListDeadLettersRequest::default())
-                    .await?
-                    .into_inner();
-                Ok(listed.dead_letters.into_iter().next())
-            }
-        },
+    hub.publish_raw(
+        topology::INSTRUCTIONS_EXCHANGE,
+        "bank.ICBC",
+        &vec![0x0a; 3 << 20],
+        &meta,
     )
     .await?;
+    let letter = hub
+        .first_dead_letter(
+            "the oversized message dead-lettered",
+            Duration::from_secs(20),
+        )
+        .await?;
+    let mut ops = hub.ops().await?;
     assert_eq!(letter.message_id, "oversized");
     assert!(
         letter.reason.starts_with("oversized instruction"),

@@ -1193,25 +1193,8 @@ async fn hubctl_dlq_lists_a_failed_freeze_replays_it_once_and_discards_only_when
         .adapter_retries(20, 3)
         .start()
         .await?;
-    let id = fixtures::resident_id(53);
-    let account = fixtures::account_number(53);
-    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
-        .await?;
+    let measure = hub.failed_freeze(COURT, "hubctl-dlq", 53).await?;
     let faults = hub.bank("ICBC")?.system().faults();
-    faults.fail_next(1_000);
-    let measure = hub
-        .freeze(
-            COURT,
-            "hubctl-dlq",
-            53,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
-        )
-        .await?;
-    hub.wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Failed)
-        .await?;
 
     // Listed with the measure, where it was going and why; no --court needed.
     let (lines, letter) = dlq_listed(&hub, &measure.measure_id).await?;

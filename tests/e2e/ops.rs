@@ -2,7 +2,7 @@
 //! discarded.
 
 use enforcement_proto::v1 as pb;
-use hub_bus::{MessageMeta, Publisher, topology};
+use hub_bus::{MessageMeta, topology};
 use hub_testkit::{TestHub, eventually, fixtures};
 use std::time::Duration;
 use tonic::Code;
@@ -16,27 +16,11 @@ async fn a_replayed_dead_letter_is_carried_out_exactly_once() -> anyhow::Result<
         .adapter_retries(20, 3)
         .start()
         .await?;
-    let id = fixtures::resident_id(30);
-    let account = fixtures::account_number(30);
-    hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
-        .await?;
     // The bank is down longer than the adapter tries: the freeze fails and its instruction
     // becomes a dead letter.
+    let measure = hub.failed_freeze(COURT, "replay-me", 30).await?;
+    let account = fixtures::account_number(30);
     let faults = hub.bank("ICBC")?.system().faults();
-    faults.fail_next(1_000);
-    let measure = hub
-        .freeze(
-            COURT,
-            "replay-me",
-            30,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
-        )
-        .await?;
-    hub.wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Failed)
-        .await?;
     faults.fail_next(0);
 
     let mut ops = hub.ops().await?;
@@ -128,35 +112,23 @@ async fn a_replayed_dead_letter_is_carried_out_exactly_once() -> anyhow::Result<
 async fn an_unreadable_report_becomes_a_dead_letter_an_operator_can_discard() -> anyhow::Result<()>
 {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
-    let connection = hub_bus::connect(&hub.sandbox().amqp_url(), "test").await?;
-    let publisher = Publisher::open(&connection).await?;
     let meta = MessageMeta {
         message_id: "garbage-report".into(),
         kind: "enforcement.v1.AgencyReport".into(),
         ..MessageMeta::default()
     };
-    publisher
-        .publish(
-            topology::OUTCOMES_EXCHANGE,
-            "bank.ICBC",
-            b"\x0a\xff\xff\xff",
-            &meta,
-        )
-        .await?;
-    let _ = connection.close(200, "done".into()).await;
-
-    let mut ops = hub.ops().await?;
-    let letter = eventually("the report dead-lettered", Duration::from_secs(10), || {
-        let mut ops = ops.clone();
-        async move {
-            let listed = ops
-                .list_dead_letters(pb::ListDeadLettersRequest::default())
-                .await?
-                .into_inner();
-            Ok(listed.dead_letters.into_iter().next())
-        }
-    })
+    hub.publish_raw(
+        topology::OUTCOMES_EXCHANGE,
+        "bank.ICBC",
+        b"\x0a\xff\xff\xff",
+        &meta,
+    )
     .await?;
+
+    let letter = hub
+        .first_dead_letter("the report dead-lettered", Duration::from_secs(10))
+        .await?;
+    let mut ops = hub.ops().await?;
     assert_eq!(letter.message_id, "garbage-report");
     assert_eq!(letter.source_queue, "gateway.outcomes");
     assert!(letter.reason.contains("rejected"), "{}", letter.reason);

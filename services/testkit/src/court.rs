@@ -147,3 +147,65 @@ impl TestHub {
             .into_inner())
     }
 }
+
+impl TestHub {
+    /// A freeze of 10,000.00 at bank ICBC on a fresh account (`seed` picks the account and the
+    /// holder) while the bank answers only errors: the adapter gives up, the measure ends
+    /// `FAILED` and its instruction becomes a dead letter. Returns the failed measure. The bank
+    /// stays down until `faults().fail_next(0)`.
+    pub async fn failed_freeze(
+        &self,
+        court: &str,
+        key: &str,
+        seed: u32,
+    ) -> anyhow::Result<pb::Measure> {
+        let id = fixtures::resident_id(seed);
+        let account = fixtures::account_number(seed);
+        self.open_account("ICBC", &account, "张三", &id, 2_500_000)
+            .await?;
+        self.bank("ICBC")?.system().faults().fail_next(1_000);
+        let measure = self
+            .freeze(court, key, seed, ("张三", &id), "ICBC", &account, 1_000_000)
+            .await?;
+        self.wait_for_state(court, &measure.measure_id, pb::MeasureState::Failed)
+            .await
+    }
+
+    /// Publishes raw bytes to the test's broker, as a partner or an attacker could, and waits
+    /// for the broker's confirm.
+    pub async fn publish_raw(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: &[u8],
+        meta: &hub_bus::MessageMeta,
+    ) -> anyhow::Result<hub_bus::Published> {
+        let connection = hub_bus::connect(&self.sandbox().amqp_url(), "test").await?;
+        let publisher = hub_bus::Publisher::open(&connection).await?;
+        let published = publisher
+            .publish(exchange, routing_key, payload, meta)
+            .await?;
+        let _ = connection.close(200, "done".into()).await;
+        Ok(published)
+    }
+
+    /// The first dead letter the operators' service lists, once there is one.
+    pub async fn first_dead_letter(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<pb::DeadLetter> {
+        let ops = self.ops().await?;
+        crate::eventually(what, timeout, || {
+            let mut ops = ops.clone();
+            async move {
+                let listed = ops
+                    .list_dead_letters(pb::ListDeadLettersRequest::default())
+                    .await?
+                    .into_inner();
+                Ok(listed.dead_letters.into_iter().next())
+            }
+        })
+        .await
+    }
+}
