@@ -28,12 +28,12 @@ pub struct Config {
     #[arg(
         long,
         env = "ADAPTER_AGENCY_URL",
-        default_value = "http://127.0.0.1:50061"
+        default_value = "http://127.0.0.1:20061"
     )]
     pub agency_url: String,
 
     /// Address the `AgencyInbox` service listens on, for the agency's notices.
-    #[arg(long, env = "ADAPTER_INBOX_LISTEN", default_value = "127.0.0.1:50071")]
+    #[arg(long, env = "ADAPTER_INBOX_LISTEN", default_value = "127.0.0.1:20071")]
     pub inbox_listen: SocketAddr,
 
     /// The gateway's Ed25519 public key (64 hex digits): instructions that are unsigned or do not

@@ -9,7 +9,7 @@ use clap::Args;
 #[derive(Args, Clone, Debug)]
 pub struct Config {
     /// Address the court-facing gRPC service listens on.
-    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:20051")]
     pub listen: SocketAddr,
 
     /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.

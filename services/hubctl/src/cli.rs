@@ -23,7 +23,7 @@ pub struct Cli {
         global = true,
         help_heading = GLOBAL,
         env = "HUBCTL_GATEWAY",
-        default_value = "http://127.0.0.1:50051",
+        default_value = "http://127.0.0.1:20051",
         value_name = "URL"
     )]
     pub gateway: String,
@@ -157,7 +157,7 @@ pub enum DlqCommand {
 /// Which service to probe.
 #[derive(Args, Debug)]
 pub struct HealthArgs {
-    /// The service's gRPC address, e.g. http://127.0.0.1:50051.
+    /// The service's gRPC address, e.g. http://127.0.0.1:20051.
     #[arg(long, value_name = "URL")]
     pub url: String,
 

@@ -31,7 +31,7 @@ fn endpoint(server: &Server) -> Result<Endpoint, Failure> {
         .map(|e| e.connect_timeout(CONNECT_TIMEOUT))
         .map_err(|_| {
             Failure::Usage(format!(
-                "{:?} is not an address of the {}; write it like http://127.0.0.1:50051",
+                "{:?} is not an address of the {}; write it like http://127.0.0.1:20051",
                 server.url, server.role
             ))
         })
@@ -43,8 +43,8 @@ mod tests {
 
     #[test]
     fn an_address_without_scheme_is_taken_as_http() {
-        let endpoint = endpoint(&Server::hub("127.0.0.1:50051")).expect("valid");
-        assert_eq!(endpoint.uri().to_string(), "http://127.0.0.1:50051/");
+        let endpoint = endpoint(&Server::hub("127.0.0.1:20051")).expect("valid");
+        assert_eq!(endpoint.uri().to_string(), "http://127.0.0.1:20051/");
     }
 
     #[test]

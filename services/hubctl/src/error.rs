@@ -274,7 +274,7 @@ mod tests {
     use tonic_types::{ErrorDetails, FieldViolation};
 
     fn hub() -> Server {
-        Server::hub("http://127.0.0.1:50051")
+        Server::hub("http://127.0.0.1:20051")
     }
 
     #[test]
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(failure.exit_code(), exit::INVALID);
         assert_eq!(
             failure.to_string(),
-            "the hub at http://127.0.0.1:50051 refused the request as invalid:\n  \
+            "the hub at http://127.0.0.1:20051 refused the request as invalid:\n  \
              subject.person.resident_id: check character is 3, expected X (GB 11643)\n  \
              freeze.period: period must not be zero"
         );
@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(failure.exit_code(), exit::UNAVAILABLE);
         assert_eq!(
             failure.to_string(),
-            "the hub at http://127.0.0.1:50051 is unavailable: the hub's database is unavailable; retry shortly"
+            "the hub at http://127.0.0.1:20051 is unavailable: the hub's database is unavailable; retry shortly"
         );
     }
 
@@ -348,7 +348,7 @@ mod tests {
         assert!(
             failure
                 .to_string()
-                .starts_with("cannot reach the hub at http://127.0.0.1:50051: is it running?"),
+                .starts_with("cannot reach the hub at http://127.0.0.1:20051: is it running?"),
             "{failure}"
         );
     }
@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(failure.exit_code(), exit::UNEXPECTED);
         assert_eq!(
             failure.to_string(),
-            "the hub at http://127.0.0.1:50051 failed: boom"
+            "the hub at http://127.0.0.1:20051 failed: boom"
         );
     }
 

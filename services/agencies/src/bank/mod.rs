@@ -43,7 +43,7 @@ pub struct BankConfig {
     pub codes: Vec<AgencyCode>,
 
     /// Address of the bank's gRPC services (`AgencyBackend`, `BankAdmin`).
-    #[arg(long, env = "BANK_LISTEN", default_value = "127.0.0.1:50061")]
+    #[arg(long, env = "BANK_LISTEN", default_value = "127.0.0.1:20061")]
     pub listen: SocketAddr,
 
     /// PostgreSQL connection URL.
@@ -60,7 +60,7 @@ pub struct BankConfig {
     pub database_schema: Option<String>,
 
     /// URL of the adapter's `AgencyInbox`, where notices go.
-    #[arg(long, env = "BANK_INBOX_URL", default_value = "http://127.0.0.1:50071")]
+    #[arg(long, env = "BANK_INBOX_URL", default_value = "http://127.0.0.1:20071")]
     pub inbox_url: String,
 
     /// Demo accounts to open at start-up (JSON; accounts already open are left alone).

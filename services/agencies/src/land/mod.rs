@@ -48,7 +48,7 @@ pub struct LandConfig {
     pub codes: Vec<AgencyCode>,
 
     /// Address of the registry's gRPC services (`AgencyBackend`, `LandAdmin`, health).
-    #[arg(long, env = "LAND_LISTEN", default_value = "127.0.0.1:50081")]
+    #[arg(long, env = "LAND_LISTEN", default_value = "127.0.0.1:20081")]
     pub listen: SocketAddr,
 
     /// PostgreSQL connection URL.
@@ -65,7 +65,7 @@ pub struct LandConfig {
     pub database_schema: String,
 
     /// URL of the adapter's `AgencyInbox`, where notices go.
-    #[arg(long, env = "LAND_INBOX_URL", default_value = "http://127.0.0.1:50091")]
+    #[arg(long, env = "LAND_INBOX_URL", default_value = "http://127.0.0.1:20091")]
     pub inbox_url: String,
 
     /// Demo properties to record at start-up (JSON; properties already recorded are left alone).

@@ -52,7 +52,7 @@ pub struct PoliceConfig {
     pub codes: Vec<AgencyCode>,
 
     /// Address of the system's gRPC services (`AgencyBackend`, `PoliceAdmin`, health).
-    #[arg(long, env = "POLICE_LISTEN", default_value = "127.0.0.1:50082")]
+    #[arg(long, env = "POLICE_LISTEN", default_value = "127.0.0.1:20082")]
     pub listen: SocketAddr,
 
     /// PostgreSQL connection URL.
@@ -72,7 +72,7 @@ pub struct PoliceConfig {
     #[arg(
         long,
         env = "POLICE_INBOX_URL",
-        default_value = "http://127.0.0.1:50092"
+        default_value = "http://127.0.0.1:20092"
     )]
     pub inbox_url: String,
 
