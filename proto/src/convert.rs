@@ -1,6 +1,6 @@
 //! Conversions between the wire types and the domain and time types, shared by every service.
 
-use hub_domain::{AgencyKind, MeasureKind, MeasureState};
+use hub_domain::{AgencyCode, AgencyId, AgencyKind, MeasureKind, MeasureState, Period};
 use time::OffsetDateTime;
 
 use crate::v1 as pb;
@@ -114,6 +114,42 @@ pub fn agency_kind_from_proto(value: i32) -> Option<AgencyKind> {
     })
 }
 
+/// The wire form of an agency.
+pub fn agency_ref(agency: &AgencyId) -> pb::AgencyRef {
+    pb::AgencyRef {
+        kind: agency_kind_to_proto(agency.kind) as i32,
+        code: agency.code.to_string(),
+    }
+}
+
+/// The domain form of a wire agency; `None` if its kind is unspecified or its code invalid.
+pub fn agency_from_proto(agency: &pb::AgencyRef) -> Option<AgencyId> {
+    Some(AgencyId {
+        kind: agency_kind_from_proto(agency.kind)?,
+        code: AgencyCode::parse(&agency.code).ok()?,
+    })
+}
+
+/// The wire form of a period.
+pub fn period_to_proto(period: Period) -> pb::Period {
+    pb::Period {
+        months: period.months(),
+        days: period.days(),
+    }
+}
+
+/// The instruction action that carries out a submitted measure.
+pub fn action_of(measure: pb::submit_request::Measure) -> pb::instruction::Action {
+    use pb::{instruction::Action, submit_request::Measure};
+    match measure {
+        Measure::Freeze(m) => Action::Freeze(m),
+        Measure::Deduction(m) => Action::Deduction(m),
+        Measure::SealUp(m) => Action::SealUp(m),
+        Measure::Distraint(m) => Action::Distraint(m),
+        Measure::ExitRestriction(m) => Action::ExitRestriction(m),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +182,17 @@ mod tests {
             assert_eq!(kind_from_proto(kind_to_proto(kind) as i32), Some(kind));
         }
         assert_eq!(kind_from_proto(0), None);
+    }
+
+    #[test]
+    fn an_agency_survives_the_round_trip() {
+        let icbc = AgencyId::parse("bank.ICBC").expect("valid");
+        assert_eq!(agency_from_proto(&agency_ref(&icbc)), Some(icbc));
+        let unspecified = pb::AgencyRef {
+            kind: 0,
+            code: "ICBC".into(),
+        };
+        assert_eq!(agency_from_proto(&unspecified), None);
     }
 
     #[test]

@@ -13,4 +13,5 @@ mod inquiry;
 mod land;
 mod ops;
 mod police;
+mod shape;
 mod submit;

@@ -68,6 +68,29 @@ impl MeasureKind {
         }
     }
 
+    /// The name in sentences shown to people: `"seal-up"`, `"exit-restriction"`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Freeze => "freeze",
+            Self::Deduction => "deduction",
+            Self::SealUp => "seal-up",
+            Self::Distraint => "distraint",
+            Self::ExitRestriction => "exit-restriction",
+            Self::Inquiry => "inquiry",
+            Self::Release => "release",
+            Self::Renewal => "renewal",
+        }
+    }
+
+    /// Whether a measure of this kind binds an asset for a period: it can be released and
+    /// renewed, it lapses at the end of its period, and its court is warned before then.
+    pub const fn has_period(self) -> bool {
+        matches!(
+            self,
+            Self::Freeze | Self::SealUp | Self::Distraint | Self::ExitRestriction
+        )
+    }
+
     /// The maximum period for measures of this kind.
     ///
     /// `Some(_)` means the measure must carry a period; `Some(StatutoryMaximum::None)` (exit
@@ -90,6 +113,15 @@ impl FromStr for MeasureKind {
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Self::parse(name)
+    }
+}
+
+impl TryFrom<String> for MeasureKind {
+    type Error = UnknownNameError;
+
+    /// Reads a stored name (database rows are typed through this).
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::parse(&name)
     }
 }
 
@@ -157,6 +189,15 @@ impl FromStr for AgencyKind {
     }
 }
 
+impl TryFrom<String> for AgencyKind {
+    type Error = UnknownNameError;
+
+    /// Reads a stored name (database rows are typed through this).
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::parse(&name)
+    }
+}
+
 impl fmt::Display for AgencyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -196,6 +237,35 @@ mod tests {
             AgencyKind::parse("court").unwrap_err().to_string(),
             "\"court\" is not a known agency kind; expected one of: bank, land, police"
         );
+    }
+
+    #[test]
+    fn labels_are_the_names_people_read() {
+        let labels: Vec<&str> = MeasureKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "freeze",
+                "deduction",
+                "seal-up",
+                "distraint",
+                "exit-restriction",
+                "inquiry",
+                "release",
+                "renewal"
+            ]
+        );
+    }
+
+    #[test]
+    fn exactly_the_measures_with_a_statutory_period_bind_an_asset_for_a_period() {
+        for kind in MeasureKind::ALL {
+            assert_eq!(
+                kind.has_period(),
+                kind.statutory_maximum().is_some(),
+                "{kind}"
+            );
+        }
     }
 
     #[test]

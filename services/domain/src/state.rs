@@ -103,6 +103,24 @@ impl MeasureState {
         matches!(self, Self::Effective | Self::Partial)
     }
 
+    /// Whether no agency has taken the instruction yet: the hub may still withdraw it (it expires
+    /// undelivered) or learn that no agency can take it (it is rejected as unroutable). Exactly
+    /// the states that may become `Expired`.
+    pub const fn is_undelivered(self) -> bool {
+        matches!(self, Self::Submitted | Self::Dispatched)
+    }
+
+    /// Whether the measure ended without being carried out (refused, given up, or expired): it
+    /// never bound anything, so another may take its place.
+    pub const fn came_to_nothing(self) -> bool {
+        matches!(self, Self::Rejected | Self::Failed | Self::Expired)
+    }
+
+    /// The states a measure may be in to move to `next`, in life-cycle order.
+    pub fn sources_of(next: MeasureState) -> impl Iterator<Item = MeasureState> {
+        Self::ALL.into_iter().filter(move |s| s.can_become(next))
+    }
+
     /// Whether a measure in this state may move to `next`.
     ///
     /// Self-transitions are allowed only where a repeated report carries news: a waiting measure
@@ -140,6 +158,15 @@ impl FromStr for MeasureState {
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Self::parse(name)
+    }
+}
+
+impl TryFrom<String> for MeasureState {
+    type Error = UnknownNameError;
+
+    /// Reads a stored name (database rows are typed through this).
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::parse(&name)
     }
 }
 
@@ -208,6 +235,32 @@ mod tests {
             in_force,
             vec![MeasureState::Effective, MeasureState::Partial]
         );
+    }
+
+    #[test]
+    fn undelivered_states_are_exactly_those_that_may_expire() {
+        let undelivered: Vec<MeasureState> = MeasureState::ALL
+            .into_iter()
+            .filter(|s| s.is_undelivered())
+            .collect();
+        let may_expire: Vec<MeasureState> = MeasureState::sources_of(MeasureState::Expired).collect();
+        assert_eq!(undelivered, may_expire);
+        assert_eq!(
+            undelivered,
+            vec![MeasureState::Submitted, MeasureState::Dispatched]
+        );
+    }
+
+    #[test]
+    fn only_refused_given_up_and_expired_measures_came_to_nothing() {
+        for state in MeasureState::ALL {
+            let nothing = matches!(
+                state,
+                MeasureState::Rejected | MeasureState::Failed | MeasureState::Expired
+            );
+            assert_eq!(state.came_to_nothing(), nothing, "{state}");
+            assert!(!state.came_to_nothing() || state.is_final(), "{state}");
+        }
     }
 
     #[test]

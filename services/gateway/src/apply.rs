@@ -16,9 +16,9 @@ use time::OffsetDateTime;
 
 use uuid::Uuid;
 
-use crate::{
-    measure_columns,
-    store::{MeasureRow, NewEvent, Store, record_events},
+use crate::store::{
+    MeasureRow, NewEvent, Store,
+    reports::{AnswerRecorded, ReportBatch},
 };
 
 /// Why an update was not applied.
@@ -68,7 +68,7 @@ pub struct Change {
 
 /// Decides what `update`, reported by `agency`, does to `row`.
 pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -> Decision {
-    if !row.is_for(agency) {
+    if !row.agency.is(agency) {
         return Decision::Ignore(Ignored::OtherAgency);
     }
     let Some(next) = state_from_proto(update.state) else {
@@ -78,7 +78,7 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
     if revision > 0 && revision <= row.agency_revision {
         return Decision::Ignore(Ignored::Stale);
     }
-    let current = row.state();
+    let current = row.state;
     // The hub gave up on the instruction (no answer in time), but the agency now reports what it
     // did: the agency's account prevails, for it is what binds the asset.
     let corrects_give_up = revision > 0
@@ -155,7 +155,7 @@ impl Change {
             // A new expiry (a renewal): warn again as it approaches.
             row.warned_within_days = None;
         }
-        row.state = self.state.as_str().to_string();
+        row.state = self.state;
         row.held_fen = self.held_fen;
         row.waiting_position = self.waiting_position;
         row.registration_number
@@ -206,18 +206,10 @@ pub async fn apply_reports(
     let mut ids: Vec<Uuid> = ordered.iter().map(|(id, _)| *id).collect();
     ids.dedup();
 
-    let mut tx = store.pool().begin().await?;
-    let locked: Vec<MeasureRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        measure_columns!(),
-        " FROM measures WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-    ))
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let (mut batch, locked) = store.lock_for_reports(&ids).await?;
     let mut rows: HashMap<Uuid, MeasureRow> = locked.into_iter().map(|r| (r.id, r)).collect();
     let mut written: Vec<Uuid> = Vec::new();
-    let mut events: Vec<(MeasureRow, pb::EventKind, String, Option<Vec<u8>>)> = Vec::new();
+    let mut events: Vec<NewEvent> = Vec::new();
     for (id, incoming) in ordered {
         let (agency, update) = (&incoming.agency, &incoming.update);
         let Some(row) = rows.get_mut(&id) else {
@@ -226,8 +218,8 @@ pub async fn apply_reports(
                 .push((update.measure_id.clone(), Ignored::UnknownMeasure));
             continue;
         };
-        if row.kind == MeasureKind::Inquiry.as_str() {
-            match answer(&mut tx, row, incoming, now).await? {
+        if row.kind == MeasureKind::Inquiry {
+            match answer(&mut batch, row, incoming, now).await? {
                 Ok(entries) => {
                     outcome.changed += 1;
                     written.push(id);
@@ -247,42 +239,27 @@ pub async fn apply_reports(
                 change.apply_to(row, now);
                 outcome.changed += 1;
                 written.push(id);
-                events.push((row.clone(), change.event, change.message, None));
+                events.push(NewEvent::new(row.clone(), change.event, change.message));
             }
         }
     }
     written.dedup();
-    if !written.is_empty() {
-        write_back(&mut tx, written.iter().filter_map(|id| rows.get(id))).await?;
-    }
-    let entries: Vec<NewEvent<'_>> = events
-        .iter()
-        .map(|(row, kind, message, detail)| NewEvent {
-            row,
-            kind: *kind,
-            message: message.clone(),
-            detail: detail.clone(),
-        })
-        .collect();
-    record_events(&mut tx, store.channel(), &entries).await?;
-    tx.commit().await?;
+    let changed: Vec<&MeasureRow> = written.iter().filter_map(|id| rows.get(id)).collect();
+    batch.commit(&changed, &events).await?;
     Ok(outcome)
 }
 
-/// Records an agency's answer to an inquiry in `row` (locked) and `inquiry_answers`; returns
-/// the audit entries to write (the answer, and the finish when it was the last one), or why it
-/// was not applied.
+/// Records an agency's answer to an inquiry in `row` (locked) and its answer row; returns the
+/// audit entries to write (the answer, and the finish when it was the last one), or why it was
+/// not applied.
 async fn answer(
-    tx: &mut sqlx::PgConnection,
+    batch: &mut ReportBatch,
     row: &mut MeasureRow,
     incoming: &Incoming,
     now: OffsetDateTime,
-) -> Result<Result<Vec<(MeasureRow, pb::EventKind, String, Option<Vec<u8>>)>, Ignored>, sqlx::Error>
-{
+) -> Result<Result<Vec<NewEvent>, Ignored>, sqlx::Error> {
     let agency = &incoming.agency;
-    if agency.kind.as_str() != row.agency_kind
-        || !(row.agency_code.is_empty() || row.agency_code == agency.code.as_str())
-    {
+    if !row.agency.includes(agency) {
         return Ok(Err(Ignored::OtherAgency));
     }
     let refused = match state_from_proto(incoming.update.state) {
@@ -297,46 +274,20 @@ async fn answer(
         .map(|a| a.holdings.clone())
         .unwrap_or_default();
     let event = pb::InquiryAnswerEvent {
-        agency: Some(pb::AgencyRef {
-            kind: convert::agency_kind_to_proto(agency.kind) as i32,
-            code: agency.code.to_string(),
-        }),
+        agency: Some(convert::agency_ref(agency)),
         state: incoming.update.state,
         holdings,
         reason: incoming.update.reason.clone(),
         at: Some(convert::timestamp(now)),
     };
     let detail = event.encode_to_vec();
-    let state = if refused { "refused" } else { "answered" };
-    let recorded = sqlx::query(
-        "UPDATE inquiry_answers SET state = $3, answer = $4, answered_at = $5 \
-         WHERE measure_id = $1 AND agency_code = $2 AND state = 'pending'",
-    )
-    .bind(row.id)
-    .bind(agency.code.as_str())
-    .bind(state)
-    .bind(&detail)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if recorded.rows_affected() == 0 {
-        // Not addressed by name (a broadcast reached an agency the registry did not list yet),
-        // or answered already.
-        let added = sqlx::query(
-            "INSERT INTO inquiry_answers (measure_id, agency_code, state, answer, answered_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(row.id)
-        .bind(agency.code.as_str())
-        .bind(state)
-        .bind(&detail)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if added.rows_affected() == 0 {
-            return Ok(Err(Ignored::Stale));
-        }
-        row.inquiry_addressed += 1;
+    match batch
+        .record_answer(row.id, agency.code.as_str(), refused, &detail, now)
+        .await?
+    {
+        AnswerRecorded::Awaited => {}
+        AnswerRecorded::Added => row.inquiry_addressed += 1,
+        AnswerRecorded::Repeated => return Ok(Err(Ignored::Stale)),
     }
     row.inquiry_answered += 1;
     if refused {
@@ -346,124 +297,36 @@ async fn answer(
     } else {
         row.inquiry_found += 1;
     }
-    if row.state() == MeasureState::Partial {
+    if row.state == MeasureState::Partial {
         row.inquiry_unanswered = (row.inquiry_unanswered - 1).max(0);
     }
     row.version += 1;
     row.updated_at = now;
     let who = agency.to_string();
-    let mut entries = vec![(
-        row.clone(),
-        pb::EventKind::Answer,
-        if refused {
+    let mut entries = vec![NewEvent {
+        row: row.clone(),
+        kind: pb::EventKind::Answer,
+        message: if refused {
             format!("{who} refused")
         } else {
             format!("{who} answered: {} found", event.holdings.len())
         },
-        Some(detail),
-    )];
+        detail: Some(detail),
+    }];
     if row.inquiry_answered >= row.inquiry_addressed
-        && row.state().can_become(MeasureState::Effective)
+        && row.state.can_become(MeasureState::Effective)
     {
-        row.state = MeasureState::Effective.as_str().to_string();
+        row.state = MeasureState::Effective;
         row.inquiry_unanswered = 0;
         row.effective_at = Some(now);
         row.version += 1;
-        entries.push((
+        entries.push(NewEvent::new(
             row.clone(),
             pb::EventKind::StateChanged,
-            "every agency asked has answered".to_string(),
-            None,
+            "every agency asked has answered",
         ));
     }
     Ok(Ok(entries))
-}
-
-/// Writes the agency-reported fields of `rows` back in one statement.
-async fn write_back<'a>(
-    tx: &mut sqlx::PgConnection,
-    rows: impl Iterator<Item = &'a MeasureRow>,
-) -> Result<(), sqlx::Error> {
-    let mut ids = Vec::new();
-    let mut states = Vec::new();
-    let mut held = Vec::new();
-    let mut positions = Vec::new();
-    let mut registrations = Vec::new();
-    let mut reason_codes = Vec::new();
-    let mut reason_messages = Vec::new();
-    let mut revisions = Vec::new();
-    let mut effective = Vec::new();
-    let mut expires = Vec::new();
-    let mut versions = Vec::new();
-    let mut updated = Vec::new();
-    let mut counters: [Vec<i32>; 6] = Default::default();
-    let mut warned = Vec::new();
-    for r in rows {
-        ids.push(r.id);
-        states.push(r.state.clone());
-        held.push(r.held_fen);
-        positions.push(r.waiting_position);
-        registrations.push(r.registration_number.clone());
-        reason_codes.push(r.reason_code);
-        reason_messages.push(r.reason_message.clone());
-        revisions.push(r.agency_revision);
-        effective.push(r.effective_at);
-        expires.push(r.expires_at);
-        versions.push(r.version);
-        updated.push(r.updated_at);
-        for (column, value) in counters.iter_mut().zip([
-            r.inquiry_addressed,
-            r.inquiry_answered,
-            r.inquiry_found,
-            r.inquiry_found_nothing,
-            r.inquiry_refused,
-            r.inquiry_unanswered,
-        ]) {
-            column.push(value);
-        }
-        warned.push(r.warned_within_days);
-    }
-    sqlx::query(
-        "UPDATE measures AS m SET state = u.state, held_fen = u.held_fen, \
-             waiting_position = u.waiting_position, registration_number = u.registration_number, \
-             reason_code = u.reason_code, reason_message = u.reason_message, \
-             agency_revision = u.agency_revision, effective_at = u.effective_at, \
-             expires_at = u.expires_at, version = u.version, updated_at = u.updated_at, \
-             inquiry_addressed = u.addressed, inquiry_answered = u.answered, \
-             inquiry_found = u.found, inquiry_found_nothing = u.found_nothing, \
-             inquiry_refused = u.refused, inquiry_unanswered = u.unanswered, \
-             warned_within_days = u.warned \
-         FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::int4[], \
-             $7::text[], $8::int8[], $9::timestamptz[], $10::timestamptz[], $11::int8[], \
-             $12::timestamptz[], $13::int4[], $14::int4[], $15::int4[], $16::int4[], \
-             $17::int4[], $18::int4[], $19::int4[]) \
-             AS u(id, state, held_fen, waiting_position, registration_number, reason_code, \
-             reason_message, agency_revision, effective_at, expires_at, version, updated_at, \
-             addressed, answered, found, found_nothing, refused, unanswered, warned) \
-         WHERE m.id = u.id",
-    )
-    .bind(&ids)
-    .bind(&states)
-    .bind(&held)
-    .bind(&positions)
-    .bind(&registrations)
-    .bind(&reason_codes)
-    .bind(&reason_messages)
-    .bind(&revisions)
-    .bind(&effective)
-    .bind(&expires)
-    .bind(&versions)
-    .bind(&updated)
-    .bind(&counters[0])
-    .bind(&counters[1])
-    .bind(&counters[2])
-    .bind(&counters[3])
-    .bind(&counters[4])
-    .bind(&counters[5])
-    .bind(&warned)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -484,14 +347,13 @@ mod tests {
             id: Uuid::now_v7(),
             court_code: "京0105".into(),
             case_number: "（2023）京0105执1234号".into(),
-            kind: "freeze".into(),
-            agency_kind: "bank".into(),
-            agency_code: "ICBC".into(),
+            kind: MeasureKind::Freeze,
+            agency: crate::store::Addressee::Agency(bank()),
             asset_key: "bank.ICBC:6222020200112233445".into(),
             asset_display: "6222****3445".into(),
             target_measure_id: None,
             requested_fen: 1_000_000,
-            state: state.as_str().into(),
+            state,
             held_fen: 0,
             waiting_position: 0,
             registration_number: String::new(),

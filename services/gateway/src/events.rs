@@ -11,7 +11,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{EventRow, Store, outbox_channel};
+use crate::store::{EventRow, Store};
 
 /// What a watch stream receives.
 #[derive(Clone, Debug)]
@@ -55,30 +55,20 @@ pub async fn listen(
     mut backoff: hub_runtime::Backoff,
     shutdown: CancellationToken,
 ) {
-    let events_channel = store.channel().to_string();
-    let outbox = outbox_channel(&events_channel);
+    let outbox = store.outbox_channel();
     loop {
-        match PgListener::connect_with(store.pool()).await {
+        match store.listen().await {
             Ok(mut listener) => {
-                match listener
-                    .listen_all([events_channel.as_str(), outbox.as_str()])
-                    .await
-                {
-                    Ok(()) => {
-                        backoff.reset();
-                        readiness.set("database", true);
-                        // Whatever happened while not listening: catch up.
-                        hub.send(Signal::Resync);
-                        relay_wake.notify_one();
-                        if serve(&mut listener, &store, &hub, &relay_wake, &outbox, &shutdown).await
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
+                backoff.reset();
+                readiness.set("database", true);
+                // Whatever happened while not listening: catch up.
+                hub.send(Signal::Resync);
+                relay_wake.notify_one();
+                if serve(&mut listener, &store, &hub, &relay_wake, &outbox, &shutdown).await {
+                    return;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "event listener cannot connect"),
+            Err(e) => tracing::warn!(error = %e, "event listener cannot connect or LISTEN"),
         }
         readiness.set("database", false);
         tokio::select! {

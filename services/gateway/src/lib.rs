@@ -1,22 +1,34 @@
 //! The court-facing gateway of the enforcement hub.
 //!
-//! Courts call [`court::CourtService`] over gRPC. A measure enters through `Submit`, is validated
-//! at the edge ([`validate`]), and is recorded with its outbox row and audit entry in one
-//! PostgreSQL transaction ([`store`]) before the court gets an answer. The [`relay`] publishes the
-//! outbox to RabbitMQ with confirms; the [`reports`] consumer applies what agencies report
-//! ([`apply`]), monotonically; [`events`] streams every change to watching courts.
+//! Courts call [`court::CourtService`] over gRPC (one file per RPC in [`court`]). A measure
+//! enters through `Submit`, is parsed at the edge ([`validate`]), and is recorded with its
+//! outbox row and audit entry in one PostgreSQL transaction before the court gets an answer. The
+//! [`relay`] publishes the outbox to RabbitMQ with confirms; the [`reports`] consumer applies
+//! what agencies report ([`apply`]), monotonically; [`timers`] act when deadlines pass;
+//! [`events`] streams every change to watching courts. Every SQL statement is in [`store`].
+//! Errors are [`Error`]; what a court is told of one is decided in one place.
 //!
 //! [`Application`] wires these together: build it from a [`Config`], then run it until a
 //! shutdown token is cancelled.
 
+/// `Some((a, b, …))` if every one of the named options is `Some`: the values of a request whose
+/// fields were each checked (a check that fails records why and yields `None`).
+macro_rules! all_parsed {
+    ($($x:ident),+ $(,)?) => {
+        match ($($x,)+) {
+            ($(Some($x),)+) => Some(($($x,)+)),
+            _ => None,
+        }
+    };
+}
+
 pub mod apply;
 pub mod config;
 pub mod court;
+mod error;
 pub mod events;
 pub mod failpoint;
-pub mod inquiry;
 pub mod ops;
-pub mod registry;
 pub mod relay;
 pub mod reports;
 pub mod store;
@@ -35,6 +47,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
+pub use error::Error;
 
 use crate::{
     court::CourtService, events::EventHub, relay::Relay, reports::ReportConsumer, store::Store,
@@ -80,25 +93,18 @@ const BROKER: &str = "broker";
 impl Application {
     /// Connects to PostgreSQL, creates and migrates the schema, and binds the listener.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let schema = config.database_schema.clone();
-        let pool = hub_runtime::postgres::connect(
+        let store = Store::connect(
             &config.database_url,
-            &schema,
-            "enforcement-gateway",
+            &config.database_schema,
             config.database_connections,
         )
         .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("migrating the gateway schema")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let http = hub_runtime::health::bind(config.http_listen)
             .await
             .context("binding the health endpoint")?;
-        let store = Store::new(pool, format!("{schema}_events"));
         Ok(Self {
             config,
             listener,

@@ -442,6 +442,5 @@ fn not_found(id: &str) -> Status {
 }
 
 fn broker(e: lapin::Error) -> Status {
-    tracing::error!(error = %e, "broker error in an operation");
-    Status::unavailable("the hub's broker is unavailable; retry shortly")
+    crate::Error::Broker(e).into()
 }

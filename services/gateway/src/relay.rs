@@ -12,21 +12,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use enforcement_proto::v1 as pb;
 use hub_bus::{
     MessageMeta, PendingConfirm, Published, Publisher,
     signing::{HEADER_SIGNATURE, Signer},
     topology::INSTRUCTIONS_EXCHANGE,
 };
-use sqlx::{Connection, PgConnection};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use crate::{
-    measure_columns,
-    store::{MeasureRow, NewEvent, Store, record_events},
+use crate::store::{
+    Store,
+    outbox::{Delivery, Leader, OutboxRow},
 };
 
 /// Failures that end a relay session (the caller reconnects).
@@ -38,19 +35,6 @@ pub enum RelayError {
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-}
-
-#[derive(sqlx::FromRow)]
-struct OutboxRow {
-    id: i64,
-    measure_id: Uuid,
-    instruction_id: Uuid,
-    routing_key: String,
-    court_code: String,
-    asset_key: String,
-    deadline: OffsetDateTime,
-    payload: Vec<u8>,
-    created_at: OffsetDateTime,
 }
 
 /// Publishes the outbox.
@@ -112,21 +96,15 @@ impl Relay {
         }
     }
 
-    /// Takes the advisory lock on a connection of its own; `None` if shut down while waiting.
+    /// Waits to hold the leader's lock; `None` if shut down while waiting.
     async fn become_leader(
         &self,
         shutdown: &CancellationToken,
-    ) -> Result<Option<PgConnection>, RelayError> {
-        // Detached: if the connection returned to the pool it would keep the lock.
-        let mut conn = self.store.pool().acquire().await?.detach();
+    ) -> Result<Option<Leader>, RelayError> {
         loop {
-            let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-                .bind(self.store.channel())
-                .fetch_one(&mut conn)
-                .await?;
-            if leader {
+            if let Some(leader) = self.store.try_lead().await? {
                 tracing::info!("outbox relay is the leader");
-                return Ok(Some(conn));
+                return Ok(Some(leader));
             }
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(None),
@@ -137,17 +115,9 @@ impl Relay {
 
     /// Publishes one batch; returns how many rows it took.
     async fn publish_batch(&self, publisher: &Publisher) -> Result<usize, RelayError> {
-        let mut tx = self.store.pool().begin().await?;
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, measure_id, instruction_id, routing_key, court_code, asset_key, deadline, \
-                 payload, created_at \
-             FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(self.batch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let (batch, rows) = self.store.take_outbox(self.batch).await?;
         if rows.is_empty() {
-            tx.commit().await?;
+            batch.close().await?;
             return Ok(0);
         }
 
@@ -166,71 +136,24 @@ impl Relay {
                     .await?,
             );
         }
-        let mut dispatched = Vec::with_capacity(rows.len());
-        let mut unroutable = Vec::new();
+        let mut deliveries = Vec::with_capacity(rows.len());
         for (row, confirm) in rows.iter().zip(pending) {
-            match confirm.wait().await? {
-                Published::Confirmed => dispatched.push(row.measure_id),
-                Published::Returned { .. } => unroutable.push(row),
-            }
+            deliveries.push(match confirm.wait().await? {
+                Published::Confirmed => Delivery::Confirmed(row.measure_id),
+                Published::Returned { .. } => {
+                    tracing::warn!(measure = %row.measure_id, routing_key = %row.routing_key, "instruction unroutable");
+                    let agency = row.routing_key.replacen('.', " ", 1);
+                    Delivery::Unroutable {
+                        measure_id: row.measure_id,
+                        message: format!("no agency {agency} is connected to the hub"),
+                    }
+                }
+            });
         }
 
         crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_COMMIT);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        // Lock the measures in id order, as report application does, so the two never deadlock.
-        let measure_ids: Vec<Uuid> = rows.iter().map(|r| r.measure_id).collect();
-        sqlx::query("SELECT id FROM measures WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&measure_ids)
-            .execute(&mut *tx)
-            .await?;
-        let now = self.clock.now();
-        let mut changed: Vec<MeasureRow> = sqlx::query_as(concat!(
-            "UPDATE measures SET state = 'dispatched', version = version + 1, updated_at = $2 \
-             WHERE id = ANY($1) AND state = 'submitted' RETURNING ",
-            measure_columns!()
-        ))
-        .bind(&dispatched)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut messages = vec![String::from("handed to the broker"); changed.len()];
-        for row in unroutable {
-            let agency = row.routing_key.replacen('.', " ", 1);
-            let message = format!("no agency {agency} is connected to the hub");
-            tracing::warn!(measure = %row.measure_id, routing_key = %row.routing_key, "instruction unroutable");
-            let rejected: Option<MeasureRow> = sqlx::query_as(concat!(
-                "UPDATE measures SET state = 'rejected', reason_code = $2, reason_message = $3, \
-                     version = version + 1, updated_at = $4 \
-                 WHERE id = $1 AND state IN ('submitted', 'dispatched') AND kind <> 'inquiry' RETURNING ",
-                measure_columns!()
-            ))
-            .bind(row.measure_id)
-            .bind(pb::ReasonCode::UnknownAgency as i32)
-            .bind(&message)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(rejected) = rejected {
-                changed.push(rejected);
-                messages.push(message);
-            }
-        }
-        let events: Vec<NewEvent<'_>> = changed
-            .iter()
-            .zip(messages)
-            .map(|(row, message)| NewEvent {
-                row,
-                kind: pb::EventKind::StateChanged,
-                message,
-                detail: None,
-            })
-            .collect();
-        record_events(&mut tx, self.store.channel(), &events).await?;
-        tx.commit().await?;
+        batch.settle(&ids, &deliveries, self.clock.now()).await?;
         Ok(rows.len())
     }
 }

@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use enforcement_proto::{convert, v1 as pb};
-use hub_domain::{AgencyCode, AgencyId, Clock};
+use hub_domain::{AgencyCode, AgencyKind, Clock, MeasureKind};
 use hub_runtime::Backoff;
 use lapin::{Consumer, message::Delivery};
 use prost::Message;
@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     apply::{Applied, Incoming, apply_reports},
-    registry,
     store::Store,
 };
 
@@ -101,16 +100,22 @@ impl ReportConsumer {
         &self,
         announcements: &[pb::Announcement],
         updates: &[Incoming],
-    ) -> Result<Applied, sqlx::Error> {
+    ) -> Result<Applied, crate::Error> {
         let now = self.clock.now();
         for announcement in announcements {
-            let n = registry::announce(&self.store, announcement, now).await?;
+            let Some((kind, codes, measures)) = announced(announcement) else {
+                continue;
+            };
+            let n = self
+                .store
+                .announce(kind, &codes, &measures, now)
+                .await?;
             tracing::info!(agencies = n, "adapter announced its agencies");
         }
         if updates.is_empty() {
             return Ok(Applied::default());
         }
-        apply_reports(&self.store, updates, now).await
+        Ok(apply_reports(&self.store, updates, now).await?)
     }
 
     async fn handle(&self, deliveries: Vec<Delivery>) {
@@ -141,7 +146,7 @@ impl ReportConsumer {
                 readable.push(delivery);
                 continue;
             }
-            let Some(agency) = report_agency(&report) else {
+            let Some(agency) = report.agency.as_ref().and_then(convert::agency_from_proto) else {
                 tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
                 reject(&delivery).await;
                 continue;
@@ -193,12 +198,24 @@ impl ReportConsumer {
     }
 }
 
-fn report_agency(report: &pb::AgencyReport) -> Option<AgencyId> {
-    let agency = report.agency.as_ref()?;
-    Some(AgencyId {
-        kind: convert::agency_kind_from_proto(agency.kind)?,
-        code: AgencyCode::parse(&agency.code).ok()?,
-    })
+/// What an adapter announced: the kind, the valid codes, and the measures of those the kind
+/// carries out; `None` if the kind is unknown.
+fn announced(
+    announcement: &pb::Announcement,
+) -> Option<(AgencyKind, Vec<AgencyCode>, Vec<MeasureKind>)> {
+    let kind = convert::agency_kind_from_proto(announcement.kind)?;
+    let codes = announcement
+        .codes
+        .iter()
+        .filter_map(|c| AgencyCode::parse(c).ok())
+        .collect();
+    let measures = announcement
+        .measures
+        .iter()
+        .filter_map(|m| convert::kind_from_proto(*m))
+        .filter(|m| kind.carries(*m))
+        .collect();
+    Some((kind, codes, measures))
 }
 
 async fn reject(delivery: &Delivery) {

@@ -1,0 +1,173 @@
+//! `Release` and `Renew`: follow-up orders on a court's own measure, sent to the same agency
+//! for the same asset, so that they reach it after the measure they act on.
+
+use enforcement_proto::{convert, v1 as pb};
+use hub_domain::{CourtCode, IdempotencyKey, MeasureKind};
+use prost::Message;
+use tonic::Status;
+use uuid::Uuid;
+
+use super::{CourtService, Envelope};
+use crate::{
+    Error,
+    store::{MeasureRow, NewMeasure},
+    validate,
+};
+
+/// A follow-up order, checked: who asks, under which key, for which canonical request.
+struct Order<'a> {
+    court: &'a CourtCode,
+    key: &'a IdempotencyKey,
+    request: Vec<u8>,
+}
+
+impl CourtService {
+    pub(super) async fn release_measure(
+        &self,
+        req: pb::ReleaseRequest,
+    ) -> Result<pb::SubmitResponse, Error> {
+        let valid = validate::release(&req)?;
+        let order = Order {
+            court: &valid.court,
+            key: &valid.idempotency_key,
+            request: valid.normalised().encode_to_vec(),
+        };
+        if let Some(earlier) = self.earlier(&order).await? {
+            return Ok(earlier);
+        }
+        let target = self.own_measure(&valid.court, valid.target).await?;
+        if !target.kind.has_period() {
+            return Err(Status::failed_precondition(format!(
+                "a {} cannot be released; only freezes, seal-ups, distraints and exit restrictions can",
+                target.kind.label()
+            ))
+            .into());
+        }
+        if target.state.is_final() {
+            return Err(Status::failed_precondition(format!(
+                "measure {} is {}; only a measure in force, waiting or under way can be released",
+                target.id, target.state
+            ))
+            .into());
+        }
+        if let Some(release) = self.store.live_release_of(target.id).await? {
+            return Err(Status::failed_precondition(format!(
+                "measure {} is already being released by measure {}",
+                target.id, release.id
+            ))
+            .into());
+        }
+        let action = pb::instruction::Action::Release(pb::Release {
+            target_measure_id: target.id.to_string(),
+            reason: valid.reason.clone(),
+        });
+        let measure = self
+            .follow_up(order, MeasureKind::Release, &target, action)
+            .await?;
+        self.record(measure).await
+    }
+
+    pub(super) async fn renew_measure(
+        &self,
+        req: pb::RenewRequest,
+    ) -> Result<pb::SubmitResponse, Error> {
+        let valid = validate::renew(&req)?;
+        let order = Order {
+            court: &valid.court,
+            key: &valid.idempotency_key,
+            request: valid.normalised().encode_to_vec(),
+        };
+        if let Some(earlier) = self.earlier(&order).await? {
+            return Ok(earlier);
+        }
+        let target = self.own_measure(&valid.court, valid.target).await?;
+        if !target.kind.has_period() {
+            return Err(Status::failed_precondition(format!(
+                "a {} cannot be renewed; only freezes, seal-ups, distraints and exit restrictions can",
+                target.kind.label()
+            ))
+            .into());
+        }
+        let now = self.clock.now();
+        if !target.state.is_in_force() {
+            return Err(Status::failed_precondition(format!(
+                "measure {} is {}; only a measure in force can be renewed",
+                target.id, target.state
+            ))
+            .into());
+        }
+        if let Some(expiry) = target.expires_at
+            && expiry <= now
+        {
+            return Err(Status::failed_precondition(format!(
+                "renewal must be made before expiry (民诉解释 art. 485): measure {} expired at {expiry}",
+                target.id
+            ))
+            .into());
+        }
+        let start = target.expires_at.unwrap_or(now);
+        validate::period_for(target.kind, "period", valid.period, start)?;
+        let action = pb::instruction::Action::Renewal(pb::Renewal {
+            target_measure_id: target.id.to_string(),
+            period: Some(convert::period_to_proto(valid.period)),
+        });
+        let measure = self
+            .follow_up(order, MeasureKind::Renewal, &target, action)
+            .await?;
+        self.record(measure).await
+    }
+
+    /// If the court already used the order's key: the original measure for the same request
+    /// (a retry), [`Error::KeyReused`] for another.
+    async fn earlier(&self, order: &Order<'_>) -> Result<Option<pb::SubmitResponse>, Error> {
+        Ok(self
+            .store
+            .earlier(order.court, order.key, &order.request)
+            .await?
+            .map(|row| super::submitted(crate::store::Recorded::Duplicate(row))))
+    }
+
+    /// The measure of a follow-up `action` of `kind` on `target`: the same agency and asset,
+    /// the case and subject of the original request.
+    async fn follow_up(
+        &self,
+        order: Order<'_>,
+        kind: MeasureKind,
+        target: &MeasureRow,
+        action: pb::instruction::Action,
+    ) -> Result<NewMeasure, Error> {
+        let original = pb::SubmitRequest::decode(self.store.request_of(target.id).await?.as_slice())
+            .map_err(|e| Error::Corrupt(format!("the stored request of {}: {e}", target.id)))?;
+        let now = self.clock.now();
+        let id = Uuid::now_v7();
+        let instruction_id = Uuid::now_v7();
+        let deadline = now + self.instruction_deadline;
+        let envelope = Envelope {
+            measure_id: id,
+            court: order.court,
+            case: original.case,
+            subject: original.subject,
+            issued_at: now,
+            deadline,
+        };
+        let instruction = envelope.instruction(instruction_id, target.agency.to_proto(), action);
+        Ok(NewMeasure {
+            id,
+            court: order.court.clone(),
+            idempotency_key: order.key.clone(),
+            request: order.request,
+            case_number: target.case_number.clone(),
+            kind,
+            agency: target.agency.clone(),
+            asset_key: target.asset_key.clone(),
+            asset_display: target.asset_display.clone(),
+            target: Some(target.id),
+            requested_fen: 0,
+            instruction_id,
+            deadline,
+            submitted_at: now,
+            payload: instruction.encode_to_vec(),
+            addressed: 0,
+        })
+    }
+}

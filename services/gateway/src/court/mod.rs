@@ -1,0 +1,213 @@
+//! The `CourtGateway` gRPC service: one file per RPC or group of RPCs.
+//!
+//! | RPC | file |
+//! |---|---|
+//! | `Submit` | [`submit`]: parse, registry, deduction check, instruction, record |
+//! | `Release`, `Renew` | [`follow_up`] |
+//! | `Get`, `List`, `ListExpiring` | [`read`] |
+//! | `Watch` | [`watch`] |
+//! | `Inquire`, `ListAnswers` | [`inquire`] |
+//!
+//! Each handler returns the gateway's [`Error`]; what the court is told of it is decided once,
+//! in `impl From<Error> for Status`.
+
+mod follow_up;
+mod inquire;
+mod read;
+mod submit;
+mod watch;
+
+use std::{pin::Pin, sync::Arc};
+
+use enforcement_proto::{
+    convert::timestamp,
+    v1::{self as pb, court_gateway_server::CourtGateway},
+};
+use hub_domain::{Clock, CourtCode};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    Error,
+    events::EventHub,
+    store::{MeasureRow, NewMeasure, Recorded, Store},
+};
+
+/// Default and largest page of `List` and `ListExpiring`.
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+/// The court-facing service.
+#[derive(Clone)]
+pub struct CourtService {
+    store: Store,
+    hub: EventHub,
+    clock: Clock,
+    relay_wake: Arc<Notify>,
+    instruction_deadline: Duration,
+    shutdown: CancellationToken,
+}
+
+impl CourtService {
+    /// Builds the service; `shutdown` ends open watch streams.
+    pub fn new(
+        store: Store,
+        hub: EventHub,
+        clock: Clock,
+        relay_wake: Arc<Notify>,
+        instruction_deadline: std::time::Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            store,
+            hub,
+            clock,
+            relay_wake,
+            instruction_deadline: Duration::try_from(instruction_deadline).unwrap_or(Duration::DAY),
+            shutdown,
+        }
+    }
+
+    /// Records a measure (or finds the original of a resubmission) and wakes the relay.
+    async fn record(&self, measure: NewMeasure) -> Result<pb::SubmitResponse, Error> {
+        let recorded = self.store.record(&measure).await?;
+        if let Recorded::New(row) = &recorded {
+            self.relay_wake.notify_one();
+            tracing::info!(measure = %row.id, kind = %row.kind, court = %row.court_code, agency = %row.agency.code(), "measure recorded");
+        }
+        Ok(submitted(recorded))
+    }
+
+    /// The court's own measure, or `NOT_FOUND` (also for another court's measure: a court must
+    /// not learn what others ordered).
+    async fn own_measure(&self, court: &CourtCode, id: Uuid) -> Result<MeasureRow, Error> {
+        match self.store.get(id).await? {
+            Some(row) if row.is_of(court) => Ok(row),
+            _ => Err(Status::not_found(format!("no measure {id} ordered by court {court}")).into()),
+        }
+    }
+}
+
+/// The answer to an order: the measure, and whether it was recorded before.
+fn submitted(recorded: Recorded) -> pb::SubmitResponse {
+    let (row, duplicate) = match recorded {
+        Recorded::New(row) => (row, false),
+        Recorded::Duplicate(row) => (row, true),
+    };
+    pb::SubmitResponse {
+        measure: Some(row.to_proto()),
+        duplicate,
+    }
+}
+
+/// What every instruction of one measure carries, whatever it orders: the measure, the court,
+/// the case and subject, when it was issued and until when it may be carried out.
+struct Envelope<'a> {
+    measure_id: Uuid,
+    court: &'a CourtCode,
+    case: Option<pb::CaseInfo>,
+    subject: Option<pb::Subject>,
+    issued_at: OffsetDateTime,
+    deadline: OffsetDateTime,
+}
+
+impl Envelope<'_> {
+    /// The instruction `instruction_id` to `agency` carrying `action`.
+    fn instruction(
+        &self,
+        instruction_id: Uuid,
+        agency: pb::AgencyRef,
+        action: pb::instruction::Action,
+    ) -> pb::Instruction {
+        pb::Instruction {
+            instruction_id: instruction_id.to_string(),
+            measure_id: self.measure_id.to_string(),
+            court_code: self.court.to_string(),
+            case: self.case.clone(),
+            subject: self.subject.clone(),
+            agency: Some(agency),
+            issued_at: Some(timestamp(self.issued_at)),
+            deadline: Some(timestamp(self.deadline)),
+            action: Some(action),
+        }
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::MeasureEvent, Status>> + Send>>;
+type InquireStream = Pin<Box<dyn Stream<Item = Result<pb::InquiryEvent, Status>> + Send>>;
+
+/// A handler's result as gRPC answers it.
+fn answer<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl CourtGateway for CourtService {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        answer(self.submit_measure(request.into_inner()).await)
+    }
+
+    async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Measure>, Status> {
+        answer(self.get_measure(request.into_inner()).await)
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        answer(self.list_case(request.into_inner()).await)
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        answer(self.watch_measures(request.into_inner()).await)
+    }
+
+    type InquireStream = InquireStream;
+
+    async fn inquire(
+        &self,
+        request: Request<pb::InquireRequest>,
+    ) -> Result<Response<Self::InquireStream>, Status> {
+        answer(self.inquire_agencies(request.into_inner()).await)
+    }
+
+    async fn list_answers(
+        &self,
+        request: Request<pb::ListAnswersRequest>,
+    ) -> Result<Response<pb::ListAnswersResponse>, Status> {
+        answer(self.inquiry_answers(request.into_inner()).await)
+    }
+
+    async fn list_expiring(
+        &self,
+        request: Request<pb::ListExpiringRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        answer(self.list_expiring_measures(request.into_inner()).await)
+    }
+
+    async fn release(
+        &self,
+        request: Request<pb::ReleaseRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        answer(self.release_measure(request.into_inner()).await)
+    }
+
+    async fn renew(
+        &self,
+        request: Request<pb::RenewRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        answer(self.renew_measure(request.into_inner()).await)
+    }
+}

@@ -1,0 +1,177 @@
+//! `Watch`: every change of one measure, or of every measure of a case, as it happens.
+//!
+//! The stream starts with a snapshot of what is watched, then forwards the audit entries the
+//! [`EventHub`](crate::events::EventHub) broadcasts. It subscribes before reading the snapshot,
+//! so nothing between the two is missed, and skips what the client has already seen by
+//! version. When events may have been missed (the listener reconnected, or this stream lagged)
+//! it reads the snapshot again.
+
+use std::collections::HashMap;
+
+use enforcement_proto::{convert::timestamp, v1 as pb};
+use hub_domain::{CaseNumber, CourtCode};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use uuid::Uuid;
+
+use super::{CourtService, MAX_PAGE, WatchStream};
+use crate::{
+    Error,
+    events::Signal,
+    store::{EventRow, MeasureRow},
+    validate::{self, invalid},
+};
+
+/// Events buffered per watch stream before the stream falls back to resynchronising.
+const WATCH_BUFFER: usize = 64;
+
+/// What a watch stream follows.
+#[derive(Clone, Debug)]
+enum WatchTarget {
+    Measure(Uuid),
+    Case(String),
+}
+
+impl WatchTarget {
+    fn matches(&self, event: &EventRow) -> bool {
+        match self {
+            WatchTarget::Measure(id) => event.measure_id == *id,
+            WatchTarget::Case(case) => event.case_number == *case,
+        }
+    }
+}
+
+impl CourtService {
+    pub(super) async fn watch_measures(&self, req: pb::WatchRequest) -> Result<WatchStream, Error> {
+        let court = CourtCode::parse(&req.court_code).map_err(|e| invalid("court_code", e))?;
+        let target = match req.target {
+            Some(pb::watch_request::Target::MeasureId(id)) => WatchTarget::Measure(
+                validate::measure_id(&id).map_err(|e| invalid("measure_id", e))?,
+            ),
+            Some(pb::watch_request::Target::CaseNumber(case)) => WatchTarget::Case(
+                CaseNumber::parse(&case)
+                    .map_err(|e| invalid("case_number", e))?
+                    .to_string(),
+            ),
+            None => {
+                return Err(invalid("target", "name a measure_id or a case_number to watch").into());
+            }
+        };
+        // Subscribe before reading the snapshot, so nothing between the two is missed.
+        let mut signals = self.hub.subscribe();
+        let snapshot = self.snapshot(&court, &target).await?;
+        if let WatchTarget::Measure(id) = target
+            && snapshot.is_empty()
+        {
+            return Err(Status::not_found(format!("no measure {id} ordered by court {court}")).into());
+        }
+
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut seen: HashMap<Uuid, i64> = HashMap::new();
+            if !send_snapshot(&tx, &mut seen, snapshot).await {
+                return;
+            }
+            loop {
+                let signal = tokio::select! {
+                    () = this.shutdown.cancelled() => return,
+                    () = tx.closed() => return,
+                    signal = signals.recv() => signal,
+                };
+                let event = match signal {
+                    Ok(Signal::Event(event)) => event,
+                    Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
+                        match this.snapshot(&court, &target).await {
+                            Ok(rows) => {
+                                if !send_snapshot(&tx, &mut seen, rows).await {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(Status::from(e))).await;
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if event.court_code != court.as_str() || !target.matches(&event) {
+                    continue;
+                }
+                let last = seen.entry(event.measure_id).or_insert(0);
+                if event.version <= *last {
+                    continue;
+                }
+                *last = event.version;
+                if tx.send(Ok(event.to_proto())).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// What is watched, as it stands: the measure, or every measure of the case.
+    async fn snapshot(
+        &self,
+        court: &CourtCode,
+        target: &WatchTarget,
+    ) -> Result<Vec<MeasureRow>, Error> {
+        match target {
+            WatchTarget::Measure(id) => Ok(self
+                .store
+                .get(*id)
+                .await?
+                .filter(|row| row.is_of(court))
+                .into_iter()
+                .collect()),
+            WatchTarget::Case(case) => {
+                let mut rows = Vec::new();
+                loop {
+                    let page = self
+                        .store
+                        .list_case(
+                            court,
+                            case,
+                            rows.last().map(|r: &MeasureRow| r.id),
+                            i64::from(MAX_PAGE),
+                        )
+                        .await?;
+                    let last_page = page.len() < MAX_PAGE as usize;
+                    rows.extend(page);
+                    if last_page {
+                        return Ok(rows);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends the rows the client has not seen at their version; `false` once the client is gone.
+async fn send_snapshot(
+    tx: &mpsc::Sender<Result<pb::MeasureEvent, Status>>,
+    seen: &mut HashMap<Uuid, i64>,
+    rows: Vec<MeasureRow>,
+) -> bool {
+    for row in rows {
+        let last = seen.entry(row.id).or_insert(0);
+        if row.version <= *last {
+            continue;
+        }
+        *last = row.version;
+        let event = pb::MeasureEvent {
+            kind: pb::EventKind::Snapshot as i32,
+            at: Some(timestamp(row.updated_at)),
+            message: String::new(),
+            measure: Some(row.to_proto()),
+        };
+        if tx.send(Ok(event)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}

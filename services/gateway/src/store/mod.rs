@@ -1,0 +1,287 @@
+//! The gateway's tables, and the only place in the gateway that speaks SQL.
+//!
+//! ```text
+//! measures         one row per measure, moving forward through the state machine
+//!   ├─ outbox      instructions recorded with their measure, until the broker confirms them
+//!   ├─ measure_events   the audit log: one entry per change, the measure as it stood after it
+//!   └─ inquiry_answers  per agency asked by an inquiry: pending, answered or refused
+//! agencies         the registry of what adapters announced
+//! ```
+//!
+//! Every change of a measure is written with its audit entry in the same transaction, and the
+//! entry's id is announced with `pg_notify` on commit, so that every gateway instance can stream
+//! it to its watchers ([`crate::events`]). The modules below group the statements by who needs
+//! them: [`measures`] (recording and reading), [`outbox`] (the relay), [`reports`] (applying what
+//! agencies report), [`timers`], [`registry`] and [`inquiries`].
+//!
+//! Which states and kinds a statement means comes from the domain's own rules
+//! ([`MeasureState::is_undelivered`], [`MeasureKind::has_period`], …): the lists in the SQL are
+//! written from them once, when the statement is first used.
+
+use std::sync::LazyLock;
+
+use anyhow::Context;
+use enforcement_proto::v1 as pb;
+use hub_domain::{MeasureKind, MeasureState};
+use prost::Message;
+use sqlx::{
+    PgConnection, PgPool, Postgres,
+    postgres::{PgArguments, PgListener},
+    query::QueryAs,
+};
+use time::OffsetDateTime;
+
+/// Columns of `measures` read into a [`MeasureRow`], as a literal for `concat!` (queries stay
+/// static strings).
+macro_rules! measure_columns {
+    () => {
+        "id, court_code, case_number, kind, agency_kind, agency_code, asset_key, asset_display, \
+         target_measure_id, requested_fen, state, held_fen, waiting_position, registration_number, \
+         reason_code, reason_message, agency_revision, version, instruction_id, deadline, \
+         submitted_at, effective_at, expires_at, updated_at, inquiry_addressed, \
+         inquiry_answered, inquiry_found, inquiry_found_nothing, inquiry_refused, \
+         inquiry_unanswered, warned_within_days"
+    };
+}
+
+pub mod inquiries;
+pub mod measures;
+pub mod outbox;
+pub mod registry;
+pub mod reports;
+pub mod timers;
+
+pub use measures::{Addressee, MeasureRow, NewMeasure, Recorded};
+
+use crate::Error;
+
+/// Most audit-entry ids announced in one notification (the payload limit is 8,000 bytes).
+const NOTIFY_CHUNK: usize = 300;
+
+/// The gateway's tables in its schema, and the channel its audit entries are announced on.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    channel: String,
+}
+
+impl Store {
+    /// Connects with a pool confined to `schema`, creating and migrating the schema.
+    pub async fn connect(url: &str, schema: &str, connections: u32) -> anyhow::Result<Self> {
+        let pool =
+            hub_runtime::postgres::connect(url, schema, "enforcement-gateway", connections).await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("migrating the gateway schema")?;
+        Ok(Self {
+            pool,
+            channel: format!("{schema}_events"),
+        })
+    }
+
+    /// A listener on the channels audit entries and outbox activity are announced on.
+    pub async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener
+            .listen_all([self.channel.as_str(), self.outbox_channel().as_str()])
+            .await?;
+        Ok(listener)
+    }
+
+    /// The channel audit-entry ids are announced on.
+    pub fn events_channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The channel that wakes every instance's relay when an instruction is recorded.
+    pub fn outbox_channel(&self) -> String {
+        format!("{}_outbox", self.channel)
+    }
+
+    /// Audit entries by id, in id order.
+    pub async fn events(&self, ids: &[i64]) -> Result<Vec<EventRow>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT id, measure_id, court_code, case_number, version, kind, message, snapshot, at, \
+                 detail \
+             FROM measure_events WHERE id = ANY($1) ORDER BY id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// One audit entry to write: the measure as it now stands, what happened, and for an answer the
+/// encoded `InquiryAnswerEvent`.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub row: MeasureRow,
+    pub kind: pb::EventKind,
+    pub message: String,
+    pub detail: Option<Vec<u8>>,
+}
+
+impl NewEvent {
+    /// A change of state or details, without detail.
+    pub fn new(row: MeasureRow, kind: pb::EventKind, message: impl Into<String>) -> Self {
+        Self {
+            row,
+            kind,
+            message: message.into(),
+            detail: None,
+        }
+    }
+}
+
+/// An audit entry as read back for watchers.
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct EventRow {
+    pub id: i64,
+    pub measure_id: uuid::Uuid,
+    pub court_code: String,
+    pub case_number: String,
+    pub version: i64,
+    pub kind: i32,
+    pub message: String,
+    pub snapshot: Vec<u8>,
+    pub at: OffsetDateTime,
+    pub detail: Option<Vec<u8>>,
+}
+
+impl EventRow {
+    /// The watch event this entry becomes.
+    pub fn to_proto(&self) -> pb::MeasureEvent {
+        pb::MeasureEvent {
+            kind: self.kind,
+            measure: pb::Measure::decode(self.snapshot.as_slice()).ok(),
+            at: Some(enforcement_proto::convert::timestamp(self.at)),
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// Writes audit entries and announces their ids on `channel` when the transaction commits.
+async fn record_events(
+    conn: &mut PgConnection,
+    channel: &str,
+    events: &[NewEvent],
+) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(NOTIFY_CHUNK) {
+        let mut measure_ids = Vec::with_capacity(chunk.len());
+        let mut courts = Vec::with_capacity(chunk.len());
+        let mut cases = Vec::with_capacity(chunk.len());
+        let mut versions = Vec::with_capacity(chunk.len());
+        let mut kinds = Vec::with_capacity(chunk.len());
+        let mut states = Vec::with_capacity(chunk.len());
+        let mut messages = Vec::with_capacity(chunk.len());
+        let mut snapshots = Vec::with_capacity(chunk.len());
+        let mut ats = Vec::with_capacity(chunk.len());
+        let mut details = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            measure_ids.push(e.row.id);
+            courts.push(e.row.court_code.as_str());
+            cases.push(e.row.case_number.as_str());
+            versions.push(e.row.version);
+            kinds.push(e.kind as i32);
+            states.push(e.row.state.as_str());
+            messages.push(e.message.as_str());
+            snapshots.push(e.row.to_proto().encode_to_vec());
+            ats.push(e.row.updated_at);
+            details.push(e.detail.as_deref());
+        }
+        sqlx::query(
+            "WITH entries AS ( \
+                 INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
+                     state, message, snapshot, at, detail) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int4[], \
+                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $11::bytea[]) \
+                 RETURNING id) \
+             SELECT pg_notify($10, string_agg(id::text, ',')) FROM entries",
+        )
+        .bind(&measure_ids)
+        .bind(&courts)
+        .bind(&cases)
+        .bind(&versions)
+        .bind(&kinds)
+        .bind(&states)
+        .bind(&messages)
+        .bind(&snapshots)
+        .bind(&ats)
+        .bind(channel)
+        .bind(&details)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs `update` — an `UPDATE measures … RETURNING` [`measure_columns!`] — and writes an audit
+/// entry of `kind` for every measure it changed, with `message(row)`. Returns the rows as they
+/// now stand. This is the shape of every change the hub makes on its own (dispatch, rejection
+/// of the unroutable, expiry, the close of an inquiry, a warning).
+async fn transition<'q>(
+    conn: &mut PgConnection,
+    channel: &str,
+    update: QueryAs<'q, Postgres, MeasureRow, PgArguments>,
+    kind: pb::EventKind,
+    message: impl Fn(&MeasureRow) -> String,
+) -> Result<Vec<MeasureRow>, sqlx::Error> {
+    let changed = update.fetch_all(&mut *conn).await?;
+    let events: Vec<NewEvent> = changed
+        .iter()
+        .map(|row| NewEvent::new(row.clone(), kind, message(row)))
+        .collect();
+    record_events(conn, channel, &events).await?;
+    Ok(changed)
+}
+
+/// The quoted names of the states that pass `test`, for an SQL `IN (…)`.
+fn states_where(test: impl Fn(MeasureState) -> bool) -> String {
+    quoted(
+        MeasureState::ALL
+            .into_iter()
+            .filter(|s| test(*s))
+            .map(MeasureState::as_str),
+    )
+}
+
+/// The quoted names of the measure kinds that pass `test`, for an SQL `IN (…)`.
+fn kinds_where(test: impl Fn(MeasureKind) -> bool) -> String {
+    quoted(
+        MeasureKind::ALL
+            .into_iter()
+            .filter(|k| test(*k))
+            .map(MeasureKind::as_str),
+    )
+}
+
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The states of measures in force (`'effective', 'partial'`).
+static IN_FORCE: LazyLock<String> = LazyLock::new(|| states_where(MeasureState::is_in_force));
+/// The states of measures no agency has taken yet (`'submitted', 'dispatched'`).
+static UNDELIVERED: LazyLock<String> =
+    LazyLock::new(|| states_where(MeasureState::is_undelivered));
+/// The kinds of measures that bind an asset for a period.
+static WITH_PERIOD: LazyLock<String> = LazyLock::new(|| kinds_where(MeasureKind::has_period));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lists_in_the_sql_come_from_the_domain() {
+        assert_eq!(*IN_FORCE, "'effective', 'partial'");
+        assert_eq!(*UNDELIVERED, "'submitted', 'dispatched'");
+        assert_eq!(
+            *WITH_PERIOD,
+            "'freeze', 'seal_up', 'distraint', 'exit_restriction'"
+        );
+    }
+}

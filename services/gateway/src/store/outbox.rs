@@ -1,0 +1,186 @@
+//! The outbox, as the relay sees it: who leads, which rows to publish next, and what the
+//! broker's answers do to their measures.
+
+use std::sync::LazyLock;
+
+use enforcement_proto::v1 as pb;
+use hub_domain::{MeasureKind, MeasureState};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Store, UNDELIVERED, states_where, transition};
+
+/// One recorded instruction waiting for the broker's confirm.
+#[derive(sqlx::FromRow, Debug)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub measure_id: Uuid,
+    pub instruction_id: Uuid,
+    /// `<kind>.<code>`, or `all.<kind>` for an inquiry of every agency of a kind.
+    pub routing_key: String,
+    pub court_code: String,
+    pub asset_key: String,
+    pub deadline: OffsetDateTime,
+    /// The encoded `Instruction`.
+    pub payload: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+/// The relay's leadership: a PostgreSQL advisory lock held on a connection of its own. While
+/// the connection lives the lock is held; if it is lost, so is the lock.
+pub struct Leader {
+    conn: PgConnection,
+}
+
+impl Leader {
+    /// Checks that the connection, and so the lock, is still there.
+    pub async fn ping(&mut self) -> Result<(), sqlx::Error> {
+        self.conn.ping().await
+    }
+}
+
+/// A batch of outbox rows locked for publishing, in one transaction: rows another instance
+/// holds are skipped, and nothing leaves the outbox until [`OutboxBatch::settle`] commits.
+pub struct OutboxBatch {
+    tx: Transaction<'static, Postgres>,
+    channel: String,
+}
+
+/// How the broker answered one published instruction.
+pub enum Delivery {
+    /// Confirmed: routed to a queue.
+    Confirmed(Uuid),
+    /// Returned: no queue is bound to its routing key (no such agency connected). The message
+    /// names the agency for the court.
+    Unroutable { measure_id: Uuid, message: String },
+}
+
+impl Store {
+    /// Tries once to become the relay's leader; `None` if another instance is.
+    pub async fn try_lead(&self) -> Result<Option<Leader>, sqlx::Error> {
+        // Detached: if the connection returned to the pool it would keep the lock.
+        let mut conn = self.pool.acquire().await?.detach();
+        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(&self.channel)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(leader.then_some(Leader { conn }))
+    }
+
+    /// Locks up to `limit` outbox rows in id order (acceptance order) for publishing.
+    pub async fn take_outbox(
+        &self,
+        limit: i64,
+    ) -> Result<(OutboxBatch, Vec<OutboxRow>), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query_as(
+            "SELECT id, measure_id, instruction_id, routing_key, court_code, asset_key, deadline, \
+                 payload, created_at \
+             FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok((
+            OutboxBatch {
+                tx,
+                channel: self.channel.clone(),
+            },
+            rows,
+        ))
+    }
+}
+
+impl OutboxBatch {
+    /// Removes the published rows and moves their measures on: `DISPATCHED` when confirmed,
+    /// `REJECTED` (unknown agency) when returned unroutable. Commits.
+    pub async fn settle(
+        mut self,
+        published: &[i64],
+        deliveries: &[Delivery],
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        static DISPATCH: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                concat!(
+                    "UPDATE measures SET state = '{}', version = version + 1, updated_at = $2 \
+                     WHERE id = ANY($1) AND state IN ({}) RETURNING ",
+                    measure_columns!()
+                ),
+                MeasureState::Dispatched.as_str(),
+                states_where(|s| s.can_become(MeasureState::Dispatched))
+            )
+        });
+        static REJECT_UNROUTABLE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                concat!(
+                    "UPDATE measures SET state = '{}', reason_code = $2, reason_message = $3, \
+                         version = version + 1, updated_at = $4 \
+                     WHERE id = $1 AND state IN ({}) AND kind <> '{}' RETURNING ",
+                    measure_columns!()
+                ),
+                MeasureState::Rejected.as_str(),
+                *UNDELIVERED,
+                MeasureKind::Inquiry.as_str()
+            )
+        });
+        let tx = &mut *self.tx;
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(published)
+            .execute(&mut *tx)
+            .await?;
+        // Lock the measures in id order, as report application does, so the two never deadlock.
+        let measure_ids: Vec<Uuid> = deliveries
+            .iter()
+            .map(|d| match d {
+                Delivery::Confirmed(id) | Delivery::Unroutable { measure_id: id, .. } => *id,
+            })
+            .collect();
+        sqlx::query("SELECT id FROM measures WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&measure_ids)
+            .execute(&mut *tx)
+            .await?;
+        let confirmed: Vec<Uuid> = deliveries
+            .iter()
+            .filter_map(|d| match d {
+                Delivery::Confirmed(id) => Some(*id),
+                Delivery::Unroutable { .. } => None,
+            })
+            .collect();
+        transition(
+            tx,
+            &self.channel,
+            sqlx::query_as(DISPATCH.as_str()).bind(&confirmed).bind(now),
+            pb::EventKind::StateChanged,
+            |_| "handed to the broker".to_string(),
+        )
+        .await?;
+        for delivery in deliveries {
+            if let Delivery::Unroutable {
+                measure_id,
+                message,
+            } = delivery
+            {
+                transition(
+                    tx,
+                    &self.channel,
+                    sqlx::query_as(REJECT_UNROUTABLE.as_str())
+                        .bind(measure_id)
+                        .bind(pb::ReasonCode::UnknownAgency as i32)
+                        .bind(message)
+                        .bind(now),
+                    pb::EventKind::StateChanged,
+                    |_| message.clone(),
+                )
+                .await?;
+            }
+        }
+        self.tx.commit().await
+    }
+
+    /// Ends the batch without change (nothing was taken).
+    pub async fn close(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}

@@ -1,0 +1,95 @@
+//! Follow-up orders on a court's own measure: a release (解除) and a renewal (续行). Whether the
+//! measure can be released or renewed is checked against it later.
+
+use hub_domain::{CourtCode, IdempotencyKey, Period};
+use tonic::Status;
+use uuid::Uuid;
+
+use enforcement_proto::v1 as pb;
+
+use super::{Violations, court_and_key, free_text, measure_id, period};
+
+/// Longest free-text reason accepted.
+const MAX_REASON: usize = 500;
+
+/// A validated Release request.
+#[derive(Debug, Clone)]
+pub struct ValidRelease {
+    /// The asking court.
+    pub court: CourtCode,
+    /// Its idempotency key.
+    pub idempotency_key: IdempotencyKey,
+    /// The measure to release.
+    pub target: Uuid,
+    /// Why.
+    pub reason: String,
+}
+
+impl ValidRelease {
+    /// The request as normalised: its encoding identifies a repeat.
+    pub fn normalised(&self) -> pb::ReleaseRequest {
+        pb::ReleaseRequest {
+            court_code: self.court.to_string(),
+            idempotency_key: self.idempotency_key.to_string(),
+            measure_id: self.target.to_string(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// Checks a Release request.
+pub fn release(req: &pb::ReleaseRequest) -> Result<ValidRelease, Status> {
+    let mut v = Violations::default();
+    let (court, idempotency_key) = court_and_key(&mut v, &req.court_code, &req.idempotency_key);
+    let target = v.check("measure_id", measure_id(&req.measure_id));
+    let reason = v.check("reason", free_text(&req.reason, MAX_REASON));
+    let (court, idempotency_key, target, reason) =
+        v.finish(all_parsed!(court, idempotency_key, target, reason))?;
+    Ok(ValidRelease {
+        court,
+        idempotency_key,
+        target,
+        reason,
+    })
+}
+
+/// A validated Renew request; the period is checked against the target's kind later.
+#[derive(Debug, Clone)]
+pub struct ValidRenew {
+    /// The asking court.
+    pub court: CourtCode,
+    /// Its idempotency key.
+    pub idempotency_key: IdempotencyKey,
+    /// The measure to renew.
+    pub target: Uuid,
+    /// The additional period.
+    pub period: Period,
+}
+
+impl ValidRenew {
+    /// The request as normalised: its encoding identifies a repeat.
+    pub fn normalised(&self) -> pb::RenewRequest {
+        pb::RenewRequest {
+            court_code: self.court.to_string(),
+            idempotency_key: self.idempotency_key.to_string(),
+            measure_id: self.target.to_string(),
+            period: Some(enforcement_proto::convert::period_to_proto(self.period)),
+        }
+    }
+}
+
+/// Checks a Renew request.
+pub fn renew(req: &pb::RenewRequest) -> Result<ValidRenew, Status> {
+    let mut v = Violations::default();
+    let (court, idempotency_key) = court_and_key(&mut v, &req.court_code, &req.idempotency_key);
+    let target = v.check("measure_id", measure_id(&req.measure_id));
+    let period = period(&mut v, "period", req.period.as_ref());
+    let (court, idempotency_key, target, period) =
+        v.finish(all_parsed!(court, idempotency_key, target, period))?;
+    Ok(ValidRenew {
+        court,
+        idempotency_key,
+        target,
+        period,
+    })
+}
