@@ -191,7 +191,7 @@ pub async fn apply_reports(
     store: &Store,
     updates: &[Incoming],
     now: OffsetDateTime,
-) -> Result<Applied, sqlx::Error> {
+) -> Result<Applied, crate::Error> {
     let mut ordered: Vec<(Uuid, &Incoming)> = Vec::with_capacity(updates.len());
     let mut outcome = Applied::default();
     for incoming in updates {
@@ -257,7 +257,7 @@ async fn answer(
     row: &mut MeasureRow,
     incoming: &Incoming,
     now: OffsetDateTime,
-) -> Result<Result<Vec<NewEvent>, Ignored>, sqlx::Error> {
+) -> Result<Result<Vec<NewEvent>, Ignored>, crate::Error> {
     let agency = &incoming.agency;
     if !row.agency.includes(agency) {
         return Ok(Err(Ignored::OtherAgency));

@@ -115,7 +115,7 @@ impl ReportConsumer {
         if updates.is_empty() {
             return Ok(Applied::default());
         }
-        Ok(apply_reports(&self.store, updates, now).await?)
+        apply_reports(&self.store, updates, now).await
     }
 
     async fn handle(&self, deliveries: Vec<Delivery>) {
