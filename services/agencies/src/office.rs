@@ -1,12 +1,12 @@
-//! A hold-keeping agency's office: the land registry and public security differ in what they
-//! hold and how they answer inquiries ([`Trade`]), and share everything else here — the codes
-//! served, addressing, once-only execution through the journal, release, renewal, lapse and the
-//! `AgencyBackend` service.
+//! An agency's office: what every reference agency does the same way whatever its trade — the
+//! codes served, addressing, once-only execution through the [journal](crate::journal), the
+//! periodic lapse of measures past expiry with its notices, and the `AgencyBackend` service. The
+//! bank, the land registry and public security differ only in what they carry out ([`Trade`]).
 //!
-//! One process serves several codes (registry regions, public security units) from one
-//! PostgreSQL schema, every row tagged with its code: an instruction's `agency.code` chooses the
-//! code, and an instruction for a code not served is refused with `INVALID_ARGUMENT` before
-//! anything is read.
+//! One process serves several codes (banks of a processing centre, registry regions, public
+//! security units) from one PostgreSQL schema, every row tagged with its code: an instruction's
+//! `agency.code` chooses the code, and an instruction for a code not served is refused with
+//! `INVALID_ARGUMENT` before anything is read.
 
 use std::{future::Future, marker::PhantomData, sync::Arc};
 
@@ -14,52 +14,78 @@ use enforcement_proto::v1::{
     self as pb, agency_backend_server::AgencyBackend, instruction::Action,
 };
 use hub_domain::{AgencyCode, Clock};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
     faults::Faults,
-    holds::{self, Changes, Holds, Refusal, journal},
-    notices,
+    journal, notices,
+    outcome::{Changes, Lapse, Refusal},
+    stored,
 };
 
-/// Most holds lapsed per code and round, so one round's transaction stays short.
+/// Most measures lapsed per code and round, so one round's transaction stays short.
 const LAPSE_BATCH: i64 = 500;
 
-/// What one kind of hold-keeping agency carries out itself.
+/// What one kind of agency carries out itself.
 pub trait Trade: Send + Sync + 'static {
     /// The kind of agency, as instructions address it.
     const KIND: pb::AgencyKind;
-    /// What one code served is called ("registry region").
+    /// What one code served is called ("bank", "registry region").
     const UNIT: &'static str;
     /// What the system is called in logs and errors ("land registry").
     const NAME: &'static str;
+    /// The field naming the code in the administration service's requests (`bank_code`).
+    const CODE_FIELD: &'static str;
     /// The refusal of an order the agency does not carry out, naming what it does.
     const SCOPE: &'static str;
 
-    /// Carries out the orders particular to the trade (holds, inquiries), with the name the
-    /// journal records; `None` for an order the trade does not carry out. Release and renewal
-    /// are common to every trade and never reach it.
+    /// Carries out an order at `desk`, with the name the journal records; `None` for an order
+    /// the trade does not carry out.
     fn carry_out(
-        holds: &mut Holds<'_>,
+        desk: Desk<'_>,
         instruction: &pb::Instruction,
         action: &Action,
     ) -> impl Future<Output = Result<Option<Carried>, sqlx::Error>> + Send;
+
+    /// Lapses up to `limit` measures past their expiry at `desk`, each with what its end caused
+    /// (promotion, positions), for one notice each.
+    fn lapse_due(
+        desk: Desk<'_>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Lapse>, sqlx::Error>> + Send;
 }
 
 /// What carrying out an order changed and answered, and the action name the journal records.
 pub type Carried = (Changes, Option<pb::InquiryAnswer>, &'static str);
 
-/// The state of a hold-keeping agency shared by its services and background tasks.
+/// Where one instruction, or one round of lapses, is worked on: the transaction, the code it is
+/// for, and its "now". A trade turns it into its own register (holds, a ledger).
+pub struct Desk<'a> {
+    /// The caller's transaction.
+    pub conn: &'a mut PgConnection,
+    /// The code served that the work is for; no query sees another code's rows.
+    pub agency_code: &'a str,
+    /// The transaction's "now", from the clock (see [`stored::now`]).
+    pub now: OffsetDateTime,
+}
+
+/// The state of an agency shared by its services and background tasks.
 pub struct Office<T> {
+    /// The register's schema, migrated; every code served keeps its rows here.
     pub(crate) pool: PgPool,
     /// The codes served; nothing else is answered.
     codes: Arc<[AgencyCode]>,
+    /// Where "now" comes from; tests advance it to reach expiries.
     pub(crate) clock: Clock,
+    /// Wakes the notice sender as soon as a notice is recorded, rather than at its next poll.
     pub(crate) notices_wake: Arc<Notify>,
+    /// Trouble to have on `Execute`, for tests and demonstrations.
     faults: Arc<Faults>,
+    /// The trade, in the type only: an office holds no state of its trade.
     trade: PhantomData<fn() -> T>,
 }
 
@@ -108,15 +134,16 @@ impl<T: Trade> Office<T> {
     }
 
     /// The served code an administration request names: `code`, or the only one served if it
-    /// is empty (as the bank's administration does, so that one-code deployments need not
-    /// repeat it). A code not served is `NOT_FOUND`.
+    /// is empty, so that one-code deployments need not repeat it. A code not served is
+    /// `NOT_FOUND`.
     pub(crate) fn served_code(&self, code: &str) -> Result<&AgencyCode, Status> {
         let code = code.trim();
         if code.is_empty() {
             return match &*self.codes {
                 [only] => Ok(only),
                 _ => Err(Status::invalid_argument(format!(
-                    "agency_code is required: this process serves several {}s",
+                    "{} is required: this process serves several {}s",
+                    T::CODE_FIELD,
                     T::UNIT
                 ))),
             };
@@ -150,6 +177,13 @@ impl<T: Trade> Office<T> {
         })
     }
 
+    /// A database failure, logged in full and answered without internals: the adapter retries
+    /// `UNAVAILABLE`.
+    pub(crate) fn unavailable(e: sqlx::Error) -> Status {
+        tracing::error!(error = %e, "{} database error", T::NAME);
+        Status::unavailable(format!("the {} is unavailable; retry", T::NAME))
+    }
+
     /// The codes served, for messages.
     pub fn served(&self) -> String {
         self.codes
@@ -159,20 +193,19 @@ impl<T: Trade> Office<T> {
             .join(", ")
     }
 
-    /// Lapses holds past expiry under every code served, promotes what waited behind them and
-    /// notifies the courts. Returns how many lapsed.
+    /// Lapses measures past expiry under every code served, promotes what waited behind them and
+    /// notifies the courts, one notice per measure lapsed. Returns how many lapsed.
     pub async fn lapse_due(&self) -> Result<usize, sqlx::Error> {
         let mut lapsed = 0;
         for code in self.codes.iter() {
-            let now = holds::now(&self.clock);
+            let now = stored::now(&self.clock);
             let mut tx = self.pool.begin().await?;
-            let lapses = Holds {
+            let desk = Desk {
                 conn: &mut tx,
                 agency_code: code.as_str(),
                 now,
-            }
-            .lapse_due(LAPSE_BATCH)
-            .await?;
+            };
+            let lapses = T::lapse_due(desk, LAPSE_BATCH).await?;
             for lapse in &lapses {
                 notices::record(
                     &mut tx,
@@ -205,20 +238,16 @@ impl<T: Trade> Office<T> {
             tx.commit().await?;
             return Ok(earlier);
         }
-        let now = holds::now(&self.clock);
-        let mut holds = Holds {
-            conn: &mut tx,
-            agency_code: code.as_str(),
-            now,
-        };
+        let now = stored::now(&self.clock);
         let carried = match &instruction.action {
-            Some(Action::Release(order)) => {
-                Some((holds.release(instruction, order).await?, None, "release"))
+            Some(action) => {
+                let desk = Desk {
+                    conn: &mut tx,
+                    agency_code: code.as_str(),
+                    now,
+                };
+                T::carry_out(desk, instruction, action).await?
             }
-            Some(Action::Renewal(order)) => {
-                Some((holds.renew(instruction, order).await?, None, "renewal"))
-            }
-            Some(action) => T::carry_out(&mut holds, instruction, action).await?,
             None => None,
         };
         let (changes, answer, action) = carried.unwrap_or_else(|| {
@@ -270,14 +299,7 @@ impl<T: Trade> AgencyBackend for Office<T> {
                 );
                 Ok(Response::new(response))
             }
-            Err(e) => Err(unavailable::<T>(e)),
+            Err(e) => Err(Self::unavailable(e)),
         }
     }
-}
-
-/// A database failure, logged in full and answered without internals: the adapter retries
-/// `UNAVAILABLE`.
-pub(crate) fn unavailable<T: Trade>(e: sqlx::Error) -> Status {
-    tracing::error!(error = %e, "{} database error", T::NAME);
-    Status::unavailable(format!("the {} is unavailable; retry", T::NAME))
 }

@@ -1,6 +1,6 @@
 //! A whole hub in the test process.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{marker::PhantomData, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use enforcement_proto::{
@@ -11,9 +11,8 @@ use enforcement_proto::{
     v1::court_gateway_client::CourtGatewayClient,
 };
 use hub_agencies::{
-    bank::{BankApplication, BankConfig},
-    land::{LandApplication, LandConfig},
-    police::{PoliceApplication, PoliceConfig},
+    application::Application, bank::Banking, config::AgencyConfig, land::Land, office::Office,
+    police::Police,
 };
 use hub_domain::{AgencyCode, AgencyKind, Clock};
 use tokio::task::JoinHandle;
@@ -413,85 +412,19 @@ impl TestHub {
             codes.first().map(String::as_str).unwrap_or("none")
         );
         let schema = self.sandbox.schema(&name);
-        let schema_name = schema.clone();
-        let url = self.sandbox.database_url().to_string();
         // The adapter's inbox is bound after the system; the system learns its URL before it runs.
-        let (addr, system, start): (
-            SocketAddr,
-            System,
-            Box<dyn FnOnce(String) -> Running + Send>,
-        ) = match kind {
+        let (addr, system, start) = match kind {
             AgencyKind::Bank => {
-                let app = BankApplication::build(
-                    BankConfig {
-                        codes: parsed.clone(),
-                        listen: loopback(),
-                        database_url: url,
-                        database_schema: Some(schema),
-                        inbox_url: String::new(),
-                        fixture: None,
-                        notice_poll_ms: 200,
-                        lapse_poll_ms: 200,
-                    },
-                    self.clock.clone(),
-                )
-                .await?;
-                (
-                    app.local_addr()?,
-                    System::Bank(app.bank()),
-                    Box::new(move |inbox| {
-                        let app = app.with_inbox_url(inbox);
-                        Running::spawn(|t| app.run_until_stopped(t))
-                    }),
-                )
+                self.build_system::<Banking>(&parsed, &schema, System::Bank)
+                    .await?
             }
             AgencyKind::LandRegistry => {
-                let app = LandApplication::build(
-                    LandConfig {
-                        codes: parsed.clone(),
-                        listen: loopback(),
-                        database_url: url,
-                        database_schema: schema,
-                        inbox_url: String::new(),
-                        fixture: None,
-                        notice_poll_ms: 200,
-                        lapse_poll_ms: 200,
-                    },
-                    self.clock.clone(),
-                )
-                .await?;
-                (
-                    app.local_addr()?,
-                    System::Land(app.registry()),
-                    Box::new(move |inbox| {
-                        let app = app.with_inbox_url(inbox);
-                        Running::spawn(|t| app.run_until_stopped(t))
-                    }),
-                )
+                self.build_system::<Land>(&parsed, &schema, System::Land)
+                    .await?
             }
             AgencyKind::PublicSecurity => {
-                let app = PoliceApplication::build(
-                    PoliceConfig {
-                        codes: parsed.clone(),
-                        listen: loopback(),
-                        database_url: url,
-                        database_schema: schema,
-                        inbox_url: String::new(),
-                        fixture: None,
-                        notice_poll_ms: 200,
-                        lapse_poll_ms: 200,
-                    },
-                    self.clock.clone(),
-                )
-                .await?;
-                (
-                    app.local_addr()?,
-                    System::Police(app.public_security()),
-                    Box::new(move |inbox| {
-                        let app = app.with_inbox_url(inbox);
-                        Running::spawn(|t| app.run_until_stopped(t))
-                    }),
-                )
+                self.build_system::<Police>(&parsed, &schema, System::Police)
+                    .await?
             }
         };
         let adapter_app =
@@ -503,7 +436,7 @@ impl TestHub {
         self.nodes.push(AgencyNode {
             kind,
             codes: codes.to_vec(),
-            schema: schema_name,
+            schema,
             addr,
             inbox_addr,
             service,
@@ -511,6 +444,40 @@ impl TestHub {
             system,
         });
         self.wait_registered(kind.as_str(), codes).await
+    }
+
+    /// Builds a reference system of kind `S` serving `codes` in `schema`, with `system` as the
+    /// handle tests see. It runs once `start` is given its adapter's inbox URL.
+    async fn build_system<S: hub_agencies::application::System>(
+        &self,
+        codes: &[AgencyCode],
+        schema: &str,
+        system: fn(Office<S>) -> System,
+    ) -> anyhow::Result<(
+        SocketAddr,
+        System,
+        Box<dyn FnOnce(String) -> Running + Send>,
+    )> {
+        let config = AgencyConfig::<S> {
+            codes: codes.to_vec(),
+            listen: loopback(),
+            database_url: self.sandbox.database_url().to_string(),
+            database_schema: Some(schema.to_string()),
+            inbox_url: String::new(),
+            fixture: None,
+            notice_poll_ms: 200,
+            lapse_poll_ms: 200,
+            system: PhantomData,
+        };
+        let app = Application::build(config, self.clock.clone()).await?;
+        Ok((
+            app.local_addr()?,
+            system(app.office()),
+            Box::new(move |inbox| {
+                let app = app.with_inbox_url(inbox);
+                Running::spawn(|t| app.run_until_stopped(t))
+            }),
+        ))
     }
 
     fn adapter_config(

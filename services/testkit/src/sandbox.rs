@@ -58,6 +58,8 @@ pub struct Sandbox {
     prefix: String,
     pool: PgPool,
     schemas: std::sync::Mutex<Vec<String>>,
+    /// Whether the vhost was created (not for a [`Sandbox::database_only`]).
+    broker: bool,
     removed: bool,
 }
 
@@ -65,6 +67,40 @@ impl Sandbox {
     /// Creates the vhost (with permissions for the test user) and connects to the database.
     /// Also removes what dead runs left behind.
     pub async fn create() -> anyhow::Result<Self> {
+        let sandbox = Self::connect(true).await?;
+        sandbox
+            .api(
+                reqwest::Method::PUT,
+                &format!("/api/vhosts/{}", sandbox.vhost),
+            )
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("creating the test vhost (is the RabbitMQ management plugin enabled?)")?;
+        sandbox
+            .api(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/permissions/{}/{}",
+                    sandbox.vhost, sandbox.endpoints.rabbitmq_user
+                ),
+            )
+            .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("granting permissions on the test vhost")?;
+        Ok(sandbox)
+    }
+
+    /// Schemas only, no vhost: for tests of a service that does not use the broker (the
+    /// reference agencies alone). Its broker methods find no vhost.
+    pub async fn database_only() -> anyhow::Result<Self> {
+        Self::connect(false).await
+    }
+
+    /// Connects to the database and sweeps leftovers; creates nothing yet.
+    async fn connect(broker: bool) -> anyhow::Result<Self> {
         let endpoints = Endpoints::from_env();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
@@ -91,31 +127,10 @@ impl Sandbox {
             prefix,
             pool,
             schemas: std::sync::Mutex::new(Vec::new()),
+            broker,
             removed: false,
         };
         sandbox.sweep_stale(now).await;
-        sandbox
-            .api(
-                reqwest::Method::PUT,
-                &format!("/api/vhosts/{}", sandbox.vhost),
-            )
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .context("creating the test vhost (is the RabbitMQ management plugin enabled?)")?;
-        sandbox
-            .api(
-                reqwest::Method::PUT,
-                &format!(
-                    "/api/permissions/{}/{}",
-                    sandbox.vhost, sandbox.endpoints.rabbitmq_user
-                ),
-            )
-            .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .context("granting permissions on the test vhost")?;
         Ok(sandbox)
     }
 
@@ -230,8 +245,15 @@ impl Sandbox {
             return Ok(());
         }
         let schemas: Vec<String> = self.schemas.lock().map(|s| s.clone()).unwrap_or_default();
-        let vhost = self.vhost.clone();
-        remove(&self.endpoints, &self.http, &self.pool, &vhost, &schemas).await?;
+        let vhost = self.broker.then(|| self.vhost.clone());
+        remove(
+            &self.endpoints,
+            &self.http,
+            &self.pool,
+            vhost.as_deref(),
+            &schemas,
+        )
+        .await?;
         self.removed = true;
         Ok(())
     }
@@ -285,7 +307,7 @@ impl Drop for Sandbox {
             return;
         }
         let endpoints = self.endpoints.clone();
-        let vhost = self.vhost.clone();
+        let vhost = self.broker.then(|| self.vhost.clone());
         let schemas: Vec<String> = self.schemas.lock().map(|s| s.clone()).unwrap_or_default();
         let cleanup = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -308,7 +330,7 @@ impl Drop for Sandbox {
                 else {
                     return;
                 };
-                if let Err(e) = remove(&endpoints, &http, &pool, &vhost, &schemas).await {
+                if let Err(e) = remove(&endpoints, &http, &pool, vhost.as_deref(), &schemas).await {
                     eprintln!("test sandbox cleanup failed: {e:#}");
                 }
                 pool.close().await;
@@ -322,20 +344,23 @@ async fn remove(
     endpoints: &Endpoints,
     http: &reqwest::Client,
     pool: &PgPool,
-    vhost: &str,
+    vhost: Option<&str>,
     schemas: &[String],
 ) -> anyhow::Result<()> {
-    let response = api(
-        http,
-        endpoints,
-        reqwest::Method::DELETE,
-        &format!("/api/vhosts/{vhost}"),
-    )
-    .send()
-    .await
-    .context("deleting the test vhost")?;
-    if !(response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND) {
-        anyhow::bail!("deleting vhost {vhost}: {}", response.status());
+    if let Some(vhost) = vhost {
+        let response = api(
+            http,
+            endpoints,
+            reqwest::Method::DELETE,
+            &format!("/api/vhosts/{vhost}"),
+        )
+        .send()
+        .await
+        .context("deleting the test vhost")?;
+        if !(response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND)
+        {
+            anyhow::bail!("deleting vhost {vhost}: {}", response.status());
+        }
     }
     for schema in schemas {
         hub_runtime::postgres::drop_schema(pool, schema).await?;

@@ -17,11 +17,12 @@ use tonic::{Request, Response, Status};
 use super::{
     Registry,
     seal_up::{self, PropertyKind, TitleError, TitleStatus},
-    unavailable,
 };
 use crate::{
-    holds::{self, HoldKind, HoldRow, Holds, Party},
+    checks::parse_holder,
+    holds::{HoldKind, HoldRow, Holds, Party},
     notices,
+    stored::now,
 };
 
 /// Longest address kept.
@@ -45,9 +46,9 @@ impl LandAdmin for Registry {
             &req.status,
         )?;
         let recorded = record
-            .insert(&self.pool, holds::now(&self.clock))
+            .insert(&self.pool, now(&self.clock))
             .await
-            .map_err(unavailable)?;
+            .map_err(Registry::unavailable)?;
         if !recorded {
             return Err(Status::already_exists(format!(
                 "region {code} already has property {}",
@@ -65,11 +66,11 @@ impl LandAdmin for Registry {
     ) -> Result<Response<admin::RegisterTitleResponse>, Status> {
         let req = request.into_inner();
         let code = self.served_code(&req.agency_code)?;
-        let (id, name) = holds::parse_holder(&req.holder_id, &req.holder_name)?;
+        let (id, name) = parse_holder(&req.holder_id, &req.holder_name)?;
         let holder = Party { id, name };
         let property_id = req.property_id.trim();
-        let now = holds::now(&self.clock);
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let now = now(&self.clock);
+        let mut tx = self.pool.begin().await.map_err(Registry::unavailable)?;
         let converted = seal_up::register_title(
             &mut Holds {
                 conn: &mut tx,
@@ -83,7 +84,7 @@ impl LandAdmin for Registry {
         .map_err(|e| match e {
             TitleError::NotFound(_) => Status::not_found(e.to_string()),
             TitleError::Sealed { .. } => Status::failed_precondition(e.to_string()),
-            TitleError::Database(e) => unavailable(e),
+            TitleError::Database(e) => Registry::unavailable(e),
         })?;
         let updates: Vec<_> = converted.iter().map(|(_, u)| u.clone()).collect();
         let any = !updates.is_empty();
@@ -95,8 +96,8 @@ impl LandAdmin for Registry {
             now,
         )
         .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .map_err(Registry::unavailable)?;
+        tx.commit().await.map_err(Registry::unavailable)?;
         if any {
             self.notices_wake.notify_one();
         }
@@ -124,18 +125,18 @@ impl LandAdmin for Registry {
         let req = request.into_inner();
         let code = self.served_code(&req.agency_code)?;
         let property_id = req.property_id.trim();
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        let mut conn = self.pool.acquire().await.map_err(Registry::unavailable)?;
         let rows = Holds {
             conn: &mut conn,
             agency_code: code.as_str(),
-            now: holds::now(&self.clock),
+            now: now(&self.clock),
         }
         .list(
             Some(HoldKind::SealUp),
             (!property_id.is_empty()).then_some(property_id),
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(Registry::unavailable)?;
         Ok(Response::new(admin::ListPropertyHoldsResponse {
             holds: rows.iter().map(property_hold).collect(),
         }))
@@ -162,7 +163,7 @@ impl Registry {
         .bind(property_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(Registry::unavailable)?;
         let Some(PropertyView {
             property: p,
             sealed,
@@ -261,7 +262,7 @@ impl PropertyRecord {
         })?;
         let address = Text::parse(MAX_ADDRESS_CHARS, address)
             .map_err(|e| Status::invalid_argument(format!("address: {e}")))?;
-        let (holder_id, holder_name) = holds::parse_holder(holder_id, holder_name)?;
+        let (holder_id, holder_name) = parse_holder(holder_id, holder_name)?;
         Ok(Self {
             agency_code: code.to_string(),
             property_id: property_id.to_string(),

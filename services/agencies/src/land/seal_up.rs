@@ -13,8 +13,11 @@ use enforcement_proto::v1 as pb;
 use hub_domain::StatutoryMaximum;
 use sqlx::PgConnection;
 
-use crate::holds::{
-    self, Changes, HoldKind, HoldRow, HoldState, Holds, NewHold, Party, Refusal, UnknownWord,
+use crate::{
+    checks::checked_period,
+    holds::{HoldKind, HoldRow, HoldState, Holds, NewHold, Party, registration_number},
+    outcome::{Changes, Refusal, date, done},
+    stored::UnknownWord,
 };
 
 /// Whether a property is a building unit or a land parcel.
@@ -177,7 +180,7 @@ pub async fn seal_up(
     if let Err(refusal) = check_eligible(&property, order, &subject) {
         return Ok(Changes::refused(measure_id, refusal, now));
     }
-    let period = match holds::checked_period(
+    let period = match checked_period(
         order.period.as_ref(),
         StatutoryMaximum::RealEstate,
         now,
@@ -295,14 +298,14 @@ pub async fn register_title(
         let old_number = hold.registration_number.clone();
         hold.pre_seizure = false;
         hold.registration_number =
-            holds::registration_number(holds.agency_code, HoldKind::SealUp, false, hold.seq);
+            registration_number(holds.agency_code, HoldKind::SealUp, false, hold.seq);
         hold.revision += 1;
         holds.save(&hold).await?;
         let standing = match hold.state {
             HoldState::Waiting => format!("waiting at position {}", hold.waiting_position),
             _ => format!(
                 "in force until {}, its period still counted from the pre-seizure date",
-                holds::date(hold.expires_at)
+                date(hold.expires_at)
             ),
         };
         let note = format!(
@@ -410,7 +413,7 @@ pub async fn inquire(
         });
     }
     Ok((
-        Changes::outcome(holds::done(measure_id, "", None, note, now)),
+        Changes::outcome(done(measure_id, "", None, note, now)),
         Some(pb::InquiryAnswer { holdings }),
     ))
 }

@@ -14,8 +14,12 @@ use sqlx::PgPool;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tonic::{Request, Response, Status};
 
-use super::{PublicSecurity, distraint::parse_vin, unavailable};
-use crate::holds::{self, HoldKind, HoldRow, Holds};
+use super::{PublicSecurity, distraint::parse_vin};
+use crate::{
+    checks::parse_holder,
+    holds::{HoldKind, HoldRow, Holds},
+    stored::now,
+};
 
 /// Longest place description kept.
 const MAX_PLACE_CHARS: usize = 200;
@@ -32,9 +36,9 @@ impl PoliceAdmin for PublicSecurity {
         let code = self.served_code(&req.agency_code)?;
         let person = PersonRecord::parse(code, &req.resident_id, &req.name)?;
         if !person
-            .insert(&self.pool, holds::now(&self.clock))
+            .insert(&self.pool, now(&self.clock))
             .await
-            .map_err(unavailable)?
+            .map_err(PublicSecurity::unavailable)?
         {
             return Err(Status::already_exists(format!(
                 "unit {code} already has a person with identity number {}",
@@ -58,10 +62,14 @@ impl PoliceAdmin for PublicSecurity {
             Some(ts) => {
                 instant(ts).ok_or_else(|| Status::invalid_argument("seen_at: out of range"))?
             }
-            None => holds::now(&self.clock),
+            None => now(&self.clock),
         };
         let sighting = SightingRecord::parse(code, &req.resident_id, &req.place, seen_at)?;
-        if !sighting.insert(&self.pool).await.map_err(unavailable)? {
+        if !sighting
+            .insert(&self.pool)
+            .await
+            .map_err(PublicSecurity::unavailable)?
+        {
             return Err(Status::not_found(format!(
                 "no person with identity number {} on the register of unit {code}",
                 sighting.resident_id.masked()
@@ -84,9 +92,9 @@ impl PoliceAdmin for PublicSecurity {
         let vehicle =
             VehicleRecord::parse(code, &req.plate, &req.vin, &req.holder_id, &req.holder_name)?;
         if !vehicle
-            .insert(&self.pool, holds::now(&self.clock))
+            .insert(&self.pool, now(&self.clock))
             .await
-            .map_err(unavailable)?
+            .map_err(PublicSecurity::unavailable)?
         {
             return Err(Status::already_exists(format!(
                 "unit {code} already has a vehicle with VIN {} or plate {}",
@@ -111,7 +119,11 @@ impl PoliceAdmin for PublicSecurity {
         let code = self.served_code(&req.agency_code)?;
         let plate = req.plate.trim();
         let resident_id = req.resident_id.trim();
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(PublicSecurity::unavailable)?;
         let filter = match (plate.is_empty(), resident_id.is_empty()) {
             (true, true) => None,
             (false, true) => {
@@ -122,7 +134,7 @@ impl PoliceAdmin for PublicSecurity {
                 .bind(plate)
                 .fetch_optional(&mut *conn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(PublicSecurity::unavailable)?;
                 let vin = vin.ok_or_else(|| {
                     Status::not_found(format!("no vehicle with plate {plate} in unit {code}"))
                 })?;
@@ -142,14 +154,14 @@ impl PoliceAdmin for PublicSecurity {
         let rows = Holds {
             conn: &mut conn,
             agency_code: code.as_str(),
-            now: holds::now(&self.clock),
+            now: now(&self.clock),
         }
         .list(
             filter.as_ref().map(|(kind, _)| *kind),
             filter.as_ref().map(|(_, asset)| asset.as_str()),
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(PublicSecurity::unavailable)?;
         Ok(Response::new(admin::ListPoliceHoldsResponse {
             holds: rows.iter().map(police_hold).collect(),
         }))
@@ -298,7 +310,7 @@ impl VehicleRecord {
         let vin = parse_vin(vin).ok_or_else(|| {
             Status::invalid_argument("vin: 17 characters of A-Z and 0-9 without I, O or Q")
         })?;
-        let (holder_id, holder_name) = holds::parse_holder(holder_id, holder_name)?;
+        let (holder_id, holder_name) = parse_holder(holder_id, holder_name)?;
         Ok(Self {
             agency_code: code.to_string(),
             plate: plate.to_string(),

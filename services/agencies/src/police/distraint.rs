@@ -8,7 +8,11 @@ use enforcement_proto::v1 as pb;
 use hub_domain::StatutoryMaximum;
 use sqlx::PgConnection;
 
-use crate::holds::{self, Changes, HoldKind, Holds, NewHold, Party, Refusal};
+use crate::{
+    checks::checked_period,
+    holds::{HoldKind, Holds, NewHold, Party},
+    outcome::{Changes, Refusal},
+};
 
 /// One row of `vehicles`.
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -130,7 +134,7 @@ pub async fn distrain(
     if let Err(refusal) = subject.check_holds(&vehicle.holder_id, &vehicle.holder_name, &what) {
         return Ok(Changes::refused(measure_id, refusal, now));
     }
-    let period = match holds::checked_period(
+    let period = match checked_period(
         order.period.as_ref(),
         StatutoryMaximum::Movables,
         now,

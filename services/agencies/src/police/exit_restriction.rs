@@ -12,7 +12,11 @@
 use enforcement_proto::v1 as pb;
 use hub_domain::{ResidentId, StatutoryMaximum};
 
-use crate::holds::{self, Changes, HoldKind, Holds, NewHold, Party, Refusal};
+use crate::{
+    checks::checked_period,
+    holds::{HoldKind, Holds, NewHold, Party},
+    outcome::{Changes, Refusal},
+};
 
 /// Restricts the exit of the person named in the order (or of the subject, a natural person).
 pub async fn restrict(
@@ -86,7 +90,7 @@ pub async fn restrict(
             ),
         );
     }
-    let period = match holds::checked_period(
+    let period = match checked_period(
         order.period.as_ref(),
         StatutoryMaximum::None,
         now,

@@ -4,7 +4,10 @@
 use enforcement_proto::{convert::timestamp, v1 as pb};
 use time::OffsetDateTime;
 
-use crate::holds::{self, Changes, Holds, Party, Refusal};
+use crate::{
+    holds::{Holds, Party},
+    outcome::{Changes, Refusal, date, done},
+};
 
 /// Answers the vehicle and whereabouts classes of an inquiry; other classes are not known here.
 pub async fn inquire(
@@ -79,7 +82,7 @@ pub async fn inquire(
         .await?;
         match latest {
             Some((place, seen_at)) => {
-                found.push(format!("last seen {}", holds::date(Some(seen_at))));
+                found.push(format!("last seen {}", date(Some(seen_at))));
                 holdings.push(pb::Holding {
                     asset: Some(pb::holding::Asset::Whereabouts(pb::Whereabouts {
                         place,
@@ -94,7 +97,7 @@ pub async fn inquire(
     }
     let note = format!("unit {}: {}", holds.agency_code, found.join("; "));
     Ok((
-        Changes::outcome(holds::done(measure_id, "", None, note, now)),
+        Changes::outcome(done(measure_id, "", None, note, now)),
         Some(pb::InquiryAnswer { holdings }),
     ))
 }

@@ -22,15 +22,6 @@ const NEW_FLAT: &str = "110105006001GB00107F00030801";
 const WANGS_FLAT: &str = "110105003001GB00012F00010502";
 
 impl LandApp {
-    async fn execute(&self, instruction: &pb::Instruction) -> pb::ExecuteResponse {
-        self.backend
-            .clone()
-            .execute(instruction.clone())
-            .await
-            .expect("Execute answers")
-            .into_inner()
-    }
-
     async fn record(&self, region: &str, property_id: &str, holder: (&str, &str), status: &str) {
         self.admin
             .clone()
@@ -617,7 +608,7 @@ async fn a_real_estate_inquiry_lists_the_subjects_properties_and_whether_sealed(
 async fn an_agency_down_for_maintenance_answers_unavailable_then_recovers() {
     let app = spawn_land(Options::codes(&[REGION])).await;
     app.record(REGION, FLAT, ZHANG, "registered").await;
-    app.registry.faults().fail_next(1);
+    app.office.faults().fail_next(1);
     let order = seal_up(COURT, ZHANG, FLAT, false, 12);
 
     let status = app

@@ -19,15 +19,6 @@ const WANG: (&str, &str) = ("王芳", "440304198506150023");
 const ZHANGS_CAR: (&str, &str) = ("京A12345", "LSVAU2185N2100001");
 
 impl PoliceApp {
-    async fn execute(&self, instruction: &pb::Instruction) -> pb::ExecuteResponse {
-        self.backend
-            .clone()
-            .execute(instruction.clone())
-            .await
-            .expect("Execute answers")
-            .into_inner()
-    }
-
     async fn person(&self, who: (&str, &str)) {
         self.admin
             .clone()
@@ -303,7 +294,7 @@ async fn an_exit_restriction_lapses_at_expiry_with_a_notice() {
     app.execute(&order).await;
     app.clock.advance(Duration::days(3 * 31 + 1));
 
-    let lapsed_now = app.public_security.lapse_due().await.expect("lapsing");
+    let lapsed_now = app.office.lapse_due().await.expect("lapsing");
 
     assert_eq!(lapsed_now, 1);
     let lapsed = app

@@ -1,15 +1,20 @@
-//! What every test needs: its own schema (dropped even when the test fails), a running agency
-//! system on a port of its own, an inbox that records notices, and builders for instructions.
+//! What every test needs: its own sandbox (a schema of its own, dropped even when the test
+//! fails), a running agency system on a port of its own, an inbox that records notices, and
+//! builders for instructions.
 
 use std::{
+    marker::PhantomData,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use enforcement_proto::{
     convert::instant,
-    reference::{land_admin_client::LandAdminClient, police_admin_client::PoliceAdminClient},
+    reference::{
+        bank_admin_client::BankAdminClient, land_admin_client::LandAdminClient,
+        police_admin_client::PoliceAdminClient,
+    },
     v1::{
         self as pb,
         agency_backend_client::AgencyBackendClient,
@@ -17,11 +22,15 @@ use enforcement_proto::{
     },
 };
 use hub_agencies::{
-    land::{LandApplication, LandConfig, Registry},
-    police::{PoliceApplication, PoliceConfig, PublicSecurity},
+    application::{Application, System},
+    bank::Banking,
+    config::AgencyConfig,
+    land::Land,
+    office::Office,
+    police::Police,
 };
 use hub_domain::{AgencyCode, Clock, Period};
-use sqlx::postgres::PgPoolOptions;
+use hub_testkit::Sandbox;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -33,67 +42,6 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The lapse task's poll in tests that do not exercise it: long enough never to run twice.
 pub const LAPSE_RARELY_MS: u64 = 3_600_000;
-
-fn database_url() -> String {
-    std::env::var("HUB_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A schema of the test's own, `t<unix secs>_<random>_<name>`, dropped when the guard goes, even
-/// if the test panicked.
-pub struct TestSchema {
-    name: String,
-}
-
-impl TestSchema {
-    /// A fresh name; the application creates the schema when it connects.
-    pub fn new(name: &str) -> Self {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Self {
-            name: format!("t{secs}_{:08x}_{name}", fastrand::u32(..)),
-        }
-    }
-
-    /// The schema's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for TestSchema {
-    /// Drops the schema on a thread of its own: the test's runtime may be shutting down.
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let Ok(pool) = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&database_url())
-                    .await
-                else {
-                    eprintln!("cannot connect to drop test schema {name}");
-                    return;
-                };
-                // The application was told to stop, but a task of it may be suspended inside a
-                // transaction on the test's own thread, which this drop is blocking.
-                if let Err(e) = hub_runtime::postgres::drop_schema(&pool, &name).await {
-                    eprintln!("{e:#}");
-                }
-                pool.close().await;
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
 
 /// An `AgencyInbox` that keeps every notice it is sent.
 #[derive(Clone)]
@@ -202,21 +150,41 @@ impl Drop for Stop {
     }
 }
 
-/// A running land registry with its clients, clock and inbox.
-pub struct LandApp {
+/// A running agency system of kind `S` with its clients, clock and inbox; `A` is its
+/// administration client.
+pub struct AgencyApp<S: System, A> {
     /// `AgencyBackend`, as the adapter calls it.
     pub backend: AgencyBackendClient<Channel>,
-    /// `LandAdmin`.
-    pub admin: LandAdminClient<Channel>,
+    /// The administration service (`BankAdmin`, `LandAdmin`, `PoliceAdmin`).
+    pub admin: A,
     /// The handle, for driving lapses and faults.
-    pub registry: Registry,
-    /// The registry's clock; `advance` moves it.
+    pub office: Office<S>,
+    /// The system's clock; `advance` moves it.
     pub clock: Clock,
     /// Where its notices arrive.
     pub inbox: RecordingInbox,
     _stop: Stop,
-    /// Declared last: dropped after the application is told to stop.
-    _schema: TestSchema,
+    /// Declared last: dropped (schema removed) after the application is told to stop.
+    _sandbox: Sandbox,
+}
+
+/// A running reference bank.
+pub type BankApp = AgencyApp<Banking, BankAdminClient<Channel>>;
+/// A running land registry.
+pub type LandApp = AgencyApp<Land, LandAdminClient<Channel>>;
+/// A running public security system.
+pub type PoliceApp = AgencyApp<Police, PoliceAdminClient<Channel>>;
+
+impl<S: System, A> AgencyApp<S, A> {
+    /// Sends an instruction as the adapter does, and returns the answer.
+    pub async fn execute(&self, instruction: &pb::Instruction) -> pb::ExecuteResponse {
+        self.backend
+            .clone()
+            .execute(instruction.clone())
+            .await
+            .expect("Execute answers")
+            .into_inner()
+    }
 }
 
 /// Options for a test application.
@@ -261,91 +229,60 @@ async fn channel(addr: SocketAddr) -> Channel {
         .expect("connecting to the application")
 }
 
-/// Starts a land registry serving `options.codes` in a fresh schema.
+/// Starts a system of kind `S` serving `options.codes` in a sandbox of its own, with `admin` as
+/// its administration client.
+async fn spawn<S: System, A>(
+    options: Options,
+    admin: impl FnOnce(Channel) -> A,
+) -> AgencyApp<S, A> {
+    let sandbox = Sandbox::database_only()
+        .await
+        .expect("creating the test sandbox");
+    let shutdown = CancellationToken::new();
+    let (inbox, inbox_url) = RecordingInbox::serve(shutdown.clone()).await;
+    let clock = Clock::adjustable();
+    let config = AgencyConfig::<S> {
+        codes: codes(options.codes),
+        listen: "127.0.0.1:0".parse().expect("loopback"),
+        database_url: sandbox.database_url().to_string(),
+        database_schema: Some(sandbox.schema(S::SETTINGS.prefix)),
+        inbox_url,
+        fixture: options.fixture.map(fixture_path),
+        notice_poll_ms: 100,
+        lapse_poll_ms: options.lapse_poll_ms,
+        system: PhantomData,
+    };
+    let app = Application::build(config, clock.clone())
+        .await
+        .expect("building the agency system");
+    let addr = app.local_addr().expect("bound address");
+    let office = app.office();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let channel = channel(addr).await;
+    AgencyApp {
+        backend: AgencyBackendClient::new(channel.clone()),
+        admin: admin(channel),
+        office,
+        clock,
+        inbox,
+        _stop: Stop(shutdown),
+        _sandbox: sandbox,
+    }
+}
+
+/// Starts a reference bank serving `options.codes`.
+pub async fn spawn_bank(options: Options) -> BankApp {
+    spawn(options, BankAdminClient::new).await
+}
+
+/// Starts a land registry serving `options.codes`.
 pub async fn spawn_land(options: Options) -> LandApp {
-    let schema = TestSchema::new("land");
-    let shutdown = CancellationToken::new();
-    let (inbox, inbox_url) = RecordingInbox::serve(shutdown.clone()).await;
-    let clock = Clock::adjustable();
-    let config = LandConfig {
-        codes: codes(options.codes),
-        listen: "127.0.0.1:0".parse().expect("loopback"),
-        database_url: database_url(),
-        database_schema: schema.name().to_string(),
-        inbox_url: String::new(),
-        fixture: options.fixture.map(fixture_path),
-        notice_poll_ms: 100,
-        lapse_poll_ms: options.lapse_poll_ms,
-    };
-    let app = LandApplication::build(config, clock.clone())
-        .await
-        .expect("building the land registry")
-        .with_inbox_url(inbox_url);
-    let addr = app.local_addr().expect("bound address");
-    let registry = app.registry();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    let channel = channel(addr).await;
-    LandApp {
-        backend: AgencyBackendClient::new(channel.clone()),
-        admin: LandAdminClient::new(channel),
-        registry,
-        clock,
-        inbox,
-        _stop: Stop(shutdown),
-        _schema: schema,
-    }
+    spawn(options, LandAdminClient::new).await
 }
 
-/// A running public security system with its clients, clock and inbox.
-pub struct PoliceApp {
-    /// `AgencyBackend`, as the adapter calls it.
-    pub backend: AgencyBackendClient<Channel>,
-    /// `PoliceAdmin`.
-    pub admin: PoliceAdminClient<Channel>,
-    /// The handle, for driving lapses and faults.
-    pub public_security: PublicSecurity,
-    /// The system's clock; `advance` moves it.
-    pub clock: Clock,
-    /// Where its notices arrive.
-    pub inbox: RecordingInbox,
-    _stop: Stop,
-    /// Declared last: dropped after the application is told to stop.
-    _schema: TestSchema,
-}
-
-/// Starts a public security system serving `options.codes` in a fresh schema.
+/// Starts a public security system serving `options.codes`.
 pub async fn spawn_police(options: Options) -> PoliceApp {
-    let schema = TestSchema::new("police");
-    let shutdown = CancellationToken::new();
-    let (inbox, inbox_url) = RecordingInbox::serve(shutdown.clone()).await;
-    let clock = Clock::adjustable();
-    let config = PoliceConfig {
-        codes: codes(options.codes),
-        listen: "127.0.0.1:0".parse().expect("loopback"),
-        database_url: database_url(),
-        database_schema: schema.name().to_string(),
-        inbox_url: String::new(),
-        fixture: options.fixture.map(fixture_path),
-        notice_poll_ms: 100,
-        lapse_poll_ms: options.lapse_poll_ms,
-    };
-    let app = PoliceApplication::build(config, clock.clone())
-        .await
-        .expect("building the public security system")
-        .with_inbox_url(inbox_url);
-    let addr = app.local_addr().expect("bound address");
-    let public_security = app.public_security();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    let channel = channel(addr).await;
-    PoliceApp {
-        backend: AgencyBackendClient::new(channel.clone()),
-        admin: PoliceAdminClient::new(channel),
-        public_security,
-        clock,
-        inbox,
-        _stop: Stop(shutdown),
-        _schema: schema,
-    }
+    spawn(options, PoliceAdminClient::new).await
 }
 
 /// A natural-person subject.

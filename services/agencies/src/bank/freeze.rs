@@ -1,0 +1,147 @@
+//! Freezing deposits (冻结): an order states an amount (限额冻结). With enough balance the freeze
+//! is EFFECTIVE; with less, the balance is frozen and it is PARTIAL, topped up as funds arrive.
+//! An account already frozen takes later freezes as WAITING (轮候), ranked by receipt.
+
+use enforcement_proto::v1 as pb;
+use hub_domain::StatutoryMaximum;
+
+use super::ledger::{Account, FreezeRow, FreezeState, Ledger, check_holder, money, no_account};
+use crate::{
+    checks::checked_period,
+    outcome::{Changes, Refusal, date},
+    stored::parse_id,
+};
+
+impl Ledger<'_> {
+    /// Freezes `amount` on an account for the instruction's court.
+    pub async fn freeze_funds(
+        &mut self,
+        instruction: &pb::Instruction,
+        order: &pb::Freeze,
+    ) -> Result<Changes, sqlx::Error> {
+        let measure_id = &instruction.measure_id;
+        let now = self.now;
+        let refused = |refusal| Ok(Changes::refused(measure_id, refusal, now));
+        let Some(account) = self.lock_account(&order.account_number).await? else {
+            return refused(no_account(&order.account_number));
+        };
+        if let Err(refusal) = check_holder(&account, instruction.subject.as_ref()) {
+            return refused(refusal);
+        }
+        let period = match checked_period(
+            order.period.as_ref(),
+            StatutoryMaximum::Deposits,
+            self.now,
+            "freeze",
+        ) {
+            Ok(p) => p,
+            Err(refusal) => return refused(refusal),
+        };
+        if order.amount_fen <= 0 {
+            return refused(Refusal::new(
+                pb::ReasonCode::DocumentDefect,
+                "the freeze states no amount",
+            ));
+        }
+        let live = self.live_freezes(&account.account_number).await?;
+        // Drawn under the account's lock, so on one account the order of `seq` is the order of
+        // receipt.
+        let seq: i64 = sqlx::query_scalar("SELECT nextval('freeze_seq')")
+            .fetch_one(&mut *self.conn)
+            .await?;
+        let mut freeze = FreezeRow {
+            measure_id: parse_id(measure_id),
+            instruction_id: parse_id(&instruction.instruction_id),
+            seq,
+            account_number: account.account_number.clone(),
+            court_code: instruction.court_code.clone(),
+            case_number: instruction
+                .case
+                .as_ref()
+                .map(|c| c.case_number.clone())
+                .unwrap_or_default(),
+            state: FreezeState::Waiting,
+            amount_fen: order.amount_fen,
+            frozen_fen: 0,
+            waiting_position: 0,
+            period_months: i32::try_from(period.months()).unwrap_or(i32::MAX),
+            period_days: i32::try_from(period.days()).unwrap_or(i32::MAX),
+            registration_number: format!("{}-DJ{seq:08}", self.bank_code),
+            revision: 1,
+            received_at: self.now,
+            effective_at: None,
+            expires_at: None,
+        };
+        let note = if live.is_empty() {
+            let frozen = order.amount_fen.min(account.balance_fen);
+            freeze.take_effect(frozen, self.now);
+            if freeze.state == FreezeState::Effective {
+                format!("{} frozen until {}", money(frozen), date(freeze.expires_at))
+            } else {
+                format!(
+                    "balance short: {} frozen of {} ordered; incoming funds will be frozen until the amount is reached",
+                    money(frozen),
+                    money(order.amount_fen)
+                )
+            }
+        } else {
+            let waiting = live
+                .iter()
+                .filter(|f| f.state == FreezeState::Waiting)
+                .count();
+            freeze.waiting_position = i32::try_from(waiting + 1).unwrap_or(i32::MAX);
+            format!(
+                "account already frozen by an earlier order; registered as waiting at position {}",
+                freeze.waiting_position
+            )
+        };
+        self.insert(&freeze).await?;
+        Ok(Changes::outcome(freeze.update(
+            pb::UpdateCause::Executed,
+            note,
+            self.now,
+        )))
+    }
+
+    /// Credits funds and tops up partial freezes, oldest first. Returns their updates.
+    pub async fn credit(
+        &mut self,
+        account: &Account,
+        amount_fen: i64,
+    ) -> Result<Vec<pb::MeasureUpdate>, sqlx::Error> {
+        let balance = account.balance_fen + amount_fen;
+        self.set_balance(&account.account_number, balance).await?;
+        let mut live = self.live_freezes(&account.account_number).await?;
+        let mut frozen: i64 = live
+            .iter()
+            .filter(|f| f.state.in_force())
+            .map(|f| f.frozen_fen)
+            .sum();
+        let mut updates = Vec::new();
+        for f in live.iter_mut().filter(|f| f.state == FreezeState::Partial) {
+            let add = (f.amount_fen - f.frozen_fen).min(balance - frozen);
+            if add <= 0 {
+                break;
+            }
+            f.frozen_fen += add;
+            frozen += add;
+            f.state = FreezeState::holding(f.frozen_fen, f.amount_fen);
+            f.revision += 1;
+            self.save(f).await?;
+            let note = if f.state == FreezeState::Effective {
+                format!(
+                    "incoming funds frozen: {} now frozen in full",
+                    money(f.frozen_fen)
+                )
+            } else {
+                format!(
+                    "incoming funds frozen: {} now frozen of {} ordered",
+                    money(f.frozen_fen),
+                    money(f.amount_fen)
+                )
+            };
+            updates.push(f.update(pb::UpdateCause::ToppedUp, note, self.now));
+        }
+        Ok(updates)
+    }
+}
