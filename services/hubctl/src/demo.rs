@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use clap::Args;
 use enforcement_proto::{convert, reference as admin, v1 as pb};
 use hub_domain::{CourtCode, MeasureState, Period, ResidentId};
 use serde_json::{Value, json};
@@ -18,13 +19,28 @@ use uuid::Uuid;
 
 use crate::{
     Context, Output,
-    cli::DemoArgs,
+    cli::{BankUrl, parse},
     cmd::{bank::Bank, submit},
     court::Court,
     error::Failure,
     format, json,
     wait::{self, Waited},
 };
+
+/// `hubctl demo`.
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub bank_url: BankUrl,
+
+    /// The bank's code at the hub.
+    #[arg(long, value_name = "CODE", default_value = "ICBC")]
+    pub bank: String,
+
+    /// How long each step waits for the expected state, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse::seconds)]
+    pub step_timeout: Duration,
+}
 
 /// The court that freezes first, then releases.
 const FIRST_COURT: &str = "京0105";

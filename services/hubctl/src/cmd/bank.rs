@@ -1,15 +1,66 @@
 //! `hubctl bank …`: the reference bank's administration service, for demos and tests.
 
+use clap::Subcommand;
 use enforcement_proto::reference::{self as admin, bank_admin_client::BankAdminClient};
+use hub_domain::Money;
 use tonic::transport::Channel;
 
 use crate::{
     Context,
-    cli::BankCommand,
+    cli::{BankUrl, parse},
     connect,
     error::{Failure, Server},
     format, json,
 };
+
+/// `hubctl bank …`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum BankCommand {
+    /// Opens an account.
+    Open {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The new account's number (6 to 32 digits).
+        #[arg(long, value_name = "NO")]
+        account: String,
+        /// The holder's name.
+        #[arg(long, value_name = "NAME")]
+        holder_name: String,
+        /// The holder's resident identity number or unified social credit code.
+        #[arg(long, value_name = "ID")]
+        holder_id: String,
+        /// Opening balance in yuan.
+        #[arg(long, value_name = "YUAN", default_value = "0", value_parser = parse::amount)]
+        balance: Money,
+    },
+    /// Credits incoming funds; partial freezes on the account are topped up.
+    Credit {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The account credited.
+        #[arg(long, value_name = "NO")]
+        account: String,
+        /// The amount in yuan.
+        #[arg(long, value_name = "YUAN", value_parser = parse::positive_amount)]
+        amount: Money,
+    },
+    /// Shows an account: balance and frozen amount.
+    Show {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The account.
+        #[arg(long, value_name = "NO")]
+        account: String,
+    },
+    /// Lists the freezes the bank holds, in order of receipt.
+    Freezes {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// Only this account.
+        #[arg(long, value_name = "NO")]
+        account: Option<String>,
+    },
+}
 
 /// A reference bank's `BankAdmin`, with errors mapped to [`Failure`].
 #[derive(Clone)]
