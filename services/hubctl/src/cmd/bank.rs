@@ -171,7 +171,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 .await?;
             out.json(&json::account(&opened));
             out.text(format!("opened account {}", opened.account_number));
-            out.text(format::account(&opened));
+            out.text(format::bank::account(&opened));
         }
         BankCommand::Credit {
             bank,
@@ -187,7 +187,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 "credited {amount} to account {}; partial freezes on it are topped up",
                 credited.account_number
             ));
-            out.text(format::account(&credited));
+            out.text(format::bank::account(&credited));
         }
         BankCommand::Show { bank, account } => {
             let shown = Bank::connect(&bank.url, &bank.code)
@@ -195,7 +195,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 .account(&account)
                 .await?;
             out.json(&json::account(&shown));
-            out.text(format::account(&shown));
+            out.text(format::bank::account(&shown));
         }
         BankCommand::Freezes { bank, account } => {
             let freezes = Bank::connect(&bank.url, &bank.code)
@@ -208,7 +208,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             if freezes.is_empty() {
                 out.text("the bank holds no freezes");
             } else {
-                out.text(format::freeze_table(&freezes));
+                out.text(format::bank::freeze_table(&freezes));
             }
         }
     }

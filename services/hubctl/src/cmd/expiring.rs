@@ -47,7 +47,9 @@ pub async fn run(context: &Context, args: ExpiringArgs) -> Result<(), Failure> {
             if measures.len() == 1 { "expires" } else { "expire" },
             args.within
         ));
-        context.out.text(format::expiring_table(&measures, now));
+        context
+            .out
+            .text(format::measure::expiring_table(&measures, now));
     }
     Ok(())
 }

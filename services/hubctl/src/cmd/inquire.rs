@@ -212,7 +212,7 @@ fn finished_how(m: &pb::Measure) -> String {
             "the deadline passed with {} unanswered",
             agencies(m.agency.as_ref(), unanswered)
         ),
-        _ => format::summary(m),
+        _ => format::measure::summary(m),
     }
 }
 

@@ -26,7 +26,7 @@ pub async fn run(context: &Context, args: ListArgs) -> Result<(), Failure> {
             args.case_number.trim()
         ));
     } else {
-        context.out.text(format::measure_table(&measures));
+        context.out.text(format::measure::table(&measures));
     }
     Ok(())
 }

@@ -21,6 +21,6 @@ pub async fn run(context: &Context, args: StatusArgs) -> Result<(), Failure> {
         .get(&args.measure_id.to_string())
         .await?;
     context.out.json(&json::measure(&measure));
-    context.out.text(format::measure(&measure));
+    context.out.text(format::measure::details(&measure));
     Ok(())
 }

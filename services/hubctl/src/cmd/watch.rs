@@ -54,7 +54,7 @@ pub async fn run(context: &Context, args: WatchArgs) -> Result<(), Failure> {
         let line = if context.out.json {
             json::event(&event).to_string()
         } else {
-            format::event(&event)
+            format::event::line(&event)
         };
         if !context.out.line(line) {
             // Whoever read our output has gone; so can we.

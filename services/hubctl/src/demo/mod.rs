@@ -164,7 +164,7 @@ impl Walk {
             "{} {}: {}",
             format::words(&format::kind(waited.measure.kind)),
             format::short_id(&waited.measure.measure_id),
-            format::summary(&waited.measure)
+            format::measure::summary(&waited.measure)
         );
         if !waited.message.is_empty() {
             line.push_str(&format!(" — {}", waited.message));
