@@ -22,9 +22,6 @@ pub mod inquiry;
 pub mod layout;
 pub mod measure;
 
-#[cfg(test)]
-mod fixtures;
-
 /// Fen as yuan with separators, e.g. `10,000.00`; a negative value (never sent by the hub) is
 /// shown as fen rather than hidden.
 pub fn money(fen: i64) -> String {
@@ -183,6 +180,10 @@ pub fn short_id(id: &str) -> String {
         _ => id.to_owned(),
     }
 }
+
+/// What the tests of the text build from, shared by its modules.
+#[cfg(test)]
+mod fixtures;
 
 #[cfg(test)]
 mod tests {
