@@ -1,4 +1,7 @@
-//! The command line: every command, option and environment variable of `hubctl`.
+//! The command line: the global options, the list of commands, and the argument groups several
+//! commands share (the case, the subject, the account, the submit options, the reference bank,
+//! agencies). Each command's own options live with the command, in `cmd/<command>.rs` (the demo's
+//! in `demo/`), next to the code that acts on them.
 //!
 //! Amounts, court codes and measure ids are parsed here, so a typing error is refused with exit
 //! code 2 before anything is sent. Everything else (case numbers, identity numbers, names) is
@@ -8,7 +11,16 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use hub_domain::{CourtCode, Money};
-use uuid::Uuid;
+
+use crate::{
+    cmd::{
+        answers::AnswersArgs, bank::BankCommand, deduct::DeductArgs, distrain::DistrainArgs,
+        dlq::DlqCommand, expiring::ExpiringArgs, freeze::FreezeArgs, health::HealthArgs,
+        inquire::InquireArgs, list::ListArgs, release::ReleaseArgs, renew::RenewArgs,
+        restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
+    },
+    demo::DemoArgs,
+};
 
 /// Command-line client of the enforcement hub: courts ask banks, land registries and public
 /// security what a debtor holds, order freezes, deductions, seal-ups, distraints and exit
@@ -115,57 +127,6 @@ pub enum Command {
     Dlq(DlqCommand),
 }
 
-/// `hubctl dlq …`: the gateway's dead-letter operations.
-#[derive(Subcommand, Debug, Clone)]
-pub enum DlqCommand {
-    /// Lists the dead letters waiting, oldest first, with why each is there, and how many wait.
-    List {
-        /// At most this many, oldest first.
-        #[arg(
-            long,
-            value_name = "N",
-            default_value_t = 100,
-            value_parser = clap::value_parser!(u32).range(1..=1_000)
-        )]
-        limit: u32,
-    },
-    /// Shows one dead letter in full, with its payload decoded.
-    Inspect {
-        /// The dead letter's message id (the instruction or report id), as `dlq list` shows it.
-        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
-        message_id: String,
-    },
-    /// Sends a dead letter again to where it was going, then removes it from the queue.
-    ///
-    /// Agencies answer an instruction they carried out already instead of carrying it out again.
-    Replay {
-        /// The dead letter's message id.
-        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
-        message_id: String,
-    },
-    /// Removes a dead letter for good, after asking for confirmation on a terminal.
-    Discard {
-        /// The dead letter's message id.
-        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
-        message_id: String,
-        /// Discard without asking; required when stdin is not a terminal (scripts).
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
-}
-
-/// Which service to probe.
-#[derive(Args, Debug)]
-pub struct HealthArgs {
-    /// The service's gRPC address, e.g. http://127.0.0.1:20051.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
-
-    /// A gRPC service name to ask about; empty for the server as a whole.
-    #[arg(long, default_value = "", value_name = "NAME")]
-    pub service: String,
-}
-
 /// The case a measure belongs to and its documents.
 #[derive(Args, Debug, Clone)]
 #[group(skip)]
@@ -248,238 +209,6 @@ pub struct SubmitOptions {
     pub timeout: Duration,
 }
 
-/// `hubctl freeze`.
-#[derive(Args, Debug, Clone)]
-pub struct FreezeArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-    #[command(flatten)]
-    pub account: AccountArgs,
-
-    /// Months the freeze lasts once effective (at most 12 in all).
-    #[arg(long, value_name = "N")]
-    pub months: u32,
-
-    /// Days added after the months.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u32,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl deduct`.
-#[derive(Args, Debug, Clone)]
-pub struct DeductArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-    #[command(flatten)]
-    pub account: AccountArgs,
-
-    /// The court's own earlier freeze on this account whose funds are taken first; without it
-    /// only available (unfrozen) funds are taken.
-    #[arg(long, value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub from_freeze: Option<Uuid>,
-
-    /// The bank of the court's receiving account.
-    #[arg(long, value_name = "NAME")]
-    pub to_bank_name: String,
-
-    /// The court's receiving account number.
-    #[arg(long, value_name = "NO")]
-    pub to_account: String,
-
-    /// The receiving account's name (usually the court's name).
-    #[arg(long, value_name = "NAME")]
-    pub to_account_name: String,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl seal-up`.
-#[derive(Args, Debug, Clone)]
-pub struct SealUpArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-
-    /// The land registry's region code at the hub, e.g. 110105.
-    #[arg(long, value_name = "CODE")]
-    pub registry: String,
-
-    /// The real-property unit number (不动产单元号), or the parcel number with --parcel.
-    #[arg(long, value_name = "ID")]
-    pub property: String,
-
-    /// The property is a land parcel (宗地), not a building unit.
-    #[arg(long)]
-    pub parcel: bool,
-
-    /// A pre-seizure (预查封) of property advance-registered or presold to the subject; it
-    /// converts to a seal-up when title is registered to them.
-    #[arg(long)]
-    pub pre_seizure: bool,
-
-    /// Months the seal-up lasts once effective (at most 36 in all).
-    #[arg(long, value_name = "N")]
-    pub months: u32,
-
-    /// Days added after the months.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u32,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl distrain`.
-#[derive(Args, Debug, Clone)]
-#[command(group(ArgGroup::new("vehicle").required(true).multiple(true).args(["plate", "vin"])))]
-pub struct DistrainArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-
-    /// The public security unit's code at the hub, e.g. BJ-PSB.
-    #[arg(long, value_name = "CODE")]
-    pub police: String,
-
-    /// The vehicle's licence plate, e.g. 京A12345.
-    #[arg(long, value_name = "PLATE")]
-    pub plate: Option<String>,
-
-    /// The vehicle identification number (17 characters).
-    #[arg(long, value_name = "VIN")]
-    pub vin: Option<String>,
-
-    /// Months the distraint lasts once effective (at most 24 in all).
-    #[arg(long, value_name = "N")]
-    pub months: u32,
-
-    /// Days added after the months.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u32,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl restrict-exit`.
-#[derive(Args, Debug, Clone)]
-pub struct RestrictExitArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: ExitSubjectArgs,
-
-    /// The public security unit's code at the hub, e.g. BJ-PSB.
-    #[arg(long, value_name = "CODE")]
-    pub police: String,
-
-    /// Months the restriction lasts once effective (required: there is no statutory maximum,
-    /// but the period must be stated).
-    #[arg(long, value_name = "N")]
-    pub months: u32,
-
-    /// Days added after the months.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u32,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// Who an exit restriction is against, and whom it binds. A natural-person debtor is named with
-/// --person-name and --resident-id and is the person restricted; an organisation debtor is named
-/// with --org-name and --credit-code, and --person-name, --person-id and --role name the person
-/// restricted (执行程序解释 art. 24).
-#[derive(Args, Debug, Clone)]
-#[group(skip)]
-#[command(group(ArgGroup::new("exit_subject").required(true).args(["resident_id", "org_name"])))]
-pub struct ExitSubjectArgs {
-    /// The debtor's full legal name (with --resident-id), or the name of the organisation's
-    /// responsible person to restrict (with --org-name).
-    #[arg(long, value_name = "NAME")]
-    pub person_name: Option<String>,
-
-    /// A natural-person debtor's resident identity number (18 characters).
-    #[arg(long, value_name = "ID", requires = "person_name")]
-    pub resident_id: Option<String>,
-
-    /// An organisation debtor's registered name.
-    #[arg(long, value_name = "NAME", requires = "credit_code")]
-    pub org_name: Option<String>,
-
-    /// The organisation's unified social credit code (18 characters).
-    #[arg(long, value_name = "CODE", requires = "org_name")]
-    pub credit_code: Option<String>,
-
-    /// The responsible person's resident identity number (organisation debtors only).
-    #[arg(
-        long,
-        value_name = "ID",
-        requires = "person_name",
-        conflicts_with = "resident_id"
-    )]
-    pub person_id: Option<String>,
-
-    /// How the person stands to the organisation debtor.
-    #[arg(long, value_name = "ROLE", conflicts_with = "resident_id")]
-    pub role: Option<ResponsibleRole>,
-}
-
-/// How a responsible person stands to an organisation debtor.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponsibleRole {
-    /// Legal representative (法定代表人).
-    LegalRepresentative,
-    /// Principal (主要负责人).
-    Principal,
-    /// Person directly responsible for the debt (直接责任人员).
-    DirectlyResponsible,
-}
-
-/// `hubctl inquire`.
-#[derive(Args, Debug, Clone)]
-#[command(group(ArgGroup::new("scope").required(true).args(["agencies", "all"])))]
-pub struct InquireArgs {
-    #[command(flatten)]
-    pub case: CaseArgs,
-    #[command(flatten)]
-    pub subject: SubjectArgs,
-
-    /// The asset classes wanted, comma-separated; each must be held by the agencies asked
-    /// (deposits: banks; real-estate: land registries; vehicles, whereabouts: public security).
-    #[arg(long, value_name = "CLASS", value_delimiter = ',', required = true)]
-    pub classes: Vec<AssetClass>,
-
-    /// An agency to ask, as KIND:CODE (bank:ICBC, land:110105, police:BJ-PSB); repeat for
-    /// several, all of one kind.
-    #[arg(long = "agency", value_name = "KIND:CODE", value_parser = parse::agency)]
-    pub agencies: Vec<Agency>,
-
-    /// Ask every agency of this kind connected to the hub.
-    #[arg(long, value_name = "KIND")]
-    pub all: Option<AgencyKind>,
-
-    /// Seconds to wait for answers before the inquiry closes without the rest [default: the
-    /// hub's, 60].
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=86_400))]
-    pub deadline: Option<u32>,
-
-    /// Idempotency key: repeating the inquiry with the same key follows the same inquiry again
-    /// instead of asking twice [default: a fresh UUIDv7, printed].
-    #[arg(long, value_name = "KEY")]
-    pub key: Option<String>,
-}
-
 /// The kinds of agency, as written on the command line.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AgencyKind {
@@ -502,103 +231,6 @@ pub struct Agency {
     pub code: String,
 }
 
-/// The asset classes an inquiry asks about.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AssetClass {
-    /// Accounts and balances (banks).
-    Deposits,
-    /// Real property (land registries).
-    RealEstate,
-    /// Vehicles (public security).
-    Vehicles,
-    /// The subject's latest known whereabouts (public security).
-    Whereabouts,
-}
-
-/// `hubctl answers`.
-#[derive(Args, Debug, Clone)]
-pub struct AnswersArgs {
-    /// The inquiry's measure id.
-    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub measure_id: Uuid,
-}
-
-/// `hubctl expiring`.
-#[derive(Args, Debug, Clone)]
-pub struct ExpiringArgs {
-    /// How many days ahead to look.
-    #[arg(
-        long,
-        value_name = "DAYS",
-        default_value_t = 30,
-        value_parser = clap::value_parser!(u32).range(1..=3_660)
-    )]
-    pub within: u32,
-}
-
-/// `hubctl release`.
-#[derive(Args, Debug, Clone)]
-pub struct ReleaseArgs {
-    /// The measure to release.
-    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub measure_id: Uuid,
-
-    /// Why: debt paid, security given, applicant's consent, excess over the enforcement amount.
-    #[arg(long, value_name = "TEXT")]
-    pub reason: String,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl renew`.
-#[derive(Args, Debug, Clone)]
-pub struct RenewArgs {
-    /// The measure to renew.
-    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub measure_id: Uuid,
-
-    /// Months added, counted from the current expiry.
-    #[arg(long, value_name = "N")]
-    pub months: u32,
-
-    /// Days added after the months.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u32,
-
-    #[command(flatten)]
-    pub submit: SubmitOptions,
-}
-
-/// `hubctl status`.
-#[derive(Args, Debug, Clone)]
-pub struct StatusArgs {
-    /// The measure.
-    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub measure_id: Uuid,
-}
-
-/// `hubctl list`.
-#[derive(Args, Debug, Clone)]
-pub struct ListArgs {
-    /// The case number.
-    #[arg(long = "case", value_name = "CASE_NO")]
-    pub case_number: String,
-}
-
-/// `hubctl watch`.
-#[derive(Args, Debug, Clone)]
-#[command(group(ArgGroup::new("target").required(true).args(["measure_id", "case_number"])))]
-pub struct WatchArgs {
-    /// The measure to watch.
-    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
-    pub measure_id: Option<Uuid>,
-
-    /// Watch every measure of this case instead.
-    #[arg(long = "case", value_name = "CASE_NO")]
-    pub case_number: Option<String>,
-}
-
 /// Where the reference bank's administration service listens.
 #[derive(Args, Debug, Clone)]
 #[group(skip)]
@@ -615,70 +247,6 @@ pub struct BankUrl {
         default_value = ""
     )]
     pub code: String,
-}
-
-/// `hubctl bank …`.
-#[derive(Subcommand, Debug, Clone)]
-pub enum BankCommand {
-    /// Opens an account.
-    Open {
-        #[command(flatten)]
-        bank: BankUrl,
-        /// The new account's number (6 to 32 digits).
-        #[arg(long, value_name = "NO")]
-        account: String,
-        /// The holder's name.
-        #[arg(long, value_name = "NAME")]
-        holder_name: String,
-        /// The holder's resident identity number or unified social credit code.
-        #[arg(long, value_name = "ID")]
-        holder_id: String,
-        /// Opening balance in yuan.
-        #[arg(long, value_name = "YUAN", default_value = "0", value_parser = parse::amount)]
-        balance: Money,
-    },
-    /// Credits incoming funds; partial freezes on the account are topped up.
-    Credit {
-        #[command(flatten)]
-        bank: BankUrl,
-        /// The account credited.
-        #[arg(long, value_name = "NO")]
-        account: String,
-        /// The amount in yuan.
-        #[arg(long, value_name = "YUAN", value_parser = parse::positive_amount)]
-        amount: Money,
-    },
-    /// Shows an account: balance and frozen amount.
-    Show {
-        #[command(flatten)]
-        bank: BankUrl,
-        /// The account.
-        #[arg(long, value_name = "NO")]
-        account: String,
-    },
-    /// Lists the freezes the bank holds, in order of receipt.
-    Freezes {
-        #[command(flatten)]
-        bank: BankUrl,
-        /// Only this account.
-        #[arg(long, value_name = "NO")]
-        account: Option<String>,
-    },
-}
-
-/// `hubctl demo`.
-#[derive(Args, Debug, Clone)]
-pub struct DemoArgs {
-    #[command(flatten)]
-    pub bank_url: BankUrl,
-
-    /// The bank's code at the hub.
-    #[arg(long, value_name = "CODE", default_value = "ICBC")]
-    pub bank: String,
-
-    /// How long each step waits for the expected state, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse::seconds)]
-    pub step_timeout: Duration,
 }
 
 /// Value parsers: typing errors are refused with a sentence naming the rule.

@@ -63,7 +63,7 @@ pub fn reaches(
             "measure {} is {} and can no longer become {state}: {}",
             m.measure_id,
             now,
-            format::summary(m)
+            format::measure::summary(m)
         )),
         _ => Check::Pending,
     }
@@ -116,7 +116,7 @@ where
             () = &mut deadline => {
                 let seen = last.as_ref().map_or_else(
                     || "nothing received".to_owned(),
-                    format::summary,
+                    format::measure::summary,
                 );
                 return Err(Failure::TimedOut(format!(
                     "measure {measure_id} did not {expecting} within {timeout:?} (last seen: {seen})"

@@ -1,7 +1,18 @@
 //! `hubctl answers`: the answers an inquiry has received so far, as `inquire` shows them at the
 //! end.
 
-use crate::{Context, cli::AnswersArgs, error::Failure, format, json};
+use clap::Args;
+use uuid::Uuid;
+
+use crate::{Context, cli::parse, error::Failure, format, json};
+
+/// `hubctl answers`.
+#[derive(Args, Debug, Clone)]
+pub struct AnswersArgs {
+    /// The inquiry's measure id.
+    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
+    pub measure_id: Uuid,
+}
 
 /// Fetches the inquiry and its answers and prints the table and summary, or one JSON object per
 /// answer followed by the inquiry (`finished`, or `progress` while it is open).

@@ -1,15 +1,66 @@
 //! `hubctl bank …`: the reference bank's administration service, for demos and tests.
 
+use clap::Subcommand;
 use enforcement_proto::reference::{self as admin, bank_admin_client::BankAdminClient};
+use hub_domain::Money;
 use tonic::transport::Channel;
 
 use crate::{
     Context,
-    cli::BankCommand,
+    cli::{BankUrl, parse},
     connect,
     error::{Failure, Server},
     format, json,
 };
+
+/// `hubctl bank …`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum BankCommand {
+    /// Opens an account.
+    Open {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The new account's number (6 to 32 digits).
+        #[arg(long, value_name = "NO")]
+        account: String,
+        /// The holder's name.
+        #[arg(long, value_name = "NAME")]
+        holder_name: String,
+        /// The holder's resident identity number or unified social credit code.
+        #[arg(long, value_name = "ID")]
+        holder_id: String,
+        /// Opening balance in yuan.
+        #[arg(long, value_name = "YUAN", default_value = "0", value_parser = parse::amount)]
+        balance: Money,
+    },
+    /// Credits incoming funds; partial freezes on the account are topped up.
+    Credit {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The account credited.
+        #[arg(long, value_name = "NO")]
+        account: String,
+        /// The amount in yuan.
+        #[arg(long, value_name = "YUAN", value_parser = parse::positive_amount)]
+        amount: Money,
+    },
+    /// Shows an account: balance and frozen amount.
+    Show {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// The account.
+        #[arg(long, value_name = "NO")]
+        account: String,
+    },
+    /// Lists the freezes the bank holds, in order of receipt.
+    Freezes {
+        #[command(flatten)]
+        bank: BankUrl,
+        /// Only this account.
+        #[arg(long, value_name = "NO")]
+        account: Option<String>,
+    },
+}
 
 /// A reference bank's `BankAdmin`, with errors mapped to [`Failure`].
 #[derive(Clone)]
@@ -120,7 +171,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 .await?;
             out.json(&json::account(&opened));
             out.text(format!("opened account {}", opened.account_number));
-            out.text(format::account(&opened));
+            out.text(format::bank::account(&opened));
         }
         BankCommand::Credit {
             bank,
@@ -136,7 +187,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 "credited {amount} to account {}; partial freezes on it are topped up",
                 credited.account_number
             ));
-            out.text(format::account(&credited));
+            out.text(format::bank::account(&credited));
         }
         BankCommand::Show { bank, account } => {
             let shown = Bank::connect(&bank.url, &bank.code)
@@ -144,7 +195,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
                 .account(&account)
                 .await?;
             out.json(&json::account(&shown));
-            out.text(format::account(&shown));
+            out.text(format::bank::account(&shown));
         }
         BankCommand::Freezes { bank, account } => {
             let freezes = Bank::connect(&bank.url, &bank.code)
@@ -157,7 +208,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             if freezes.is_empty() {
                 out.text("the bank holds no freezes");
             } else {
-                out.text(format::freeze_table(&freezes));
+                out.text(format::bank::freeze_table(&freezes));
             }
         }
     }

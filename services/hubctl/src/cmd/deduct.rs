@@ -1,8 +1,46 @@
 //! `hubctl deduct`: orders a deduction (扣划) of funds to the court's receiving account.
 
+use clap::Args;
 use enforcement_proto::v1 as pb;
+use uuid::Uuid;
 
-use crate::{Context, cli::DeductArgs, cmd::submit, error::Failure};
+use crate::{
+    Context,
+    cli::{AccountArgs, CaseArgs, SubjectArgs, SubmitOptions, parse},
+    cmd::submit,
+    error::Failure,
+};
+
+/// `hubctl deduct`.
+#[derive(Args, Debug, Clone)]
+pub struct DeductArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
+
+    /// The court's own earlier freeze on this account whose funds are taken first; without it
+    /// only available (unfrozen) funds are taken.
+    #[arg(long, value_name = "MEASURE_ID", value_parser = parse::measure_id)]
+    pub from_freeze: Option<Uuid>,
+
+    /// The bank of the court's receiving account.
+    #[arg(long, value_name = "NAME")]
+    pub to_bank_name: String,
+
+    /// The court's receiving account number.
+    #[arg(long, value_name = "NO")]
+    pub to_account: String,
+
+    /// The receiving account's name (usually the court's name).
+    #[arg(long, value_name = "NAME")]
+    pub to_account_name: String,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
 
 /// Submits the deduction and reports it.
 pub async fn run(context: &Context, args: DeductArgs) -> Result<(), Failure> {

@@ -4,7 +4,48 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::{Context, cli::DlqCommand, error::Failure, format, json};
+use clap::Subcommand;
+
+use crate::{Context, cli::parse, error::Failure, format, json};
+
+/// `hubctl dlq …`: the gateway's dead-letter operations.
+#[derive(Subcommand, Debug, Clone)]
+pub enum DlqCommand {
+    /// Lists the dead letters waiting, oldest first, with why each is there, and how many wait.
+    List {
+        /// At most this many, oldest first.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 100,
+            value_parser = clap::value_parser!(u32).range(1..=1_000)
+        )]
+        limit: u32,
+    },
+    /// Shows one dead letter in full, with its payload decoded.
+    Inspect {
+        /// The dead letter's message id (the instruction or report id), as `dlq list` shows it.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+    },
+    /// Sends a dead letter again to where it was going, then removes it from the queue.
+    ///
+    /// Agencies answer an instruction they carried out already instead of carrying it out again.
+    Replay {
+        /// The dead letter's message id.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+    },
+    /// Removes a dead letter for good, after asking for confirmation on a terminal.
+    Discard {
+        /// The dead letter's message id.
+        #[arg(value_name = "MESSAGE_ID", value_parser = parse::message_id)]
+        message_id: String,
+        /// Discard without asking; required when stdin is not a terminal (scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
 
 /// Runs one `dlq` subcommand.
 pub async fn run(context: &Context, command: DlqCommand) -> Result<(), Failure> {

@@ -1,9 +1,23 @@
 //! `hubctl expiring`: the court's measures in force that expire soon, soonest first (保全规定
 //! art. 18: renewal must be asked for before expiry).
 
+use clap::Args;
 use time::OffsetDateTime;
 
-use crate::{Context, cli::ExpiringArgs, error::Failure, format, json};
+use crate::{Context, error::Failure, format, json};
+
+/// `hubctl expiring`.
+#[derive(Args, Debug, Clone)]
+pub struct ExpiringArgs {
+    /// How many days ahead to look.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=3_660)
+    )]
+    pub within: u32,
+}
 
 /// Lists every page and prints a table, or one JSON object per measure with its `days_left`.
 /// Days left are counted from this machine's clock.
@@ -33,7 +47,9 @@ pub async fn run(context: &Context, args: ExpiringArgs) -> Result<(), Failure> {
             if measures.len() == 1 { "expires" } else { "expire" },
             args.within
         ));
-        context.out.text(format::expiring_table(&measures, now));
+        context
+            .out
+            .text(format::measure::expiring_table(&measures, now));
     }
     Ok(())
 }

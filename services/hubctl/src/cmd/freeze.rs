@@ -1,8 +1,36 @@
 //! `hubctl freeze`: orders a freeze (冻结) of deposits in one account.
 
+use clap::Args;
 use enforcement_proto::v1 as pb;
 
-use crate::{Context, cli::FreezeArgs, cmd::submit, error::Failure};
+use crate::{
+    Context,
+    cli::{AccountArgs, CaseArgs, SubjectArgs, SubmitOptions},
+    cmd::submit,
+    error::Failure,
+};
+
+/// `hubctl freeze`.
+#[derive(Args, Debug, Clone)]
+pub struct FreezeArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
+
+    /// Months the freeze lasts once effective (at most 12 in all).
+    #[arg(long, value_name = "N")]
+    pub months: u32,
+
+    /// Days added after the months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
 
 /// Submits the freeze and reports it.
 pub async fn run(context: &Context, args: FreezeArgs) -> Result<(), Failure> {

@@ -1,16 +1,27 @@
 //! `hubctl health`: whether a hub service (gateway, adapter, reference agency) is serving, by the
 //! standard gRPC health service. Exit 0 when serving; for health checks and start-up scripts.
 
+use clap::Args;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 use crate::{
-    Context,
-    cli::HealthArgs,
-    connect,
+    Context, connect,
     error::{Failure, Server},
 };
+
+/// Which service to probe.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The service's gRPC address, e.g. http://127.0.0.1:20051.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// A gRPC service name to ask about; empty for the server as a whole.
+    #[arg(long, default_value = "", value_name = "NAME")]
+    pub service: String,
+}
 
 /// Asks the service at `args.url` whether it is serving.
 pub async fn run(context: &Context, args: HealthArgs) -> Result<(), Failure> {

@@ -7,6 +7,7 @@
 
 use std::{future::Future, io::IsTerminal, time::Duration};
 
+use clap::{ArgGroup, Args, ValueEnum};
 use enforcement_proto::{convert, v1 as pb};
 use hub_domain::MeasureState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,13 +15,60 @@ use tokio_stream::{Stream, StreamExt};
 
 use crate::{
     Context, Output,
-    cli::{self, InquireArgs},
+    cli::{Agency, AgencyKind, CaseArgs, SubjectArgs, parse},
     cmd::submit,
     court::Inquiry,
     error::{Failure, Server},
     format::{self, inquiry::agencies},
     json, wait,
 };
+
+/// `hubctl inquire`.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("scope").required(true).args(["agencies", "all"])))]
+pub struct InquireArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+
+    /// The asset classes wanted, comma-separated; each must be held by the agencies asked
+    /// (deposits: banks; real-estate: land registries; vehicles, whereabouts: public security).
+    #[arg(long, value_name = "CLASS", value_delimiter = ',', required = true)]
+    pub classes: Vec<AssetClass>,
+
+    /// An agency to ask, as KIND:CODE (bank:ICBC, land:110105, police:BJ-PSB); repeat for
+    /// several, all of one kind.
+    #[arg(long = "agency", value_name = "KIND:CODE", value_parser = parse::agency)]
+    pub agencies: Vec<Agency>,
+
+    /// Ask every agency of this kind connected to the hub.
+    #[arg(long, value_name = "KIND")]
+    pub all: Option<AgencyKind>,
+
+    /// Seconds to wait for answers before the inquiry closes without the rest [default: the
+    /// hub's, 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub deadline: Option<u32>,
+
+    /// Idempotency key: repeating the inquiry with the same key follows the same inquiry again
+    /// instead of asking twice [default: a fresh UUIDv7, printed].
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// The asset classes an inquiry asks about.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssetClass {
+    /// Accounts and balances (banks).
+    Deposits,
+    /// Real property (land registries).
+    RealEstate,
+    /// Vehicles (public security).
+    Vehicles,
+    /// The subject's latest known whereabouts (public security).
+    Whereabouts,
+}
 
 /// Sends the inquiry and follows it to its end. Exit 0 once it has finished, even with agencies
 /// that did not answer (the summary counts them); 5 if the inquiry itself was rejected or failed.
@@ -42,7 +90,7 @@ pub async fn run(context: &Context, args: InquireArgs) -> Result<(), Failure> {
 /// Who is asked: `--all KIND`, one `--agency`, or several.
 fn scope(args: &InquireArgs) -> Result<pb::inquire_request::Scope, Failure> {
     use pb::inquire_request::Scope;
-    let agency = |a: &cli::Agency| submit::agency(agency_kind(a.kind), &a.code);
+    let agency = |a: &Agency| submit::agency(agency_kind(a.kind), &a.code);
     match (args.all, args.agencies.as_slice()) {
         (Some(kind), []) => Ok(Scope::AllOfKind(agency_kind(kind) as i32)),
         (None, [one]) => Ok(Scope::Agency(agency(one))),
@@ -55,20 +103,20 @@ fn scope(args: &InquireArgs) -> Result<pb::inquire_request::Scope, Failure> {
     }
 }
 
-fn agency_kind(kind: cli::AgencyKind) -> pb::AgencyKind {
+fn agency_kind(kind: AgencyKind) -> pb::AgencyKind {
     match kind {
-        cli::AgencyKind::Bank => pb::AgencyKind::Bank,
-        cli::AgencyKind::Land => pb::AgencyKind::LandRegistry,
-        cli::AgencyKind::Police => pb::AgencyKind::PublicSecurity,
+        AgencyKind::Bank => pb::AgencyKind::Bank,
+        AgencyKind::Land => pb::AgencyKind::LandRegistry,
+        AgencyKind::Police => pb::AgencyKind::PublicSecurity,
     }
 }
 
-fn asset_class(class: cli::AssetClass) -> pb::AssetClass {
+fn asset_class(class: AssetClass) -> pb::AssetClass {
     match class {
-        cli::AssetClass::Deposits => pb::AssetClass::Deposits,
-        cli::AssetClass::RealEstate => pb::AssetClass::RealEstate,
-        cli::AssetClass::Vehicles => pb::AssetClass::Vehicles,
-        cli::AssetClass::Whereabouts => pb::AssetClass::Whereabouts,
+        AssetClass::Deposits => pb::AssetClass::Deposits,
+        AssetClass::RealEstate => pb::AssetClass::RealEstate,
+        AssetClass::Vehicles => pb::AssetClass::Vehicles,
+        AssetClass::Whereabouts => pb::AssetClass::Whereabouts,
     }
 }
 
@@ -164,7 +212,7 @@ fn finished_how(m: &pb::Measure) -> String {
             "the deadline passed with {} unanswered",
             agencies(m.agency.as_ref(), unanswered)
         ),
-        _ => format::summary(m),
+        _ => format::measure::summary(m),
     }
 }
 
@@ -250,7 +298,7 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit;
+    use crate::{cli, error::exit};
 
     fn inquiry(state: pb::MeasureState, answered: u32) -> pb::Measure {
         pb::Measure {
@@ -406,9 +454,9 @@ mod tests {
         assert_eq!(
             classes.classes,
             [
-                cli::AssetClass::Deposits,
-                cli::AssetClass::Vehicles,
-                cli::AssetClass::Whereabouts
+                AssetClass::Deposits,
+                AssetClass::Vehicles,
+                AssetClass::Whereabouts
             ]
         );
     }

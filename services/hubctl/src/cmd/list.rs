@@ -1,6 +1,16 @@
 //! `hubctl list`: the court's measures in one case, oldest first, every page.
 
-use crate::{Context, cli::ListArgs, error::Failure, format, json};
+use clap::Args;
+
+use crate::{Context, error::Failure, format, json};
+
+/// `hubctl list`.
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// The case number.
+    #[arg(long = "case", value_name = "CASE_NO")]
+    pub case_number: String,
+}
 
 /// Lists the case and prints a table, or one JSON object per measure.
 pub async fn run(context: &Context, args: ListArgs) -> Result<(), Failure> {
@@ -16,7 +26,7 @@ pub async fn run(context: &Context, args: ListArgs) -> Result<(), Failure> {
             args.case_number.trim()
         ));
     } else {
-        context.out.text(format::measure_table(&measures));
+        context.out.text(format::measure::table(&measures));
     }
     Ok(())
 }

@@ -1,4 +1,6 @@
-//! One module per command; what the measure-creating commands share is in [`submit`].
+//! One module per command, each owning its options (its clap `Args`), what it sends and how it
+//! reports the answer; what the measure-creating commands share is in [`submit`], the options
+//! several commands share in [`crate::cli`].
 
 pub mod answers;
 pub mod bank;

@@ -1,6 +1,29 @@
 //! `hubctl release`: orders the release (解除) of one of the court's measures.
 
-use crate::{Context, cli::ReleaseArgs, cmd::submit, error::Failure};
+use clap::Args;
+use uuid::Uuid;
+
+use crate::{
+    Context,
+    cli::{SubmitOptions, parse},
+    cmd::submit,
+    error::Failure,
+};
+
+/// `hubctl release`.
+#[derive(Args, Debug, Clone)]
+pub struct ReleaseArgs {
+    /// The measure to release.
+    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
+    pub measure_id: Uuid,
+
+    /// Why: debt paid, security given, applicant's consent, excess over the enforcement amount.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
 
 /// Submits the release and reports it.
 pub async fn run(context: &Context, args: ReleaseArgs) -> Result<(), Failure> {

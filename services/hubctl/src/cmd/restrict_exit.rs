@@ -2,14 +2,90 @@
 //! a natural person: the debtor, or for an organisation debtor the responsible person named with
 //! `--person-name`, `--person-id` and `--role`.
 
+use clap::{ArgGroup, Args, ValueEnum};
 use enforcement_proto::v1 as pb;
 
 use crate::{
     Context,
-    cli::{ResponsibleRole, RestrictExitArgs, SubjectArgs},
+    cli::{CaseArgs, SubjectArgs, SubmitOptions},
     cmd::submit,
     error::Failure,
 };
+
+/// `hubctl restrict-exit`.
+#[derive(Args, Debug, Clone)]
+pub struct RestrictExitArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    #[command(flatten)]
+    pub subject: ExitSubjectArgs,
+
+    /// The public security unit's code at the hub, e.g. BJ-PSB.
+    #[arg(long, value_name = "CODE")]
+    pub police: String,
+
+    /// Months the restriction lasts once effective (required: there is no statutory maximum,
+    /// but the period must be stated).
+    #[arg(long, value_name = "N")]
+    pub months: u32,
+
+    /// Days added after the months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+
+    #[command(flatten)]
+    pub submit: SubmitOptions,
+}
+
+/// Who an exit restriction is against, and whom it binds. A natural-person debtor is named with
+/// --person-name and --resident-id and is the person restricted; an organisation debtor is named
+/// with --org-name and --credit-code, and --person-name, --person-id and --role name the person
+/// restricted (执行程序解释 art. 24).
+#[derive(Args, Debug, Clone)]
+#[group(skip)]
+#[command(group(ArgGroup::new("exit_subject").required(true).args(["resident_id", "org_name"])))]
+pub struct ExitSubjectArgs {
+    /// The debtor's full legal name (with --resident-id), or the name of the organisation's
+    /// responsible person to restrict (with --org-name).
+    #[arg(long, value_name = "NAME")]
+    pub person_name: Option<String>,
+
+    /// A natural-person debtor's resident identity number (18 characters).
+    #[arg(long, value_name = "ID", requires = "person_name")]
+    pub resident_id: Option<String>,
+
+    /// An organisation debtor's registered name.
+    #[arg(long, value_name = "NAME", requires = "credit_code")]
+    pub org_name: Option<String>,
+
+    /// The organisation's unified social credit code (18 characters).
+    #[arg(long, value_name = "CODE", requires = "org_name")]
+    pub credit_code: Option<String>,
+
+    /// The responsible person's resident identity number (organisation debtors only).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "person_name",
+        conflicts_with = "resident_id"
+    )]
+    pub person_id: Option<String>,
+
+    /// How the person stands to the organisation debtor.
+    #[arg(long, value_name = "ROLE", conflicts_with = "resident_id")]
+    pub role: Option<ResponsibleRole>,
+}
+
+/// How a responsible person stands to an organisation debtor.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponsibleRole {
+    /// Legal representative (法定代表人).
+    LegalRepresentative,
+    /// Principal (主要负责人).
+    Principal,
+    /// Person directly responsible for the debt (直接责任人员).
+    DirectlyResponsible,
+}
 
 /// Submits the exit restriction and reports it.
 pub async fn run(context: &Context, args: RestrictExitArgs) -> Result<(), Failure> {

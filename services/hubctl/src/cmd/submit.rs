@@ -143,7 +143,7 @@ pub async fn report(
         ));
     }
     if !options.wait {
-        out.text(format::measure(&measure));
+        out.text(format::measure::details(&measure));
         return Ok(());
     }
 
@@ -164,11 +164,11 @@ pub async fn report(
         )
         .await?;
     out.json(&json::submission("outcome", &key, duplicate, &measure));
-    out.text(format!("outcome: {}", format::summary(&measure)));
+    out.text(format!("outcome: {}", format::measure::summary(&measure)));
     if !note.is_empty() {
         out.text(format!("note:    {note}"));
     }
-    out.text(format::measure(&measure));
+    out.text(format::measure::details(&measure));
     match convert::state_from_proto(measure.state) {
         Some(state @ (MeasureState::Rejected | MeasureState::Failed | MeasureState::Expired)) => {
             Err(Failure::Outcome(format!(

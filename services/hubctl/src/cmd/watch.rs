@@ -1,9 +1,24 @@
 //! `hubctl watch`: every change of one measure or of a whole case, one line each, until Ctrl-C.
 
+use clap::{ArgGroup, Args};
 use enforcement_proto::v1 as pb;
 use tokio_stream::StreamExt;
+use uuid::Uuid;
 
-use crate::{Context, cli::WatchArgs, error::Failure, format, json, wait};
+use crate::{Context, cli::parse, error::Failure, format, json, wait};
+
+/// `hubctl watch`.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("target").required(true).args(["measure_id", "case_number"])))]
+pub struct WatchArgs {
+    /// The measure to watch.
+    #[arg(value_name = "MEASURE_ID", value_parser = parse::measure_id)]
+    pub measure_id: Option<Uuid>,
+
+    /// Watch every measure of this case instead.
+    #[arg(long = "case", value_name = "CASE_NO")]
+    pub case_number: Option<String>,
+}
 
 /// Prints the measures as they stand, then each change as it happens. Ends with exit code 0 on
 /// Ctrl-C or when the hub ends the stream.
@@ -39,7 +54,7 @@ pub async fn run(context: &Context, args: WatchArgs) -> Result<(), Failure> {
         let line = if context.out.json {
             json::event(&event).to_string()
         } else {
-            format::event(&event)
+            format::event::line(&event)
         };
         if !context.out.line(line) {
             // Whoever read our output has gone; so can we.

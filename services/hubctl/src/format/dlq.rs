@@ -4,7 +4,11 @@
 use enforcement_proto::{convert, v1 as pb};
 use time::macros::format_description;
 
-use super::{CHINA_STANDARD_TIME, dash_if_empty, labelled, short_id, table, timestamp};
+use super::{
+    CHINA_STANDARD_TIME,
+    layout::{dash_if_empty, labelled, table},
+    short_id, timestamp,
+};
 
 /// The wire type of instructions.
 const INSTRUCTION_TYPE: &str = "enforcement.v1.Instruction";

@@ -3,7 +3,7 @@
 use enforcement_proto::{convert, v1 as pb};
 use hub_domain::MeasureState;
 
-use super::{agency, money, reason, state, table, timestamp};
+use super::{agency, layout::table, money, reason, state, timestamp};
 
 /// What one agency's answer amounts to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
