@@ -74,7 +74,11 @@ mod tests {
     fn a_blank_key_is_refused_with_the_reason_for_keys() {
         let error = IdempotencyKey::parse(" \t ").unwrap_err();
         assert_eq!(error, IdempotencyKeyError::Empty);
-        assert!(error.to_string().contains("a retry cannot create a second measure"));
+        assert!(
+            error
+                .to_string()
+                .contains("a retry cannot create a second measure")
+        );
     }
 
     #[test]

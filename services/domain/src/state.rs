@@ -243,7 +243,8 @@ mod tests {
             .into_iter()
             .filter(|s| s.is_undelivered())
             .collect();
-        let may_expire: Vec<MeasureState> = MeasureState::sources_of(MeasureState::Expired).collect();
+        let may_expire: Vec<MeasureState> =
+            MeasureState::sources_of(MeasureState::Expired).collect();
         assert_eq!(undelivered, may_expire);
         assert_eq!(
             undelivered,

@@ -106,10 +106,7 @@ impl ReportConsumer {
             let Some((kind, codes, measures)) = announced(announcement) else {
                 continue;
             };
-            let n = self
-                .store
-                .announce(kind, &codes, &measures, now)
-                .await?;
+            let n = self.store.announce(kind, &codes, &measures, now).await?;
             tracing::info!(agencies = n, "adapter announced its agencies");
         }
         if updates.is_empty() {

@@ -42,10 +42,7 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiring undelivered instructions failed"),
         }
-        if let Err(e) = store
-            .close_overdue_inquiries(now, inquiry_closed)
-            .await
-        {
+        if let Err(e) = store.close_overdue_inquiries(now, inquiry_closed).await {
             tracing::warn!(error = %e, "closing overdue inquiries failed");
         }
         for horizon in &horizons {

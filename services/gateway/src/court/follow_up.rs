@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{CourtService, Envelope};
 use crate::{
     Error,
-    store::{MeasureRow, NewMeasure},
+    store::{MeasureRow, NewMeasure, Recorded},
     validate,
 };
 
@@ -19,6 +19,14 @@ struct Order<'a> {
     court: &'a CourtCode,
     key: &'a IdempotencyKey,
     request: Vec<u8>,
+}
+
+/// What a follow-up order acts on.
+enum Target {
+    /// The measure to release or renew.
+    Measure(MeasureRow),
+    /// The order was recorded before: its answer, again.
+    Retry(pb::SubmitResponse),
 }
 
 impl CourtService {
@@ -32,17 +40,10 @@ impl CourtService {
             key: &valid.idempotency_key,
             request: valid.normalised().encode_to_vec(),
         };
-        if let Some(earlier) = self.earlier(&order).await? {
-            return Ok(earlier);
-        }
-        let target = self.own_measure(&valid.court, valid.target).await?;
-        if !target.kind.has_period() {
-            return Err(Status::failed_precondition(format!(
-                "a {} cannot be released; only freezes, seal-ups, distraints and exit restrictions can",
-                target.kind.label()
-            ))
-            .into());
-        }
+        let target = match self.target_of(&order, valid.target, "released").await? {
+            Target::Measure(target) => target,
+            Target::Retry(earlier) => return Ok(earlier),
+        };
         if target.state.is_final() {
             return Err(Status::failed_precondition(format!(
                 "measure {} is {}; only a measure in force, waiting or under way can be released",
@@ -77,17 +78,10 @@ impl CourtService {
             key: &valid.idempotency_key,
             request: valid.normalised().encode_to_vec(),
         };
-        if let Some(earlier) = self.earlier(&order).await? {
-            return Ok(earlier);
-        }
-        let target = self.own_measure(&valid.court, valid.target).await?;
-        if !target.kind.has_period() {
-            return Err(Status::failed_precondition(format!(
-                "a {} cannot be renewed; only freezes, seal-ups, distraints and exit restrictions can",
-                target.kind.label()
-            ))
-            .into());
-        }
+        let target = match self.target_of(&order, valid.target, "renewed").await? {
+            Target::Measure(target) => target,
+            Target::Retry(earlier) => return Ok(earlier),
+        };
         let now = self.clock.now();
         if !target.state.is_in_force() {
             return Err(Status::failed_precondition(format!(
@@ -117,14 +111,29 @@ impl CourtService {
         self.record(measure).await
     }
 
-    /// If the court already used the order's key: the original measure for the same request
-    /// (a retry), [`Error::KeyReused`] for another.
-    async fn earlier(&self, order: &Order<'_>) -> Result<Option<pb::SubmitResponse>, Error> {
-        Ok(self
+    /// The court's own measure `id` that `order` acts on — one that binds an asset for a period,
+    /// so that it can be `verb` (released, renewed) — unless the court already used the order's
+    /// key: then the original answer for the same request (a retry), [`Error::KeyReused`] for
+    /// another.
+    async fn target_of(&self, order: &Order<'_>, id: Uuid, verb: &str) -> Result<Target, Error> {
+        if let Some(earlier) = self
             .store
             .earlier(order.court, order.key, &order.request)
             .await?
-            .map(|row| super::submitted(crate::store::Recorded::Duplicate(row))))
+        {
+            return Ok(Target::Retry(super::submitted(Recorded::Duplicate(
+                earlier,
+            ))));
+        }
+        let target = self.own_measure(order.court, id).await?;
+        if !target.kind.has_period() {
+            return Err(Status::failed_precondition(format!(
+                "a {} cannot be {verb}; only freezes, seal-ups, distraints and exit restrictions can",
+                target.kind.label()
+            ))
+            .into());
+        }
+        Ok(Target::Measure(target))
     }
 
     /// The measure of a follow-up `action` of `kind` on `target`: the same agency and asset,
@@ -136,8 +145,9 @@ impl CourtService {
         target: &MeasureRow,
         action: pb::instruction::Action,
     ) -> Result<NewMeasure, Error> {
-        let original = pb::SubmitRequest::decode(self.store.request_of(target.id).await?.as_slice())
-            .map_err(|e| Error::Corrupt(format!("the stored request of {}: {e}", target.id)))?;
+        let original =
+            pb::SubmitRequest::decode(self.store.request_of(target.id).await?.as_slice())
+                .map_err(|e| Error::Corrupt(format!("the stored request of {}: {e}", target.id)))?;
         let now = self.clock.now();
         let id = Uuid::now_v7();
         let instruction_id = Uuid::now_v7();

@@ -55,7 +55,9 @@ impl CourtService {
                     .to_string(),
             ),
             None => {
-                return Err(invalid("target", "name a measure_id or a case_number to watch").into());
+                return Err(
+                    invalid("target", "name a measure_id or a case_number to watch").into(),
+                );
             }
         };
         // Subscribe before reading the snapshot, so nothing between the two is missed.
@@ -64,7 +66,9 @@ impl CourtService {
         if let WatchTarget::Measure(id) = target
             && snapshot.is_empty()
         {
-            return Err(Status::not_found(format!("no measure {id} ordered by court {court}")).into());
+            return Err(
+                Status::not_found(format!("no measure {id} ordered by court {court}")).into(),
+            );
         }
 
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);

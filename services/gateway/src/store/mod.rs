@@ -266,8 +266,7 @@ fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// The states of measures in force (`'effective', 'partial'`).
 static IN_FORCE: LazyLock<String> = LazyLock::new(|| states_where(MeasureState::is_in_force));
 /// The states of measures no agency has taken yet (`'submitted', 'dispatched'`).
-static UNDELIVERED: LazyLock<String> =
-    LazyLock::new(|| states_where(MeasureState::is_undelivered));
+static UNDELIVERED: LazyLock<String> = LazyLock::new(|| states_where(MeasureState::is_undelivered));
 /// The kinds of measures that bind an asset for a period.
 static WITH_PERIOD: LazyLock<String> = LazyLock::new(|| kinds_where(MeasureKind::has_period));
 

@@ -111,10 +111,7 @@ impl ReportBatch {
 }
 
 /// Writes the agency-reported fields of `rows` back in one statement.
-async fn write_back(
-    tx: &mut sqlx::PgConnection,
-    rows: &[&MeasureRow],
-) -> Result<(), sqlx::Error> {
+async fn write_back(tx: &mut sqlx::PgConnection, rows: &[&MeasureRow]) -> Result<(), sqlx::Error> {
     let mut ids = Vec::new();
     let mut states = Vec::new();
     let mut held = Vec::new();

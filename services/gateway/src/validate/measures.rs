@@ -224,7 +224,10 @@ fn exit_restriction(
         MeasureKind::ExitRestriction,
     );
     let role = pb::ResponsibleRole::try_from(x.role).unwrap_or(pb::ResponsibleRole::Unspecified);
-    let person = match (cx.subject.and_then(|s| s.person.as_ref()), x.person.as_ref()) {
+    let person = match (
+        cx.subject.and_then(|s| s.person.as_ref()),
+        x.person.as_ref(),
+    ) {
         // A natural-person debtor: the restriction binds them; a named person must be them.
         (Some(debtor), named) => {
             if let Some(named) = named.filter(|n| !n.resident_id.trim().is_empty())

@@ -76,8 +76,14 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
             ),
         );
     }
-    let (court, idempotency_key, case, subject, agency, action) =
-        v.finish(all_parsed!(court, idempotency_key, case, subject, agency, action))?;
+    let (court, idempotency_key, case, subject, agency, action) = v.finish(all_parsed!(
+        court,
+        idempotency_key,
+        case,
+        subject,
+        agency,
+        action
+    ))?;
     let normalised = pb::SubmitRequest {
         court_code: court.to_string(),
         idempotency_key: idempotency_key.to_string(),
