@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use enforcement_proto::v1 as pb;
 use hub_bus::{MessageMeta, Published, header_str, topology};
-use hub_testkit::{TestHub, eventually, fixtures};
+use hub_testkit::{
+    TestHub, eventually,
+    fixtures::{self, Freeze},
+};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use prost::Message;
 
@@ -26,13 +29,12 @@ async fn a_bank_down_for_a_while_is_retried_until_the_freeze_takes_effect() -> a
 
     let measure = hub
         .freeze(
-            COURT,
-            "retried",
-            20,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(20)
+                .key("retried"),
         )
         .await?;
     let done = hub
@@ -113,16 +115,13 @@ async fn dead_letter_of(
 #[tokio::test]
 async fn an_unsigned_instruction_goes_to_dead_letters_unread() -> anyhow::Result<()> {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
-    let request = fixtures::freeze(
-        COURT,
-        "forged",
-        &fixtures::case_number(23),
-        fixtures::person("张三", &fixtures::resident_id(23)),
-        "ICBC",
-        &fixtures::account_number(23),
-        1_000_000,
-        12,
-    );
+    let request = Freeze::of(1_000_000)
+        .at("ICBC", &fixtures::account_number(23))
+        .held_by("张三", &fixtures::resident_id(23))
+        .by(COURT)
+        .case(23)
+        .key("forged")
+        .request();
     let letter = dead_letter_of(&hub, &request.encode_to_vec(), None).await?;
     assert_eq!(
         letter.reason,
@@ -225,13 +224,12 @@ async fn an_instruction_not_received_before_its_deadline_ends_expired_and_is_nev
     hub.stop_adapter("ICBC").await?;
     let measure = hub
         .freeze(
-            COURT,
-            "too-late",
-            22,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(22)
+                .key("too-late"),
         )
         .await?;
     let expired = hub

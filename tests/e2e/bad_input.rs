@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use enforcement_proto::v1 as pb;
 use hub_bus::{MessageMeta, topology};
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 use prost::{
     Message,
     bytes::{Buf, BufMut},
@@ -18,16 +21,13 @@ use tonic_types::StatusExt;
 const COURT: &str = "京0105";
 
 fn freeze() -> pb::SubmitRequest {
-    fixtures::freeze(
-        COURT,
-        "bad-input",
-        &fixtures::case_number(70),
-        fixtures::person("张三", &fixtures::resident_id(70)),
-        "ICBC",
-        &fixtures::account_number(70),
-        1_000_000,
-        12,
-    )
+    Freeze::of(1_000_000)
+        .at("ICBC", &fixtures::account_number(70))
+        .held_by("张三", &fixtures::resident_id(70))
+        .by(COURT)
+        .case(70)
+        .key("bad-input")
+        .request()
 }
 
 fn fields(status: &Status) -> Vec<String> {

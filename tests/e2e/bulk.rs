@@ -4,7 +4,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use enforcement_proto::v1 as pb;
-use hub_testkit::{TestHub, eventually, fixtures};
+use hub_testkit::{
+    TestHub, eventually,
+    fixtures::{self, Freeze},
+};
 
 const COURT: &str = "京0105";
 
@@ -120,16 +123,15 @@ async fn five_hundred_concurrent_freezes_across_five_banks_all_end_and_reconcile
         let a = (k / 5) % 80;
         let n = b as u32 * 1000 + a;
         let holder = if k % 25 == 24 { "李四" } else { "张三" };
-        requests.push(fixtures::freeze(
-            COURT,
-            &format!("bulk-{k}"),
-            &case,
-            fixtures::person(holder, &fixtures::resident_id(n)),
-            banks[b],
-            &fixtures::account_number(n),
-            1_000_000,
-            12,
-        ));
+        requests.push(
+            Freeze::of(1_000_000)
+                .at(banks[b], &fixtures::account_number(n))
+                .held_by(holder, &fixtures::resident_id(n))
+                .by(COURT)
+                .case_number(&case)
+                .key(&format!("bulk-{k}"))
+                .request(),
+        );
     }
     hub.submit_all(requests).await?;
 
@@ -184,16 +186,13 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
     let case = fixtures::case_number(400);
     let requests = (0..N)
         .map(|a| {
-            fixtures::freeze(
-                COURT,
-                &format!("crash-{a}"),
-                &case,
-                fixtures::person("张三", &fixtures::resident_id(a)),
-                "ICBC",
-                &fixtures::account_number(a),
-                1_000_000,
-                12,
-            )
+            Freeze::of(1_000_000)
+                .at("ICBC", &fixtures::account_number(a))
+                .held_by("张三", &fixtures::resident_id(a))
+                .by(COURT)
+                .case_number(&case)
+                .key(&format!("crash-{a}"))
+                .request()
         })
         .collect();
     hub.submit_all(requests).await?;

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use enforcement_proto::v1 as pb;
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 
 const COURT: &str = "京0105";
 const SECOND_COURT: &str = "粤03";
@@ -17,29 +20,26 @@ async fn freeze_and_wait(hub: &TestHub, n: u32) -> anyhow::Result<(pb::Measure, 
         .await?;
     let first = hub
         .freeze(
-            COURT,
-            &format!("first-{n}"),
-            n,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(n)
+                .key(&format!("first-{n}")),
         )
         .await?;
     let first = hub
         .wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
         .await?;
     let second = hub
-        .submit(fixtures::freeze(
-            SECOND_COURT,
-            &format!("second-{n}"),
-            "（2024）粤03执600号",
-            fixtures::person("张三", &id),
-            "ICBC",
-            &account,
-            500_000,
-            12,
-        ))
+        .freeze(
+            Freeze::of(500_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(SECOND_COURT)
+                .case_number("（2024）粤03执600号")
+                .key(&format!("second-{n}")),
+        )
         .await?;
     let second = hub
         .wait_for_state(SECOND_COURT, &second.measure_id, pb::MeasureState::Waiting)
@@ -149,13 +149,12 @@ async fn courts_are_warned_30_and_7_days_before_expiry_on_their_watch_streams() 
         .await?;
     let freeze = hub
         .freeze(
-            COURT,
-            "warned",
-            602,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(602)
+                .key("warned"),
         )
         .await?;
     let freeze = hub

@@ -1,7 +1,10 @@
 //! Freezes at one bank: full, partial and topped up, waiting and promoted.
 
 use enforcement_proto::v1 as pb;
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 use std::time::Duration;
 
 const COURT: &str = "京0105";
@@ -18,13 +21,12 @@ async fn a_freeze_of_10000_on_25000_becomes_effective_with_10000_frozen() -> any
 
     let measure = hub
         .freeze(
-            COURT,
-            "freeze-1",
-            1,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(1)
+                .key("freeze-1"),
         )
         .await?;
     assert_eq!(measure.state, pb::MeasureState::Submitted as i32);
@@ -60,13 +62,12 @@ async fn a_freeze_beyond_the_balance_is_partial_and_later_credits_top_it_up_on_t
 
     let measure = hub
         .freeze(
-            COURT,
-            "freeze-partial",
-            2,
-            ("李四", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("李四", &id)
+                .by(COURT)
+                .case(2)
+                .key("freeze-partial"),
         )
         .await?;
     let partial = hub
@@ -126,21 +127,27 @@ async fn a_second_courts_freeze_waits_and_takes_effect_when_the_first_is_release
     let holder = ("王五", id.as_str());
 
     let first = hub
-        .freeze(COURT, "first", 3, holder, "ICBC", &account, 1_000_000)
+        .freeze(
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by(holder.0, holder.1)
+                .by(COURT)
+                .case(3)
+                .key("first"),
+        )
         .await?;
     hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
         .await?;
     let second = hub
-        .submit(fixtures::freeze(
-            SECOND_COURT,
-            "second",
-            "（2024）粤03执88号",
-            fixtures::person(holder.0, holder.1),
-            "ICBC",
-            &account,
-            800_000,
-            6,
-        ))
+        .freeze(
+            Freeze::of(800_000)
+                .at("ICBC", &account)
+                .held_by(holder.0, holder.1)
+                .by(SECOND_COURT)
+                .case_number("（2024）粤03执88号")
+                .key("second")
+                .months(6),
+        )
         .await?;
     let waiting = hub
         .wait_for_state(SECOND_COURT, &second.measure_id, pb::MeasureState::Waiting)
@@ -148,16 +155,15 @@ async fn a_second_courts_freeze_waits_and_takes_effect_when_the_first_is_release
     assert_eq!(waiting.waiting_position, 1);
     assert_eq!(waiting.held_fen, 0);
     let third = hub
-        .submit(fixtures::freeze(
-            THIRD_COURT,
-            "third",
-            "（2024）沪0115执9号",
-            fixtures::person(holder.0, holder.1),
-            "ICBC",
-            &account,
-            300_000,
-            6,
-        ))
+        .freeze(
+            Freeze::of(300_000)
+                .at("ICBC", &account)
+                .held_by(holder.0, holder.1)
+                .by(THIRD_COURT)
+                .case_number("（2024）沪0115执9号")
+                .key("third")
+                .months(6),
+        )
         .await?;
     let third_waiting = hub
         .wait_for_state(THIRD_COURT, &third.measure_id, pb::MeasureState::Waiting)
@@ -255,13 +261,12 @@ async fn a_renewal_before_expiry_moves_the_expiry_and_keeps_the_freeze_in_force(
         .await?;
     let freeze = hub
         .freeze(
-            COURT,
-            "to-renew",
-            4,
-            ("赵六", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("赵六", &id)
+                .by(COURT)
+                .case(4)
+                .key("to-renew"),
         )
         .await?;
     let effective = hub
@@ -334,29 +339,25 @@ async fn a_deduction_takes_the_courts_frozen_funds_and_ends_the_freeze_when_all_
         .await?;
     let freeze = hub
         .freeze(
-            COURT,
-            "to-deduct",
-            5,
-            ("钱七", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("钱七", &id)
+                .by(COURT)
+                .case(5)
+                .key("to-deduct"),
         )
         .await?;
     hub.wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
         .await?;
 
     let deduct = |key: &str, amount_fen: i64| {
-        let mut request = fixtures::freeze(
-            COURT,
-            key,
-            &fixtures::case_number(5),
-            fixtures::person("钱七", &id),
-            "ICBC",
-            &account,
-            1_000_000,
-            12,
-        );
+        let mut request = Freeze::of(1_000_000)
+            .at("ICBC", &account)
+            .held_by("钱七", &id)
+            .by(COURT)
+            .case(5)
+            .key(key)
+            .request();
         request.measure = Some(pb::submit_request::Measure::Deduction(pb::Deduction {
             account_number: account.clone(),
             amount_fen,
@@ -455,13 +456,12 @@ async fn the_bank_refuses_unknown_closed_and_mismatched_accounts_with_coded_reas
     for (what, account, name, holder_id, code) in cases {
         let measure = hub
             .freeze(
-                COURT,
-                &format!("refused-{what}"),
-                6,
-                (name, holder_id),
-                "ICBC",
-                &account,
-                100_000,
+                Freeze::of(100_000)
+                    .at("ICBC", &account)
+                    .held_by(name, holder_id)
+                    .by(COURT)
+                    .case(6)
+                    .key(&format!("refused-{what}")),
             )
             .await?;
         let rejected = hub
@@ -506,16 +506,13 @@ async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted
                 (COURT, "（2024）京0105执7号"),
                 (SECOND_COURT, "（2024）粤03执7号"),
             ] {
-                let request = fixtures::freeze(
-                    court_code,
-                    &format!("order-{n}"),
-                    case,
-                    fixtures::person("张三", &fixtures::resident_id(n)),
-                    "ICBC",
-                    &fixtures::account_number(n),
-                    1_000_000,
-                    12,
-                );
+                let request = Freeze::of(1_000_000)
+                    .at("ICBC", &fixtures::account_number(n))
+                    .held_by("张三", &fixtures::resident_id(n))
+                    .by(court_code)
+                    .case_number(case)
+                    .key(&format!("order-{n}"))
+                    .request();
                 let measure = court
                     .submit(request)
                     .await?

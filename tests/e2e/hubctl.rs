@@ -5,7 +5,10 @@
 use std::{collections::BTreeMap, process::Output, time::Duration};
 
 use enforcement_proto::{reference as admin, v1 as pb};
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 use serde_json::Value;
 
 const COURT: &str = "京0105";
@@ -584,13 +587,12 @@ async fn hubctl_inquire_all_banks_counts_twenty_answers_and_reports_each_balance
     .await?;
     let freeze = hub
         .freeze(
-            COURT,
-            "inq-freeze",
-            46,
-            ("张三", &id),
-            "B015",
-            &accounts[3].1,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("B015", &accounts[3].1)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(46)
+                .key("inq-freeze"),
         )
         .await?;
     hub.wait_for_state(COURT, &freeze.measure_id, pb::MeasureState::Effective)
@@ -764,13 +766,12 @@ async fn hubctl_expiring_lists_a_freeze_in_force_and_watch_warns_days_before_it_
         .await?;
     let freeze = hub
         .freeze(
-            COURT,
-            "expiring-1",
-            47,
-            ("张三", &id),
-            "ICBC",
-            &account,
-            1_000_000,
+            Freeze::of(1_000_000)
+                .at("ICBC", &account)
+                .held_by("张三", &id)
+                .by(COURT)
+                .case(47)
+                .key("expiring-1"),
         )
         .await?;
     let freeze = hub

@@ -1,23 +1,23 @@
 //! What Submit accepts and refuses, and that a refusal leaves nothing behind.
 
 use enforcement_proto::v1 as pb;
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 const COURT: &str = "京0105";
 
 fn valid_freeze(id: &str, account: &str) -> pb::SubmitRequest {
-    fixtures::freeze(
-        COURT,
-        "key-1",
-        &fixtures::case_number(11),
-        fixtures::person("张三", id),
-        "ICBC",
-        account,
-        1_000_000,
-        12,
-    )
+    Freeze::of(1_000_000)
+        .at("ICBC", account)
+        .held_by("张三", id)
+        .by(COURT)
+        .case(11)
+        .key("key-1")
+        .request()
 }
 
 /// The fields an `InvalidArgument` names.

@@ -15,7 +15,10 @@ use std::{
 };
 
 use enforcement_proto::{reference as admin, v1 as pb};
-use hub_testkit::{TestHub, fixtures};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 use tokio::{sync::watch, task::JoinSet};
 use tonic::Code;
 
@@ -185,16 +188,13 @@ fn freeze(court: &str, key: &str, id: &str, bank: &str, account: &str) -> pb::Su
     } else {
         "（2024）粤03执7号".to_string()
     };
-    fixtures::freeze(
-        court,
-        key,
-        &case,
-        fixtures::person("张三", id),
-        bank,
-        account,
-        1_000_000,
-        12,
-    )
+    Freeze::of(1_000_000)
+        .at(bank, account)
+        .held_by("张三", id)
+        .by(court)
+        .case_number(&case)
+        .key(key)
+        .request()
 }
 
 fn seal_up(court: &str, key: &str, id: &str, property: &str) -> pb::SubmitRequest {

@@ -6,12 +6,11 @@ use enforcement_proto::{
     convert::{agency_kind_to_proto, timestamp},
     v1::{self as pb, agency_inbox_server::AgencyInbox},
 };
-use hub_domain::AgencyId;
-use time::OffsetDateTime;
+use hub_domain::{AgencyId, Clock};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::worker::{CurrentPublisher, publish_report};
+use crate::{report::publish_report, worker::CurrentPublisher};
 
 /// Most updates accepted in one notice.
 const MAX_UPDATES: usize = 1000;
@@ -19,16 +18,22 @@ const MAX_UPDATES: usize = 1000;
 /// Forwards the agencies' notices to the hub.
 #[derive(Clone)]
 pub struct Inbox {
+    /// The agencies whose notices are taken.
     agencies: Vec<AgencyId>,
+    /// The current broker session's publisher; none while disconnected.
     publisher: CurrentPublisher,
+    /// Where "now" comes from: reports are stamped with it.
+    clock: Clock,
 }
 
 impl Inbox {
-    /// An inbox for `agencies`, publishing on whatever broker session is current.
-    pub fn new(agencies: Vec<AgencyId>, publisher: CurrentPublisher) -> Self {
+    /// An inbox for `agencies`, publishing on whatever broker session is current and stamping
+    /// reports with `clock`'s time.
+    pub fn new(agencies: Vec<AgencyId>, publisher: CurrentPublisher, clock: Clock) -> Self {
         Self {
             agencies,
             publisher,
+            clock,
         }
     }
 
@@ -92,7 +97,7 @@ impl AgencyInbox for Inbox {
             updates: notice.updates,
             answer: None,
             message: notice.message,
-            sent_at: Some(timestamp(OffsetDateTime::now_utc())),
+            sent_at: Some(timestamp(self.clock.now())),
             announcement: None,
         };
         match publish_report(&publisher, &agency, &report, measure.as_deref()).await {

@@ -2,17 +2,21 @@
 //!
 //! Instructions enter from the agency's RabbitMQ queue ([`worker`]), are carried out by calling
 //! the agency's own system through the `AgencyBackend` contract, and leave as `AgencyReport`s on
-//! the outcomes exchange. The [`inbox`] takes the agency's unprompted notices and forwards them the
-//! same way. One adapter process serves one agency; run it with [`Application`].
+//! the outcomes exchange ([`report`]). The [`inbox`] takes the agency's unprompted notices and
+//! forwards them the same way. One adapter process serves one agency (or several of a kind
+//! served by one system); run it with [`Application`]. Time is read only from the [`Clock`] it
+//! is built with, so tests can move it forward together with the gateway's and the agencies'.
 
 pub mod config;
 pub mod inbox;
+mod report;
 pub mod worker;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use enforcement_proto::v1::agency_inbox_server::AgencyInboxServer;
+use hub_domain::Clock;
 use hub_runtime::health::Readiness;
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -25,16 +29,18 @@ use crate::{inbox::Inbox, worker::Worker};
 /// An adapter ready to run: configuration checked, inbox listener bound.
 pub struct Application {
     config: Arc<Config>,
+    /// Where "now" comes from, for the worker and the inbox.
+    clock: Clock,
     listener: TcpListener,
     http: Option<TcpListener>,
     worker: Worker,
 }
 
 impl Application {
-    /// Checks the configuration and binds the inbox.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    /// Checks the configuration and binds the inbox; time will be read from `clock`.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let worker = Worker::new(config.clone())?;
+        let worker = Worker::new(config.clone(), clock.clone())?;
         let listener = TcpListener::bind(config.inbox_listen)
             .await
             .with_context(|| format!("binding the inbox on {}", config.inbox_listen))?;
@@ -43,6 +49,7 @@ impl Application {
             .context("binding the health endpoint")?;
         Ok(Self {
             config,
+            clock,
             listener,
             http,
             worker,
@@ -97,7 +104,7 @@ impl Application {
                 .clone()
                 .report_to::<AgencyInboxServer<Inbox>>(health_reporter, shutdown.clone()),
         );
-        let inbox = Inbox::new(self.config.agencies(), publisher_rx);
+        let inbox = Inbox::new(self.config.agencies(), publisher_rx, self.clock);
         tracing::info!(
             agencies = self.config.agency_codes.len(),
             inbox = %self.listener.local_addr()?,

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use hub_adapter::{Application, Config};
+use hub_domain::Clock;
 
 /// Connects one agency's system to the enforcement hub.
 #[derive(Parser)]
@@ -15,6 +16,6 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     hub_runtime::init_tracing();
     let cli = Cli::parse();
-    let app = Application::build(cli.config).await?;
+    let app = Application::build(cli.config, Clock::system()).await?;
     app.run_until_stopped(hub_runtime::cancel_on_signal()).await
 }

@@ -21,7 +21,10 @@ use anyhow::Context;
 use clap::Parser;
 use enforcement_proto::v1 as pb;
 use hub_bus::{MessageMeta, Publisher};
-use hub_testkit::{Sandbox, TestHub, fixtures};
+use hub_testkit::{
+    Sandbox, TestHub,
+    fixtures::{self, Freeze},
+};
 use lapin::{
     options::{BasicAckOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable},
@@ -121,16 +124,13 @@ struct Ceiling {
 
 /// A freeze instruction as the gateway publishes it.
 fn sample_instruction() -> Vec<u8> {
-    let request = fixtures::freeze(
-        "京0105",
-        "bench",
-        &fixtures::case_number(1),
-        fixtures::person("张三", &fixtures::resident_id(1)),
-        "ICBC",
-        &fixtures::account_number(1),
-        1_000_000,
-        12,
-    );
+    let request = Freeze::of(1_000_000)
+        .at("ICBC", &fixtures::account_number(1))
+        .held_by("张三", &fixtures::resident_id(1))
+        .by("京0105")
+        .case(1)
+        .key("bench")
+        .request();
     pb::Instruction {
         instruction_id: uuid::Uuid::now_v7().to_string(),
         measure_id: uuid::Uuid::now_v7().to_string(),
@@ -377,16 +377,13 @@ fn freeze_request(codes: &[String], k: u32, prefix: &str) -> pb::SubmitRequest {
 
 fn freeze_request_in(codes: &[String], k: u32, prefix: &str, case: &str) -> pb::SubmitRequest {
     let bank = &codes[k as usize % codes.len()];
-    fixtures::freeze(
-        "京0105",
-        &format!("{prefix}-{k}"),
-        case,
-        fixtures::person("张三", &fixtures::resident_id(k)),
-        bank,
-        &fixtures::account_number(k),
-        1_000_000,
-        12,
-    )
+    Freeze::of(1_000_000)
+        .at(bank, &fixtures::account_number(k))
+        .held_by("张三", &fixtures::resident_id(k))
+        .by("京0105")
+        .case_number(case)
+        .key(&format!("{prefix}-{k}"))
+        .request()
 }
 
 /// Opens accounts `range`, account k at bank k mod banks, 16 at a time.

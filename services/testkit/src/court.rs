@@ -2,7 +2,10 @@
 
 use enforcement_proto::{reference as admin, v1 as pb};
 
-use crate::{TestHub, fixtures};
+use crate::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
 
 impl TestHub {
     /// Opens an account at a bank of the hub.
@@ -109,29 +112,9 @@ impl TestHub {
         Ok(measures.into_iter().map(|(_, m)| m).collect())
     }
 
-    /// Submits a freeze for `court` on `account` at `bank`, held by the subject named.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn freeze(
-        &self,
-        court: &str,
-        key: &str,
-        case_serial: u32,
-        holder: (&str, &str),
-        bank: &str,
-        account: &str,
-        amount_fen: i64,
-    ) -> anyhow::Result<pb::Measure> {
-        self.submit(fixtures::freeze(
-            court,
-            key,
-            &fixtures::case_number(case_serial),
-            fixtures::person(holder.0, holder.1),
-            bank,
-            account,
-            amount_fen,
-            12,
-        ))
-        .await
+    /// Submits a freeze and returns it as recorded.
+    pub async fn freeze(&self, freeze: Freeze) -> anyhow::Result<pb::Measure> {
+        self.submit(freeze.request()).await
     }
 
     /// One measure, as its court sees it.
@@ -165,7 +148,14 @@ impl TestHub {
             .await?;
         self.bank("ICBC")?.system().faults().fail_next(1_000);
         let measure = self
-            .freeze(court, key, seed, ("张三", &id), "ICBC", &account, 1_000_000)
+            .freeze(
+                Freeze::of(1_000_000)
+                    .at("ICBC", &account)
+                    .held_by("张三", &id)
+                    .by(court)
+                    .case(seed)
+                    .key(key),
+            )
             .await?;
         self.wait_for_state(court, &measure.measure_id, pb::MeasureState::Failed)
             .await

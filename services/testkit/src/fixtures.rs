@@ -111,30 +111,109 @@ pub fn months(months: u32) -> Option<pb::Period> {
     Some(pb::Period { months, days: 0 })
 }
 
-/// A freeze of `amount_fen` for `months` on `account` at `bank_code`, ordered by `court` in
-/// `case_number` against `subject`; the case's enforcement amount is the freeze amount.
-#[allow(clippy::too_many_arguments)]
-pub fn freeze(
-    court: &str,
-    key: &str,
-    case_number: &str,
-    subject: pb::Subject,
-    bank_code: &str,
-    account: &str,
+/// A freeze as a court submits it, built in the words of the domain:
+/// `Freeze::of(1_000_000).at("ICBC", &account).held_by("张三", &id).case(1).key("freeze-1")`.
+///
+/// Unless told otherwise it is ordered by court 京0105 in its case 1, for 12 months; the case's
+/// enforcement amount is the freeze amount. The account, the holder and the key have no
+/// default: a freeze without them is refused, as a court's would be.
+#[derive(Clone, Debug)]
+pub struct Freeze {
+    /// How much to freeze, in fen; also the case's enforcement amount.
     amount_fen: i64,
+    /// The bank's code.
+    bank: String,
+    /// The account at that bank.
+    account: String,
+    /// Whose deposits they are.
+    holder: Option<pb::Subject>,
+    /// The ordering court.
+    court: String,
+    /// The case the freeze is ordered in.
+    case_number: String,
+    /// The court's idempotency key.
+    key: String,
+    /// How long the freeze lasts, in months.
     months: u32,
-) -> pb::SubmitRequest {
-    pb::SubmitRequest {
-        court_code: court.into(),
-        idempotency_key: key.into(),
-        case: Some(case(case_number, amount_fen)),
-        subject: Some(subject),
-        agency: Some(bank(bank_code)),
-        measure: Some(pb::submit_request::Measure::Freeze(pb::Freeze {
-            account_number: account.into(),
+}
+
+impl Freeze {
+    /// A freeze of `amount_fen`.
+    pub fn of(amount_fen: i64) -> Self {
+        Self {
             amount_fen,
-            period: Some(pb::Period { months, days: 0 }),
-        })),
+            bank: String::new(),
+            account: String::new(),
+            holder: None,
+            court: "京0105".into(),
+            case_number: case_number(1),
+            key: String::new(),
+            months: 12,
+        }
+    }
+
+    /// On `account` at bank `bank`.
+    pub fn at(mut self, bank: &str, account: &str) -> Self {
+        self.bank = bank.into();
+        self.account = account.into();
+        self
+    }
+
+    /// Held by the natural person `name` with `resident_id`.
+    pub fn held_by(mut self, name: &str, resident_id: &str) -> Self {
+        self.holder = Some(person(name, resident_id));
+        self
+    }
+
+    /// Ordered by `court`.
+    pub fn by(mut self, court: &str) -> Self {
+        self.court = court.into();
+        self
+    }
+
+    /// In case `serial` of court 京0105 (see [`case_number`]).
+    pub fn case(self, serial: u32) -> Self {
+        self.case_number(&case_number(serial))
+    }
+
+    /// In the case numbered `case_number`, of any court.
+    pub fn case_number(mut self, case_number: &str) -> Self {
+        self.case_number = case_number.into();
+        self
+    }
+
+    /// Submitted with idempotency key `key`.
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// For `months` months.
+    pub fn months(mut self, months: u32) -> Self {
+        self.months = months;
+        self
+    }
+
+    /// The `Submit` request.
+    pub fn request(self) -> pb::SubmitRequest {
+        pb::SubmitRequest {
+            court_code: self.court,
+            idempotency_key: self.key,
+            case: Some(case(&self.case_number, self.amount_fen)),
+            subject: self.holder,
+            agency: Some(bank(&self.bank)),
+            measure: Some(pb::submit_request::Measure::Freeze(pb::Freeze {
+                account_number: self.account,
+                amount_fen: self.amount_fen,
+                period: months(self.months),
+            })),
+        }
+    }
+}
+
+impl From<Freeze> for pb::SubmitRequest {
+    fn from(freeze: Freeze) -> Self {
+        freeze.request()
     }
 }
 
@@ -151,5 +230,57 @@ mod tests {
         }
         assert!(hub_domain::CaseNumber::parse(&case_number(7)).is_ok());
         assert!(hub_domain::AccountNumber::parse(&account_number(7)).is_ok());
+    }
+
+    #[test]
+    fn a_freeze_is_ordered_by_court_jing0105_in_its_case_1_for_12_months_unless_told_otherwise() {
+        let id = resident_id(1);
+        let plain = Freeze::of(1_000_000)
+            .at("ICBC", &account_number(1))
+            .held_by("张三", &id)
+            .key("k")
+            .request();
+        let told = Freeze::of(1_000_000)
+            .at("ICBC", &account_number(1))
+            .held_by("张三", &id)
+            .key("k")
+            .by("京0105")
+            .case(1)
+            .months(12)
+            .request();
+        assert_eq!(plain, told);
+        assert_eq!(
+            plain,
+            pb::SubmitRequest {
+                court_code: "京0105".into(),
+                idempotency_key: "k".into(),
+                case: Some(case(&case_number(1), 1_000_000)),
+                subject: Some(person("张三", &id)),
+                agency: Some(bank("ICBC")),
+                measure: Some(pb::submit_request::Measure::Freeze(pb::Freeze {
+                    account_number: account_number(1),
+                    amount_fen: 1_000_000,
+                    period: months(12),
+                })),
+            }
+        );
+        let elsewhere = Freeze::of(500_000)
+            .by("粤03")
+            .case_number("（2024）粤03执600号")
+            .months(6)
+            .request();
+        assert_eq!(elsewhere.court_code, "粤03");
+        assert_eq!(
+            elsewhere.case.map(|c| c.case_number),
+            Some("（2024）粤03执600号".to_string())
+        );
+        assert_eq!(
+            elsewhere.measure,
+            Some(pb::submit_request::Measure::Freeze(pb::Freeze {
+                account_number: String::new(),
+                amount_fen: 500_000,
+                period: months(6),
+            }))
+        );
     }
 }

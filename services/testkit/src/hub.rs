@@ -427,9 +427,9 @@ impl TestHub {
                     .await?
             }
         };
+        let adapter_config = self.adapter_config(kind, &parsed, addr, loopback());
         let adapter_app =
-            hub_adapter::Application::build(self.adapter_config(kind, &parsed, addr, loopback()))
-                .await?;
+            hub_adapter::Application::build(adapter_config, self.clock.clone()).await?;
         let inbox_addr = adapter_app.inbox_addr()?;
         let service = start(format!("http://{inbox_addr}"));
         let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
@@ -641,7 +641,7 @@ impl TestHub {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             self.adapter_config(kind, &codes, node.addr, node.inbox_addr)
         };
-        let app = hub_adapter::Application::build(config).await?;
+        let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
         let adapter = Running::spawn(|t| app.run_until_stopped(t));
         self.node_mut(kind, code)?.adapter = Some(adapter);
         Ok(())

@@ -1,0 +1,121 @@
+//! Lanes: the deliveries of a session spread by asset.
+//!
+//! Waiting freezes rank by arrival, so two instructions on one account must reach the agency in
+//! the order the hub sent them; instructions on different accounts should not wait for each
+//! other. A delivery goes to the lane its `asset` header hashes to, and each lane handles its
+//! deliveries one after another (retries included), so one asset's instructions keep their
+//! order while different assets proceed in parallel.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use hub_bus::{Publisher, header_str};
+use lapin::message::Delivery;
+use tokio::{sync::mpsc, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Incoming, Worker,
+    instruction::{Handled, Handling},
+};
+
+/// The lanes of one broker session.
+pub(super) struct Lanes {
+    /// Where each lane takes its deliveries from; dropped to let the lanes finish.
+    senders: Vec<mpsc::Sender<Incoming>>,
+    /// The lanes themselves.
+    running: JoinSet<()>,
+}
+
+impl Lanes {
+    /// Starts `worker`'s configured number of lanes, publishing on `publisher`. Once `session`
+    /// is cancelled a lane leaves what it holds unacknowledged.
+    pub(super) fn start(
+        worker: &Worker,
+        publisher: &Publisher,
+        session: &CancellationToken,
+    ) -> Self {
+        let count = worker.config.lanes.max(1);
+        // A lane may hold as much as the whole prefetch, if every delivery is on one asset.
+        let capacity = usize::from(worker.config.prefetch.max(1));
+        let mut senders = Vec::with_capacity(count);
+        let mut running = JoinSet::new();
+        for _ in 0..count {
+            let (tx, rx) = mpsc::channel::<Incoming>(capacity);
+            senders.push(tx);
+            running.spawn(lane(worker.clone(), rx, publisher.clone(), session.clone()));
+        }
+        Self { senders, running }
+    }
+
+    /// Hands a delivery to its asset's lane, waiting while that lane is full.
+    pub(super) async fn dispatch(&self, incoming: Incoming) -> anyhow::Result<()> {
+        let lane = lane_of(&incoming.1, self.senders.len());
+        let stopped = || anyhow::anyhow!("lane {lane} stopped");
+        let sender = self.senders.get(lane).ok_or_else(stopped)?;
+        sender.send(incoming).await.map_err(|_| stopped())
+    }
+
+    /// Lets every lane finish what it has begun and waits for them all.
+    pub(super) async fn finish(self) {
+        let Self {
+            senders,
+            mut running,
+        } = self;
+        drop(senders);
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Handles one lane's deliveries in order, until its sender is dropped.
+async fn lane(
+    worker: Worker,
+    mut rx: mpsc::Receiver<Incoming>,
+    publisher: Publisher,
+    session: CancellationToken,
+) {
+    while let Some((index, delivery)) = rx.recv().await {
+        // Once the session ends, what a lane holds is left unacknowledged: the broker returns
+        // it when the channel closes (see `leave`).
+        if session.is_cancelled() {
+            leave(delivery);
+            continue;
+        }
+        let Some(served) = worker.served.get(index) else {
+            leave(delivery);
+            continue;
+        };
+        let handling = Handling {
+            served,
+            delivery: &delivery,
+            publisher: &publisher,
+        };
+        match worker.handle(&handling, &session).await {
+            Ok(Handled::Done | Handled::Returned) => {}
+            Err(e) => {
+                // Broker trouble: the delivery stays unacknowledged and comes back after the
+                // reconnect; end the session so that happens promptly.
+                tracing::warn!(error = %format!("{e:#}"), "instruction left for redelivery");
+                session.cancel();
+            }
+        }
+    }
+}
+
+/// The lane of a delivery: by its asset, so one asset's instructions stay in order.
+fn lane_of(delivery: &Delivery, lanes: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    match header_str(&delivery.properties, "asset") {
+        Some(asset) => asset.hash(&mut hasher),
+        None => delivery.data.hash(&mut hasher),
+    }
+    (hasher.finish() % lanes.max(1) as u64) as usize
+}
+
+/// Leaves a delivery unacknowledged for the broker to return when the channel closes.
+///
+/// Not requeued one by one: when the connection closes, RabbitMQ returns everything this
+/// adapter held in one step, in the order it was delivered, ahead of the rest of the queue, so
+/// the instructions on one account reach the next adapter in the order the hub sent them.
+fn leave(delivery: Delivery) {
+    drop(delivery);
+}
