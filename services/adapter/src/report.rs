@@ -9,7 +9,7 @@
 
 use anyhow::Context;
 use enforcement_proto::{
-    convert::{agency_kind_to_proto, kind_to_proto, timestamp},
+    convert::{agency_kind_to_proto, agency_ref, kind_to_proto, timestamp},
     v1 as pb,
 };
 use hub_bus::{MessageMeta, Published, Publisher, topology::OUTCOMES_EXCHANGE};
@@ -207,13 +207,5 @@ pub(crate) async fn publish_report(
         Published::Returned { reply_text, .. } => {
             anyhow::bail!("no gateway queue for reports: {reply_text}")
         }
-    }
-}
-
-/// The wire form of an agency's identity.
-fn agency_ref(agency: &AgencyId) -> pb::AgencyRef {
-    pb::AgencyRef {
-        kind: agency_kind_to_proto(agency.kind) as i32,
-        code: agency.code.to_string(),
     }
 }

@@ -1,0 +1,284 @@
+//! The agency systems of a test hub and their adapters: adding them, stopping and starting
+//! adapters, running an adapter as a process.
+
+use super::*;
+
+/// A reference agency system of the test hub.
+#[derive(Clone)]
+pub enum System {
+    /// A reference bank (one or several bank codes).
+    Bank(hub_agencies::bank::Bank),
+    /// A reference land registry.
+    Land(hub_agencies::land::Registry),
+    /// A reference public security system.
+    Police(hub_agencies::police::PublicSecurity),
+}
+
+impl System {
+    /// The system's fault knobs.
+    pub fn faults(&self) -> &hub_agencies::faults::Faults {
+        match self {
+            System::Bank(b) => b.faults(),
+            System::Land(l) => l.faults(),
+            System::Police(p) => p.faults(),
+        }
+    }
+}
+
+/// An agency system of the test hub and (usually) its adapter, serving one or more codes.
+pub struct AgencyNode {
+    pub(super) kind: AgencyKind,
+    pub(super) codes: Vec<String>,
+    pub(super) schema: String,
+    pub(super) addr: SocketAddr,
+    pub(super) inbox_addr: SocketAddr,
+    pub(super) service: Running,
+    pub(super) adapter: Option<Running>,
+    pub(super) system: System,
+}
+
+impl AgencyNode {
+    /// The codes served.
+    pub fn codes(&self) -> &[String] {
+        &self.codes
+    }
+
+    /// The database schema of the system's records.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The system's gRPC address (AgencyBackend and its admin service).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The system itself, for faults and lapses.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
+    /// The reference bank, if this is one.
+    pub fn bank(&self) -> anyhow::Result<&hub_agencies::bank::Bank> {
+        match &self.system {
+            System::Bank(bank) => Ok(bank),
+            _ => anyhow::bail!("{} is not a bank", self.codes.join(",")),
+        }
+    }
+}
+
+impl TestHub {
+    /// Adds a bank with its own system and adapter.
+    pub async fn add_bank(&mut self, code: &str) -> anyhow::Result<()> {
+        self.add_system(AgencyKind::Bank, &[code.to_string()]).await
+    }
+
+    /// Adds a reference system of `kind` serving `codes`, with one adapter for all of them, and
+    /// waits until the gateway knows them.
+    pub async fn add_system(&mut self, kind: AgencyKind, codes: &[String]) -> anyhow::Result<()> {
+        let parsed = codes
+            .iter()
+            .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let name = format!(
+            "{}_{}",
+            kind.as_str(),
+            codes.first().map(String::as_str).unwrap_or("none")
+        );
+        let schema = self.sandbox.schema(&name);
+        // The adapter's inbox is bound after the system; the system learns its URL before it runs.
+        let (addr, system, start) = match kind {
+            AgencyKind::Bank => {
+                self.build_system::<Banking>(&parsed, &schema, System::Bank)
+                    .await?
+            }
+            AgencyKind::LandRegistry => {
+                self.build_system::<Land>(&parsed, &schema, System::Land)
+                    .await?
+            }
+            AgencyKind::PublicSecurity => {
+                self.build_system::<Police>(&parsed, &schema, System::Police)
+                    .await?
+            }
+        };
+        let adapter_config = self.adapter_config(kind, &parsed, addr, loopback());
+        let adapter_app =
+            hub_adapter::Application::build(adapter_config, self.clock.clone()).await?;
+        let inbox_addr = adapter_app.inbox_addr()?;
+        let service = start(format!("http://{inbox_addr}"));
+        let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
+        self.nodes.push(AgencyNode {
+            kind,
+            codes: codes.to_vec(),
+            schema,
+            addr,
+            inbox_addr,
+            service,
+            adapter: Some(adapter),
+            system,
+        });
+        self.wait_registered(kind.as_str(), codes).await
+    }
+
+    /// Builds a reference system of kind `S` serving `codes` in `schema`, with `system` as the
+    /// handle tests see. It runs once `start` is given its adapter's inbox URL.
+    async fn build_system<S: hub_agencies::application::System>(
+        &self,
+        codes: &[AgencyCode],
+        schema: &str,
+        system: fn(Office<S>) -> System,
+    ) -> anyhow::Result<(
+        SocketAddr,
+        System,
+        Box<dyn FnOnce(String) -> Running + Send>,
+    )> {
+        let config = AgencyConfig::<S> {
+            codes: codes.to_vec(),
+            listen: loopback(),
+            database_url: self.sandbox.database_url().to_string(),
+            database_schema: Some(schema.to_string()),
+            inbox_url: String::new(),
+            fixture: None,
+            notice_poll_ms: 200,
+            lapse_poll_ms: 200,
+            system: PhantomData,
+        };
+        let app = Application::build(config, self.clock.clone()).await?;
+        Ok((
+            app.local_addr()?,
+            system(app.office()),
+            Box::new(move |inbox| {
+                let app = app.with_inbox_url(inbox);
+                Running::spawn(|t| app.run_until_stopped(t))
+            }),
+        ))
+    }
+
+    fn adapter_config(
+        &self,
+        kind: AgencyKind,
+        codes: &[AgencyCode],
+        agency_addr: SocketAddr,
+        inbox: SocketAddr,
+    ) -> hub_adapter::Config {
+        hub_adapter::Config {
+            agency_kind: kind,
+            agency_codes: codes.to_vec(),
+            agency_url: format!("http://{agency_addr}"),
+            inbox_listen: inbox,
+            gateway_public_key: Some(self.gateway_public_key()),
+            http_listen: None,
+            amqp_url: self.sandbox.amqp_url(),
+            prefetch: 64,
+            lanes: 16,
+            call_timeout_ms: 5_000,
+            retry_attempts: self.adapter_attempts,
+            retry_initial_ms: self.adapter_retry_ms,
+            retry_max_ms: self.adapter_retry_ms * 8,
+            delivery_limit: 10,
+            reconnect_ms: 100,
+        }
+    }
+
+    /// Waits until the gateway's registry lists every agency `codes` of `kind` (the adapter
+    /// declared their queues and announced them).
+    pub async fn wait_registered(&self, kind: &str, codes: &[String]) -> anyhow::Result<()> {
+        let query = format!(
+            "SELECT count(*) FROM {}.agencies WHERE kind = $1 AND code = ANY($2)",
+            self.gateway_schema
+        );
+        crate::eventually(
+            &format!("{} {kind} agencies in the registry", codes.len()),
+            Duration::from_secs(60),
+            || async {
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
+                    .bind(kind)
+                    .bind(codes)
+                    .fetch_one(self.sandbox.pool())
+                    .await?;
+                Ok((n == codes.len() as i64).then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// Stops a bank's in-process adapter (it drains first).
+    pub async fn stop_adapter(&mut self, code: &str) -> anyhow::Result<()> {
+        self.stop_adapter_of(AgencyKind::Bank, code).await
+    }
+
+    /// Starts a bank's adapter as a separate process of the `adapter` binary, on the same inbox
+    /// address the bank sends notices to. The in-process adapter must be stopped first.
+    pub async fn spawn_adapter_process(&self, code: &str) -> anyhow::Result<ChildProcess> {
+        self.adapter_process(AgencyKind::Bank, code).await
+    }
+
+    /// Starts the adapter of the system serving `code` of `kind` as a separate process, on the
+    /// inbox address the system sends notices to. Its in-process adapter must be stopped first.
+    pub async fn adapter_process(
+        &self,
+        kind: AgencyKind,
+        code: &str,
+    ) -> anyhow::Result<ChildProcess> {
+        let node = self.node(kind, code)?;
+        anyhow::ensure!(
+            node.adapter.is_none(),
+            "stop the in-process adapter of {code} first"
+        );
+        let env = [
+            ("ADAPTER_AGENCY_KIND", kind.as_str().to_string()),
+            ("ADAPTER_AGENCY_CODES", node.codes.join(",")),
+            ("ADAPTER_AGENCY_URL", format!("http://{}", node.addr)),
+            ("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string()),
+            ("ADAPTER_AMQP_URL", self.sandbox.amqp_url()),
+            ("ADAPTER_GATEWAY_PUBLIC_KEY", self.gateway_public_key()),
+            (
+                "ADAPTER_RETRY_INITIAL_MS",
+                self.adapter_retry_ms.to_string(),
+            ),
+            ("ADAPTER_RETRY_ATTEMPTS", self.adapter_attempts.to_string()),
+            ("ADAPTER_CALL_TIMEOUT_MS", "5000".to_string()),
+            ("ADAPTER_RECONNECT_MS", "100".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        ChildProcess::spawn(
+            &format!("adapter {}", node.codes.join(",")),
+            &binary("adapter")?,
+            &[],
+            &env,
+            None,
+        )
+        .await
+    }
+
+    /// Stops the in-process adapter of the system serving `code` of `kind`.
+    pub async fn stop_adapter_of(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<()> {
+        if let Some(adapter) = self.node_mut(kind, code)?.adapter.take() {
+            adapter.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the in-process adapter of a bank again.
+    pub async fn start_adapter(&mut self, code: &str) -> anyhow::Result<()> {
+        self.start_adapter_of(AgencyKind::Bank, code).await
+    }
+
+    /// Starts the in-process adapter of the system serving `code` of `kind` again.
+    pub async fn start_adapter_of(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<()> {
+        let config = {
+            let node = self.node(kind, code)?;
+            anyhow::ensure!(node.adapter.is_none(), "the adapter of {code} is running");
+            let codes = node
+                .codes
+                .iter()
+                .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.adapter_config(kind, &codes, node.addr, node.inbox_addr)
+        };
+        let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
+        let adapter = Running::spawn(|t| app.run_until_stopped(t));
+        self.node_mut(kind, code)?.adapter = Some(adapter);
+        Ok(())
+    }
+}

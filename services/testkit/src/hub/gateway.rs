@@ -1,0 +1,121 @@
+//! The gateway of a test hub: in the test process, or as a process of the failpoints build
+//! that a test can kill and start again.
+
+use super::*;
+
+/// The gateway of a test hub: in the test process, or a process of its own.
+pub(super) enum Gateway {
+    InProcess(Running),
+    Process(Box<ChildProcess>),
+}
+
+/// What a test gateway is configured with, in process or as a process.
+#[derive(Clone)]
+pub(super) struct GatewaySettings {
+    pub(super) database_url: String,
+    pub(super) schema: String,
+    pub(super) amqp_url: String,
+    /// The seed instructions are signed with.
+    pub(super) signing_key: String,
+    /// Instruction deadline and grace, in seconds.
+    pub(super) deadline: (u64, u64),
+}
+
+impl GatewaySettings {
+    pub(super) fn config(&self) -> hub_gateway::Config {
+        hub_gateway::Config {
+            listen: loopback(),
+            http_listen: Some(loopback()),
+            max_request_bytes: 1 << 20,
+            database_url: self.database_url.clone(),
+            database_schema: self.schema.clone(),
+            database_connections: 16,
+            amqp_url: self.amqp_url.clone(),
+            signing_key: Some(self.signing_key.clone()),
+            instruction_deadline_secs: self.deadline.0,
+            deadline_grace_secs: self.deadline.1,
+            relay_batch: 256,
+            relay_poll_ms: 100,
+            report_prefetch: 128,
+            report_workers: 4,
+            report_batch: 64,
+            delivery_limit: 10,
+            expiry_warning_days: vec![30, 7],
+            timer_poll_ms: 100,
+            reconnect_ms: 100,
+        }
+    }
+
+    /// Starts the failpoints build of the gateway with these settings.
+    pub(super) async fn spawn(&self, failpoint: Option<&str>) -> anyhow::Result<ChildProcess> {
+        let mut env: Vec<(String, String)> = [
+            ("GATEWAY_LISTEN", "127.0.0.1:0".to_string()),
+            ("GATEWAY_DATABASE_URL", self.database_url.clone()),
+            ("GATEWAY_DATABASE_SCHEMA", self.schema.clone()),
+            ("GATEWAY_AMQP_URL", self.amqp_url.clone()),
+            ("GATEWAY_SIGNING_KEY", self.signing_key.clone()),
+            (
+                "GATEWAY_INSTRUCTION_DEADLINE_SECS",
+                self.deadline.0.to_string(),
+            ),
+            ("GATEWAY_DEADLINE_GRACE_SECS", self.deadline.1.to_string()),
+            ("GATEWAY_RELAY_POLL_MS", "100".to_string()),
+            ("GATEWAY_TIMER_POLL_MS", "100".to_string()),
+            ("GATEWAY_RECONNECT_MS", "100".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec();
+        if let Some(failpoint) = failpoint {
+            env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));
+        }
+        ChildProcess::spawn(
+            "gateway",
+            &gateway_with_failpoints()?,
+            &[],
+            &env,
+            Some("gateway serving"),
+        )
+        .await
+    }
+}
+
+impl TestHub {
+    /// Kills the gateway process with SIGKILL (it must run as a process).
+    pub async fn kill_gateway(&mut self) -> anyhow::Result<()> {
+        match self.gateway.as_mut() {
+            Some(Gateway::Process(process)) => process.kill().await,
+            _ => anyhow::bail!("the gateway does not run as a process"),
+        }
+    }
+
+    /// Whether the gateway process is still running.
+    pub fn gateway_running(&mut self) -> bool {
+        match self.gateway.as_mut() {
+            Some(Gateway::Process(process)) => process.is_running(),
+            Some(Gateway::InProcess(_)) => true,
+            None => false,
+        }
+    }
+
+    /// Starts the gateway process again (after it was killed or died at a failpoint), with
+    /// `failpoint` armed if given; courts then reach it at its new address.
+    pub async fn restart_gateway(&mut self, failpoint: Option<&str>) -> anyhow::Result<()> {
+        if let Some(Gateway::Process(mut old)) = self.gateway.take()
+            && old.is_running()
+        {
+            old.kill().await?;
+        }
+        let process = self.gateway_settings.spawn(failpoint).await?;
+        self.gateway_addr = process.addr().context("gateway address")?;
+        self.gateway = Some(Gateway::Process(Box::new(process)));
+        Ok(())
+    }
+
+    /// The gateway process's last log lines, for diagnosis.
+    pub fn gateway_log(&self) -> String {
+        match &self.gateway {
+            Some(Gateway::Process(process)) => process.log_tail(),
+            _ => String::new(),
+        }
+    }
+}
