@@ -77,6 +77,7 @@ pub fn kind_to_proto(kind: MeasureKind) -> pb::MeasureKind {
         MeasureKind::Inquiry => pb::MeasureKind::Inquiry,
         MeasureKind::Release => pb::MeasureKind::Release,
         MeasureKind::Renewal => pb::MeasureKind::Renewal,
+        MeasureKind::Reduction => pb::MeasureKind::Reduction,
     }
 }
 
@@ -92,6 +93,7 @@ pub fn kind_from_proto(value: i32) -> Option<MeasureKind> {
         pb::MeasureKind::Inquiry => MeasureKind::Inquiry,
         pb::MeasureKind::Release => MeasureKind::Release,
         pb::MeasureKind::Renewal => MeasureKind::Renewal,
+        pb::MeasureKind::Reduction => MeasureKind::Reduction,
     })
 }
 

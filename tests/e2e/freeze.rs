@@ -195,6 +195,7 @@ async fn a_second_courts_freeze_waits_and_takes_effect_when_the_first_is_release
             idempotency_key: "release-first".into(),
             measure_id: first.measure_id.clone(),
             reason: "debt paid".into(),
+            keep_fen: 0,
         })
         .await?
         .into_inner()
@@ -367,6 +368,9 @@ async fn a_deduction_takes_the_courts_frozen_funds_and_ends_the_freeze_when_all_
                 account_number: "0200001234567890123".into(),
                 account_name: "北京市朝阳区人民法院".into(),
             }),
+            remainder_measure_id: String::new(),
+            remainder_period: None,
+            up_to_open_amount: false,
         }));
         request
     };

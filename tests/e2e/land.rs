@@ -110,6 +110,7 @@ async fn a_seal_up_takes_effect_a_second_waits_and_is_promoted_when_the_first_is
             idempotency_key: "release-seal-1".into(),
             measure_id: first.measure_id.clone(),
             reason: "debt paid".into(),
+            keep_fen: 0,
         })
         .await?;
     hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Released)

@@ -145,6 +145,7 @@ async fn an_exit_restriction_takes_effect_and_a_release_lifts_it_with_border_ins
             idempotency_key: "lift".into(),
             measure_id: restriction.measure_id.clone(),
             reason: "debt paid in full".into(),
+            keep_fen: 0,
         })
         .await?;
     let lifted = tokio::time::timeout(std::time::Duration::from_secs(20), async {

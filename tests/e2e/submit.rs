@@ -291,6 +291,7 @@ async fn a_court_cannot_see_release_or_renew_another_courts_measure() -> anyhow:
             idempotency_key: "steal".into(),
             measure_id: measure.measure_id.clone(),
             reason: "no reason".into(),
+            keep_fen: 0,
         })
         .await
         .expect_err("not its measure");
@@ -302,6 +303,7 @@ async fn a_court_cannot_see_release_or_renew_another_courts_measure() -> anyhow:
             idempotency_key: "release-1".into(),
             measure_id: measure.measure_id.clone(),
             reason: "paid".into(),
+            keep_fen: 0,
         })
         .await?;
     let twice = court
@@ -310,6 +312,7 @@ async fn a_court_cannot_see_release_or_renew_another_courts_measure() -> anyhow:
             idempotency_key: "release-2".into(),
             measure_id: measure.measure_id.clone(),
             reason: "paid".into(),
+            keep_fen: 0,
         })
         .await
         .expect_err("released already");

@@ -27,15 +27,18 @@ pub enum MeasureKind {
     Release,
     /// Renewal (续行) of an earlier measure before it expires.
     Renewal,
+    /// Reduction (部分解除) of a freeze to a smaller amount: a partial release, ordered by a court
+    /// or by the hub when a case's secured total exceeds its enforcement amount.
+    Reduction,
 }
 
 /// Accepted measure kind names, for error messages.
 const MEASURE_KIND_NAMES: &str =
-    "freeze, deduction, seal_up, distraint, exit_restriction, inquiry, release, renewal";
+    "freeze, deduction, seal_up, distraint, exit_restriction, inquiry, release, renewal, reduction";
 
 impl MeasureKind {
     /// Every measure kind.
-    pub const ALL: [MeasureKind; 8] = [
+    pub const ALL: [MeasureKind; 9] = [
         Self::Freeze,
         Self::Deduction,
         Self::SealUp,
@@ -44,6 +47,7 @@ impl MeasureKind {
         Self::Inquiry,
         Self::Release,
         Self::Renewal,
+        Self::Reduction,
     ];
 
     /// Parses the lower-case snake-case name, e.g. `"seal_up"`.
@@ -65,6 +69,7 @@ impl MeasureKind {
             Self::Inquiry => "inquiry",
             Self::Release => "release",
             Self::Renewal => "renewal",
+            Self::Reduction => "reduction",
         }
     }
 
@@ -79,7 +84,14 @@ impl MeasureKind {
             Self::Inquiry => "inquiry",
             Self::Release => "release",
             Self::Renewal => "renewal",
+            Self::Reduction => "reduction",
         }
+    }
+
+    /// Whether a measure of this kind holds money for its case: what the case ledger adds up
+    /// against the enforcement amount (no excessive freezing, 民诉法 art. 253).
+    pub const fn holds_money(self) -> bool {
+        matches!(self, Self::Freeze | Self::Deduction)
     }
 
     /// Whether a measure of this kind binds an asset for a period: it can be released and
@@ -95,15 +107,17 @@ impl MeasureKind {
     ///
     /// `Some(_)` means the measure must carry a period; `Some(StatutoryMaximum::None)` (exit
     /// restriction) means the period is required but has no statutory cap. `None` means the kind
-    /// has no period of its own: deduction, inquiry and release are one-off acts, and a renewal
-    /// is bounded by the maximum of the measure it renews.
+    /// has no period of its own: deduction, inquiry, release and reduction are one-off acts, and
+    /// a renewal is bounded by the maximum of the measure it renews.
     pub const fn statutory_maximum(self) -> Option<StatutoryMaximum> {
         match self {
             Self::Freeze => Some(StatutoryMaximum::Deposits),
             Self::SealUp => Some(StatutoryMaximum::RealEstate),
             Self::Distraint => Some(StatutoryMaximum::Movables),
             Self::ExitRestriction => Some(StatutoryMaximum::None),
-            Self::Deduction | Self::Inquiry | Self::Release | Self::Renewal => None,
+            Self::Deduction | Self::Inquiry | Self::Release | Self::Renewal | Self::Reduction => {
+                None
+            }
         }
     }
 }
@@ -167,11 +181,15 @@ impl AgencyKind {
     }
 
     /// Whether agencies of this kind carry out measures of `measure` kind. Every kind answers
-    /// inquiries and releases and renews what it carried out itself.
+    /// inquiries and releases and renews what it carried out itself; banks also reduce their
+    /// freezes.
     pub const fn carries(self, measure: MeasureKind) -> bool {
         use MeasureKind::*;
         match self {
-            Self::Bank => matches!(measure, Freeze | Deduction | Inquiry | Release | Renewal),
+            Self::Bank => matches!(
+                measure,
+                Freeze | Deduction | Inquiry | Release | Renewal | Reduction
+            ),
             Self::LandRegistry => matches!(measure, SealUp | Inquiry | Release | Renewal),
             Self::PublicSecurity => matches!(
                 measure,
@@ -252,7 +270,8 @@ mod tests {
                 "exit-restriction",
                 "inquiry",
                 "release",
-                "renewal"
+                "renewal",
+                "reduction"
             ]
         );
     }
@@ -286,6 +305,7 @@ mod tests {
                 (Inquiry, None),
                 (Release, None),
                 (Renewal, None),
+                (Reduction, None),
             ]
         );
     }
@@ -301,7 +321,14 @@ mod tests {
         };
         assert_eq!(
             carried(AgencyKind::Bank),
-            ["freeze", "deduction", "inquiry", "release", "renewal"]
+            [
+                "freeze",
+                "deduction",
+                "inquiry",
+                "release",
+                "renewal",
+                "reduction"
+            ]
         );
         assert_eq!(
             carried(AgencyKind::LandRegistry),

@@ -1,8 +1,9 @@
 //! Amounts of money in CNY, held as integer fen (分).
 //!
-//! Amounts decide how much of a debtor's money is frozen or taken, and the hub adds them up
-//! across banks to stop over-freezing (超标的冻结). Floating point would lose fen on the way, so
-//! amounts are integers from the edge inwards and only become text for people.
+//! Amounts decide how much of a debtor's money is frozen or taken, and the gateway's case ledger
+//! adds them up across banks for each case, refusing what would exceed the case's enforcement
+//! amount and releasing any excess, to stop over-freezing (超标的冻结). Floating point would lose
+//! fen on the way, so amounts are integers from the edge inwards and only become text for people.
 
 use std::fmt;
 use std::str::FromStr;

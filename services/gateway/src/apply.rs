@@ -62,6 +62,8 @@ pub struct Change {
     pub agency_revision: i64,
     pub effective_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
+    /// What a freeze is for now, when its agency reported it.
+    pub amount_fen: Option<i64>,
     pub event: pb::EventKind,
     pub message: String,
 }
@@ -116,6 +118,11 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
         agency_revision: row.agency_revision.max(revision),
         effective_at: instant_opt(update.effective_at.as_ref()).or(row.effective_at),
         expires_at: instant_opt(update.expires_at.as_ref()).or(row.expires_at),
+        amount_fen: if update.amount_fen > 0 {
+            Some(update.amount_fen)
+        } else {
+            row.amount_fen
+        },
         event: if next != current {
             pb::EventKind::StateChanged
         } else {
@@ -129,6 +136,7 @@ pub fn decide(row: &MeasureRow, agency: &AgencyId, update: &pb::MeasureUpdate) -
         && change.registration_number == row.registration_number
         && change.effective_at == row.effective_at
         && change.expires_at == row.expires_at
+        && change.amount_fen.unwrap_or(row.requested_fen) == row.amount()
         && change.reason_code == row.reason_code;
     if unchanged {
         Decision::Touch {
@@ -165,6 +173,7 @@ impl Change {
         row.agency_revision = self.agency_revision;
         row.effective_at = self.effective_at;
         row.expires_at = self.expires_at;
+        row.amount_fen = self.amount_fen;
         row.version += 1;
         row.updated_at = now;
     }
@@ -210,6 +219,19 @@ pub async fn apply_reports(
     let mut rows: HashMap<Uuid, MeasureRow> = locked.into_iter().map(|r| (r.id, r)).collect();
     let mut written: Vec<Uuid> = Vec::new();
     let mut events: Vec<NewEvent> = Vec::new();
+    // A measure the hub does not know may be the freeze a deduction left for its remainder,
+    // reported for the first time: it is recorded now, and the update applied to it.
+    let unknown: Vec<(Uuid, i64)> = ordered
+        .iter()
+        .filter(|(id, _)| !rows.contains_key(id))
+        .map(|(id, i)| (*id, i.update.amount_fen))
+        .collect();
+    if !unknown.is_empty() {
+        for row in batch.adopt_remainders(&unknown, now).await? {
+            written.push(row.id);
+            rows.insert(row.id, row);
+        }
+    }
     for (id, incoming) in ordered {
         let (agency, update) = (&incoming.agency, &incoming.update);
         let Some(row) = rows.get_mut(&id) else {
@@ -243,6 +265,7 @@ pub async fn apply_reports(
             }
         }
     }
+    written.sort_unstable();
     written.dedup();
     let changed: Vec<&MeasureRow> = written.iter().filter_map(|id| rows.get(id)).collect();
     batch.commit(&changed, &events).await?;
@@ -374,6 +397,7 @@ mod tests {
             inquiry_refused: 0,
             inquiry_unanswered: 0,
             warned_within_days: None,
+            amount_fen: None,
         }
     }
 

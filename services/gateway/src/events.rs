@@ -3,7 +3,9 @@
 //! Each change is committed with a `pg_notify` carrying its audit-entry id. One listener per
 //! gateway process reads the entries and broadcasts them in-process; each watch stream filters
 //! what concerns it. If the listener loses its connection it cannot know what it missed, so it
-//! tells every stream to resynchronise from the database.
+//! tells every stream to resynchronise from the database. Case-level audit entries
+//! (`case_events`: the ledger, orders, excess released, closing) travel the same way on a channel
+//! of their own.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,13 +13,15 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{EventRow, Store};
+use crate::store::{EventRow, Store, cases::CaseEventRow};
 
 /// What a watch stream receives.
 #[derive(Clone, Debug)]
 pub enum Signal {
     /// A measure changed.
     Event(Arc<EventRow>),
+    /// A case changed (its ledger, an order, an excess released, its closing).
+    Case(Arc<CaseEventRow>),
     /// Events may have been missed: reload the watched measures.
     Resync,
 }
@@ -56,6 +60,7 @@ pub async fn listen(
     shutdown: CancellationToken,
 ) {
     let outbox = store.outbox_channel();
+    let cases = store.case_channel();
     loop {
         match store.listen().await {
             Ok(mut listener) => {
@@ -64,7 +69,20 @@ pub async fn listen(
                 // Whatever happened while not listening: catch up.
                 hub.send(Signal::Resync);
                 relay_wake.notify_one();
-                if serve(&mut listener, &store, &hub, &relay_wake, &outbox, &shutdown).await {
+                let channels = Channels {
+                    outbox: &outbox,
+                    cases: &cases,
+                };
+                if serve(
+                    &mut listener,
+                    &store,
+                    &hub,
+                    &relay_wake,
+                    channels,
+                    &shutdown,
+                )
+                .await
+                {
                     return;
                 }
             }
@@ -81,6 +99,28 @@ pub async fn listen(
 /// Most audit entries read in one query.
 const FETCH_BATCH: usize = 2000;
 
+/// The channels other than the measures' audit entries'.
+#[derive(Clone, Copy)]
+struct Channels<'a> {
+    /// Outbox activity: wakes the relay.
+    outbox: &'a str,
+    /// Case-level audit entries.
+    cases: &'a str,
+}
+
+/// Ids announced on a channel: of measures' audit entries, or of cases'.
+enum Announced {
+    Measures(Vec<i64>),
+    Cases(Vec<i64>),
+}
+
+fn ids(payload: &str) -> Vec<i64> {
+    payload
+        .split(',')
+        .filter_map(|id| id.parse().ok())
+        .collect()
+}
+
 /// Forwards notifications; returns `true` on shutdown, `false` when the connection was lost.
 ///
 /// Receiving and reading are separate tasks: while one batch of entries is read, notifications
@@ -91,10 +131,10 @@ async fn serve(
     store: &Store,
     hub: &EventHub,
     relay_wake: &Notify,
-    outbox: &str,
+    channels: Channels<'_>,
     shutdown: &CancellationToken,
 ) -> bool {
-    let (ids_tx, ids_rx) = mpsc::unbounded_channel::<Vec<i64>>();
+    let (ids_tx, ids_rx) = mpsc::unbounded_channel::<Announced>();
     let reader = tokio::spawn(read_entries(store.clone(), hub.clone(), ids_rx));
     let shut_down = loop {
         let notification = tokio::select! {
@@ -102,14 +142,15 @@ async fn serve(
             n = listener.try_recv() => n,
         };
         match notification {
-            Ok(Some(n)) if n.channel() == outbox => relay_wake.notify_one(),
+            Ok(Some(n)) if n.channel() == channels.outbox => relay_wake.notify_one(),
             Ok(Some(n)) => {
-                let ids: Vec<i64> = n
-                    .payload()
-                    .split(',')
-                    .filter_map(|id| id.parse().ok())
-                    .collect();
-                if !ids.is_empty() && ids_tx.send(ids).is_err() {
+                let ids = ids(n.payload());
+                let announced = if n.channel() == channels.cases {
+                    Announced::Cases(ids)
+                } else {
+                    Announced::Measures(ids)
+                };
+                if ids_tx.send(announced).is_err() {
                     break false;
                 }
             }
@@ -128,22 +169,43 @@ async fn serve(
     shut_down
 }
 
-/// Reads announced audit entries in batches and broadcasts them, in id order per batch.
-async fn read_entries(store: Store, hub: EventHub, mut ids_rx: mpsc::UnboundedReceiver<Vec<i64>>) {
+/// Reads announced audit entries in batches and broadcasts them, in id order per batch
+/// (a case's entries after the measures' entries announced with them).
+async fn read_entries(store: Store, hub: EventHub, mut ids_rx: mpsc::UnboundedReceiver<Announced>) {
     while let Some(first) = ids_rx.recv().await {
-        let mut ids = first;
-        while ids.len() < FETCH_BATCH {
-            match ids_rx.try_recv() {
-                Ok(more) => ids.extend(more),
-                Err(_) => break,
+        let (mut ids, mut cases) = (Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(announced) = next.take() {
+            match announced {
+                Announced::Measures(more) => ids.extend(more),
+                Announced::Cases(more) => cases.extend(more),
+            }
+            if ids.len() + cases.len() < FETCH_BATCH {
+                next = ids_rx.try_recv().ok();
             }
         }
         let mut attempt = 0;
         loop {
-            match store.events(&ids).await {
-                Ok(rows) => {
+            let read = async {
+                let rows = if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    store.events(&ids).await?
+                };
+                let case_rows = if cases.is_empty() {
+                    Vec::new()
+                } else {
+                    store.case_events(&cases).await?
+                };
+                Ok::<_, crate::Error>((rows, case_rows))
+            };
+            match read.await {
+                Ok((rows, case_rows)) => {
                     for row in rows {
                         hub.send(Signal::Event(Arc::new(row)));
+                    }
+                    for row in case_rows {
+                        hub.send(Signal::Case(Arc::new(row)));
                     }
                     break;
                 }

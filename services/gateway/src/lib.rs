@@ -23,6 +23,7 @@ macro_rules! all_parsed {
 }
 
 pub mod apply;
+pub mod case;
 pub mod config;
 pub mod court;
 mod error;
@@ -186,6 +187,19 @@ impl Application {
             shutdown.clone(),
         ));
 
+        let keeper_task = tokio::spawn(
+            case::keeper::Keeper {
+                store: store.clone(),
+                clock: clock.clone(),
+                orders: case::instruct::Orders {
+                    instruction_deadline: time::Duration::try_from(config.instruction_deadline())
+                        .unwrap_or(time::Duration::DAY),
+                },
+                relay_wake: relay_wake.clone(),
+                every: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
+            }
+            .run(hub.clone(), shutdown.clone()),
+        );
         let timers_task = tokio::spawn(timers::run(
             store.clone(),
             clock.clone(),
@@ -227,6 +241,7 @@ impl Application {
         let _ = listener_task.await;
         let _ = broker_task.await;
         let _ = timers_task.await;
+        let _ = keeper_task.await;
         let _ = reporting.await;
         if let Some(http) = http_task {
             let _ = http.await;

@@ -358,6 +358,11 @@ fn summarise(kind: &str, data: &[u8]) -> String {
                     Some(pb::instruction::Action::Renewal(r)) => {
                         format!("renewal of measure {}", r.target_measure_id)
                     }
+                    Some(pb::instruction::Action::Reduction(r)) => format!(
+                        "reduction of measure {} to {}",
+                        r.target_measure_id,
+                        yuan(r.amount_fen)
+                    ),
                     None => "instruction without an action".into(),
                 };
                 format!(

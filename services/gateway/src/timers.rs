@@ -1,5 +1,7 @@
 //! What the gateway does because time passed: ending instructions nobody took by their
-//! deadline, closing inquiries whose deadline has come, and warning courts of measures about to
+//! deadline, closing inquiries whose deadline has come, lapsing measures past their expiry
+//! without renewal (on the gateway's own clock, even if the agency's notice is late, so that the
+//! case ledger stops counting them on time), and warning courts of measures about to
 //! expire (保全规定 art. 18: the court must tell the applicant the expiry date, and renewal must be
 //! asked for before it). Time comes from the [`Clock`], so tests can move it; the statements
 //! are in [`crate::store::timers`].
@@ -45,6 +47,13 @@ pub async fn run(
         if let Err(e) = store.close_overdue_inquiries(now, inquiry_closed).await {
             tracing::warn!(error = %e, "closing overdue inquiries failed");
         }
+        match store.lapse_expired(now, lapsed).await {
+            Ok(lapsed) if !lapsed.is_empty() => {
+                tracing::info!(measures = lapsed.len(), "measures lapsed at expiry");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lapsing expired measures failed"),
+        }
         for horizon in &horizons {
             if let Err(e) = store
                 .warn_expiring(now, *horizon, |row| warning(row, now))
@@ -65,6 +74,21 @@ fn inquiry_closed(row: &MeasureRow) -> String {
     format!(
         "deadline passed: {} of {} agencies answered, {} did not",
         row.inquiry_answered, row.inquiry_addressed, row.inquiry_unanswered
+    )
+}
+
+/// What the court reads when its measure lapses at the gateway.
+fn lapsed(row: &MeasureRow) -> String {
+    let date = row
+        .expires_at
+        .map(|e| {
+            e.to_offset(hub_domain::CHINA_STANDARD_TIME)
+                .date()
+                .to_string()
+        })
+        .unwrap_or_default();
+    format!(
+        "lapsed at its expiry on {date} (UTC+08:00) without renewal (查扣冻规定 art. 27); the hub no longer counts it for the case, whether or not the agency has reported it yet"
     )
 }
 

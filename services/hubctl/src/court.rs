@@ -86,6 +86,7 @@ impl Court {
             idempotency_key: key.to_owned(),
             measure_id: measure_id.to_owned(),
             reason: reason.to_owned(),
+            keep_fen: 0,
         };
         let response = self.client.release(request).await;
         self.submitted(key, response)

@@ -176,6 +176,8 @@ mod tests {
             }),
             at: None,
             message: message.into(),
+            case: None,
+            order: None,
         }
     }
 

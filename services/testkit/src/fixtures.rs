@@ -206,6 +206,7 @@ impl Freeze {
                 account_number: self.account,
                 amount_fen: self.amount_fen,
                 period: months(self.months),
+                up_to_open_amount: false,
             })),
         }
     }
@@ -261,6 +262,7 @@ mod tests {
                     account_number: account_number(1),
                     amount_fen: 1_000_000,
                     period: months(12),
+                    up_to_open_amount: false,
                 })),
             }
         );
@@ -280,6 +282,7 @@ mod tests {
                 account_number: String::new(),
                 amount_fen: 500_000,
                 period: months(6),
+                up_to_open_amount: false,
             }))
         );
     }

@@ -2,6 +2,11 @@
 //! naming the court's freeze on the account takes its frozen funds first, then what is available
 //! (the balance not frozen for anyone); a freeze deducted in full ends, and the next waiting
 //! freeze takes effect.
+//!
+//! A deduction also has the effect of a freeze (民诉解释 art. 484): when the hub names a measure
+//! id for the remainder, what the account could not give is frozen under it, and later credits
+//! fill it as they fill a partial freeze ([`Ledger::freeze_remainder`]). Not when the court's own
+//! freeze in the same case stays on the account: that freeze already holds for the debt.
 
 use enforcement_proto::v1 as pb;
 use uuid::Uuid;
@@ -55,7 +60,25 @@ impl Ledger<'_> {
         let available = (account.balance_fen - total_frozen).max(0);
         let from_available = (order.amount_fen - from_freeze).min(available).max(0);
         let deducted = from_freeze + from_available;
-        if deducted == 0 {
+        let case_number = instruction
+            .case
+            .as_ref()
+            .map(|c| c.case_number.as_str())
+            .unwrap_or_default();
+        // The court's freeze in this case that stays on the account after the deduction: it holds
+        // for what the deduction cannot take, so no second freeze is made for it.
+        let own_freeze_stays = live.iter().any(|f| {
+            f.court_code == instruction.court_code
+                && f.case_number == case_number
+                && match &source {
+                    Some(s) if s.measure_id == f.measure_id => s.amount_fen > from_freeze,
+                    _ => true,
+                }
+        });
+        let remainder = order.amount_fen - deducted;
+        let freeze_rest =
+            remainder > 0 && !order.remainder_measure_id.is_empty() && !own_freeze_stays;
+        if deducted == 0 && !freeze_rest {
             return refused(Refusal::new(
                 pb::ReasonCode::InsufficientFunds,
                 "nothing to deduct: no frozen or available funds",
@@ -87,6 +110,13 @@ impl Ledger<'_> {
                 related.extend(self.settle(&account.account_number).await?);
             }
         }
+        if freeze_rest {
+            let balance = account.balance_fen - deducted;
+            related.extend(
+                self.freeze_remainder(instruction, order, remainder, balance)
+                    .await?,
+            );
+        }
         let receiving = order.receiving_account.clone().unwrap_or_default();
         sqlx::query(
             "INSERT INTO deductions (measure_id, account_number, court_code, amount_fen, \
@@ -117,13 +147,22 @@ impl Ledger<'_> {
             self.bank_code,
             &measure_id[..8.min(measure_id.len())]
         );
-        let note = format!(
+        let mut note = format!(
             "{} of {} deducted to {} {}",
             money(deducted),
             money(order.amount_fen),
             receiving.bank_name,
             receiving.account_number
         );
+        if freeze_rest {
+            note.push_str(&format!(
+                "; the remaining {} stays frozen under measure {}",
+                money(remainder),
+                order.remainder_measure_id
+            ));
+        } else if remainder > 0 && own_freeze_stays {
+            note.push_str("; the court's freeze on the account holds for the rest");
+        }
         Ok(Changes {
             outcome: Some(pb::MeasureUpdate {
                 state: state as i32,

@@ -180,6 +180,7 @@ impl FreezeRow {
             at: Some(timestamp(at)),
             cause: cause as i32,
             note,
+            amount_fen: self.amount_fen,
         }
     }
 

@@ -5,7 +5,7 @@
 //!   the balance allows, its period counted from that moment; the positions behind it move up.
 //! - A renewal before expiry moves the expiry by the period (at most the statutory maximum again,
 //!   counted from the current expiry) and keeps the freeze's place; after expiry it is refused.
-//! - Only the ordering court may release or renew its freeze.
+//! - Only the ordering court may release, renew or reduce its freeze.
 
 use enforcement_proto::v1 as pb;
 use hub_domain::StatutoryMaximum;
@@ -20,7 +20,7 @@ use crate::{
 impl Ledger<'_> {
     /// Finds and locks the target of a release or renewal (account first), refusing what this
     /// bank does not hold and what another court ordered. Returns it with its account.
-    async fn target(
+    pub(super) async fn target(
         &mut self,
         instruction: &pb::Instruction,
         target_measure_id: &str,

@@ -14,6 +14,12 @@
 //!   effect on its own and the court is told ([`line`]).
 //! - A deduction takes the court's frozen funds first, then available funds ([`deduction`]).
 //! - A renewal before expiry moves the expiry and keeps the freeze's place ([`line`]).
+//! - A reduction lowers a freeze's amount and unfreezes what it held above it; the freeze keeps
+//!   its place and period ([`reduction`]).
+//! - A deduction of more than the account holds takes what is there and freezes the remainder,
+//!   topped up by later credits like a partial freeze (民诉解释 art. 484, [`deduction`]).
+//! - A court's second freeze in the same case on an account where it already has one in force or
+//!   waiting is refused, never put in line behind its own ([`freeze`]).
 //!
 //! What the bank shares with the land registry and public security is the office around its
 //! ledger ([`crate::office`]: addressing, once-only execution through the journal, the lapse
@@ -37,6 +43,7 @@ pub mod freeze;
 pub mod inquiry;
 pub mod ledger;
 pub mod line;
+pub mod reduction;
 
 use std::path::Path;
 
@@ -76,7 +83,7 @@ impl Trade for Banking {
     const NAME: &'static str = "bank";
     const CODE_FIELD: &'static str = "bank_code";
     const SCOPE: &'static str =
-        "a bank carries out freezes, deductions and inquiries of deposits only";
+        "a bank carries out freezes, deductions, reductions and inquiries of deposits only";
 
     async fn carry_out(
         desk: Desk<'_>,
@@ -92,6 +99,9 @@ impl Trade for Banking {
             ),
             Action::Release(order) => (ledger.release(instruction, order).await?, None, "release"),
             Action::Renewal(order) => (ledger.renew(instruction, order).await?, None, "renewal"),
+            Action::Reduction(order) => {
+                (ledger.reduce(instruction, order).await?, None, "reduction")
+            }
             Action::Deduction(order) => {
                 (ledger.deduct(instruction, order).await?, None, "deduction")
             }

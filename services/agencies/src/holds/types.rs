@@ -243,6 +243,7 @@ impl HoldRow {
             revision: u64::try_from(self.revision).unwrap_or(0),
             state: self.state.to_proto() as i32,
             held_fen: 0,
+            amount_fen: 0,
             waiting_position: u32::try_from(self.waiting_position).unwrap_or(0),
             effective_at: timestamp_opt(self.effective_at),
             expires_at: timestamp_opt(self.expires_at),

@@ -133,6 +133,7 @@ fn freeze(
             account_number: account.into(),
             amount_fen,
             period: months(period),
+            up_to_open_amount: false,
         }),
     )
 }
@@ -156,6 +157,9 @@ fn deduction(
                 account_number: "0200001009014412345".into(),
                 account_name: "北京市朝阳区人民法院".into(),
             }),
+            remainder_measure_id: String::new(),
+            remainder_period: None,
+            up_to_open_amount: false,
         }),
     )
 }
@@ -655,6 +659,7 @@ async fn a_freeze_without_a_subject_a_period_or_an_amount_is_a_document_defect()
             account_number: ACCOUNT.into(),
             amount_fen: 100_000,
             period: None,
+            up_to_open_amount: false,
         }),
     );
     let zero_period = freeze(COURT, ZHANG, ACCOUNT, 100_000, 0);
@@ -994,6 +999,7 @@ async fn the_demo_fixture_opens_its_accounts() {
             account_number: company.account_number.clone(),
             amount_fen: 100_000,
             period: months(6),
+            up_to_open_amount: false,
         }),
     );
     assert_eq!(

@@ -1,5 +1,6 @@
 //! `Release` and `Renew`: follow-up orders on a court's own measure, sent to the same agency
-//! for the same asset, so that they reach it after the measure they act on.
+//! for the same asset, so that they reach it after the measure they act on. A release that keeps
+//! part of a freeze (`keep_fen`) is a reduction (部分解除).
 
 use enforcement_proto::{convert, v1 as pb};
 use hub_domain::{CourtCode, IdempotencyKey, MeasureKind};
@@ -58,6 +59,9 @@ impl CourtService {
             ))
             .into());
         }
+        if let Some(keep) = valid.keep_fen {
+            return self.reduce(order, &target, keep, &valid.reason).await;
+        }
         let action = pb::instruction::Action::Release(pb::Release {
             target_measure_id: target.id.to_string(),
             reason: valid.reason.clone(),
@@ -65,6 +69,48 @@ impl CourtService {
         let measure = self
             .follow_up(order, MeasureKind::Release, &target, action)
             .await?;
+        self.record(measure).await
+    }
+
+    /// A partial release: `target`, a freeze, keeps `keep` fen and the rest is released.
+    async fn reduce(
+        &self,
+        order: Order<'_>,
+        target: &MeasureRow,
+        keep: i64,
+        reason: &str,
+    ) -> Result<pb::SubmitResponse, Error> {
+        if target.kind != MeasureKind::Freeze {
+            return Err(validate::invalid(
+                "keep_fen",
+                format!(
+                    "only a freeze can be partly released; measure {} is a {}",
+                    target.id,
+                    target.kind.label()
+                ),
+            )
+            .into());
+        }
+        if keep >= target.amount() {
+            return Err(validate::invalid(
+                "keep_fen",
+                format!(
+                    "must be less than the {} freeze {} is for",
+                    crate::case::yuan(target.amount()),
+                    target.id
+                ),
+            )
+            .into());
+        }
+        let action = pb::instruction::Action::Reduction(pb::Reduction {
+            target_measure_id: target.id.to_string(),
+            amount_fen: keep,
+            reason: reason.to_string(),
+        });
+        let mut measure = self
+            .follow_up(order, MeasureKind::Reduction, target, action)
+            .await?;
+        measure.requested_fen = keep;
         self.record(measure).await
     }
 
@@ -83,6 +129,14 @@ impl CourtService {
             Target::Retry(earlier) => return Ok(earlier),
         };
         let now = self.clock.now();
+        if let Some(case) = self
+            .store
+            .case(&target.court_code, &target.case_number)
+            .await?
+            && !case.state.takes_measures()
+        {
+            return Err(crate::case::refusal::closed(&case.case_number, case.state).into());
+        }
         if !target.state.is_in_force() {
             return Err(Status::failed_precondition(format!(
                 "measure {} is {}; only a measure in force can be renewed",

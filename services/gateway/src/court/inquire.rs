@@ -41,19 +41,44 @@ impl CourtService {
         &self,
         req: pb::InquireRequest,
     ) -> Result<InquireStream, Error> {
-        let valid = validate::inquire(&req)?;
+        let row = self.start_inquiry(&req).await?;
+        let rx = stream(self.store.clone(), &self.hub, row.id, self.shutdown.clone());
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// Records an inquiry (or finds the original of a repeat): the court's own, or one the hub
+    /// runs for a case-level order. A new inquiry must state its case's enforcement amount and
+    /// the case must be open, as for any measure of the case.
+    pub(super) async fn start_inquiry(
+        &self,
+        req: &pb::InquireRequest,
+    ) -> Result<MeasureRow, Error> {
+        let valid = validate::inquire(req)?;
+        let request = valid.normalised.encode_to_vec();
+        if let Some(earlier) = self
+            .store
+            .earlier(&valid.court, &valid.idempotency_key, &request)
+            .await?
+        {
+            return Ok(earlier);
+        }
+        let amount = valid
+            .normalised
+            .case
+            .as_ref()
+            .map_or(0, |c| c.enforcement_amount_fen);
+        self.check_case_terms(&valid.court, valid.case_number.as_str(), amount)
+            .await?;
         let codes = self.addressed(&valid).await?;
         let inquiry = new_inquiry(&valid, codes, self.clock.now());
-        let row = match self.store.record_inquiry(&inquiry).await? {
+        Ok(match self.store.record_inquiry(&inquiry).await? {
             Recorded::New(row) => {
                 self.relay_wake.notify_one();
                 tracing::info!(measure = %row.id, agencies = inquiry.codes.len(), "inquiry recorded");
                 row
             }
             Recorded::Duplicate(row) => row,
-        };
-        let rx = stream(self.store.clone(), &self.hub, row.id, self.shutdown.clone());
-        Ok(Box::pin(ReceiverStream::new(rx)))
+        })
     }
 
     pub(super) async fn inquiry_answers(
@@ -280,7 +305,7 @@ fn stream(
                     }
                     // Events may have been missed: read the rest from the database.
                     Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => break,
-                    Ok(Signal::Event(_)) => {}
+                    Ok(Signal::Event(_) | Signal::Case(_)) => {}
                     Err(RecvError::Closed) => return,
                 }
             }

@@ -7,10 +7,14 @@
 //! | `Get`, `List`, `ListExpiring` | [`read`] |
 //! | `Watch` | [`watch`] |
 //! | `Inquire`, `ListAnswers` | [`inquire`] |
+//! | `GetCase`, `AmendCase`, `CloseCase` | [`case`] |
+//! | `FreezeDeposits` (a case-level order) | [`case_order`] |
 //!
 //! Each handler returns the gateway's [`Error`]; what the court is told of it is decided once,
 //! in `impl From<Error> for Status`.
 
+mod case;
+mod case_order;
 mod follow_up;
 mod inquire;
 mod read;
@@ -106,18 +110,18 @@ fn submitted(recorded: Recorded) -> pb::SubmitResponse {
 
 /// What every instruction of one measure carries, whatever it orders: the measure, the court,
 /// the case and subject, when it was issued and until when it may be carried out.
-struct Envelope<'a> {
-    measure_id: Uuid,
-    court: &'a CourtCode,
-    case: Option<pb::CaseInfo>,
-    subject: Option<pb::Subject>,
-    issued_at: OffsetDateTime,
-    deadline: OffsetDateTime,
+pub(crate) struct Envelope<'a> {
+    pub(crate) measure_id: Uuid,
+    pub(crate) court: &'a CourtCode,
+    pub(crate) case: Option<pb::CaseInfo>,
+    pub(crate) subject: Option<pb::Subject>,
+    pub(crate) issued_at: OffsetDateTime,
+    pub(crate) deadline: OffsetDateTime,
 }
 
 impl Envelope<'_> {
     /// The instruction `instruction_id` to `agency` carrying `action`.
-    fn instruction(
+    pub(crate) fn instruction(
         &self,
         instruction_id: Uuid,
         agency: pb::AgencyRef,
@@ -209,5 +213,33 @@ impl CourtGateway for CourtService {
         request: Request<pb::RenewRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         answer(self.renew_measure(request.into_inner()).await)
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        answer(self.read_case(request.into_inner()).await)
+    }
+
+    async fn freeze_deposits(
+        &self,
+        request: Request<pb::FreezeDepositsRequest>,
+    ) -> Result<Response<pb::CaseOrder>, Status> {
+        answer(self.place_order(request.into_inner()).await)
+    }
+
+    async fn amend_case(
+        &self,
+        request: Request<pb::AmendCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        answer(self.amend_amount(request.into_inner()).await)
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        answer(self.close_down(request.into_inner()).await)
     }
 }

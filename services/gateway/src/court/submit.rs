@@ -2,9 +2,14 @@
 //!
 //! The request is parsed at the edge ([`validate::submit`]), the agency checked against the
 //! registry (connected, and carrying out this kind of measure), a deduction's freeze checked to
-//! be the court's own on the same account, and the instruction built; the measure, its outbox
-//! row and its first audit entry are then recorded in one transaction before the court hears
-//! anything.
+//! be the court's own on the same account. Then, under the lock on the court's case (opened by
+//! its first measure): a repeat under the same key is answered with the original; the case must
+//! be open and the measure must state the case's enforcement amount; a second measure on an asset
+//! the court already holds in the case is refused; a freeze or deduction is checked against the
+//! case ledger and refused, or granted "up to", if the case has less open than it asks. The
+//! instruction is built for the amount granted, and the measure, its outbox row and its first
+//! audit entry are recorded in the same transaction, so concurrent orders of one case are checked
+//! one after another and can never together exceed its amount.
 
 use enforcement_proto::convert;
 use enforcement_proto::v1 as pb;
@@ -12,10 +17,14 @@ use hub_domain::MeasureKind;
 use prost::Message;
 use uuid::Uuid;
 
-use super::{CourtService, Envelope};
+use super::{CourtService, Envelope, submitted};
 use crate::{
     Error,
-    store::{Addressee, NewMeasure, registry::Known},
+    case::{
+        ledger::{self, Ledger},
+        refusal, yuan,
+    },
+    store::{Addressee, MeasureRow, NewMeasure, Recorded, registry::Known},
     validate::{self, ValidSubmit, invalid},
 };
 
@@ -30,8 +39,47 @@ impl CourtService {
         if let Some(freeze) = valid.deduct_from {
             self.check_deducted_freeze(&valid, freeze).await?;
         }
+        let request = valid.normalised.encode_to_vec();
+        let (mut case, _) = self
+            .store
+            .open_case(
+                &valid.court,
+                valid.case_number.as_str(),
+                valid.enforcement_fen,
+                now,
+            )
+            .await?;
+        if let Some(earlier) = case.earlier(&valid.idempotency_key, &request).await? {
+            return Ok(submitted(Recorded::Duplicate(earlier)));
+        }
+        let row = case.row().clone();
+        if !row.state.takes_measures() {
+            return Err(refusal::closed(&row.case_number, row.state).into());
+        }
+        if row.enforcement_amount_fen != valid.enforcement_fen {
+            return Err(refusal::amount_mismatch(
+                valid.enforcement_fen,
+                row.enforcement_amount_fen,
+            )
+            .into());
+        }
+        let measures = case.measures().await?;
+        if let Some(first) = duplicate_of(&valid, &measures) {
+            return Err(refusal::duplicate(first).into());
+        }
+        let granted = if valid.kind.holds_money() {
+            let ledger = Ledger::of(row.enforcement_amount_fen, &measures);
+            let overlap = ledger::overlap(valid.deduct_from, valid.requested_fen, &measures);
+            ledger::grant(&ledger, valid.requested_fen, overlap, valid.up_to).map_err(|e| {
+                let what = format!("a {} of {}", valid.kind.label(), yuan(valid.requested_fen));
+                refusal::exceeded(&row.case_number, &what, e)
+            })?
+        } else {
+            valid.requested_fen
+        };
         let measure_id = Uuid::now_v7();
         let instruction_id = Uuid::now_v7();
+        let remainder = (valid.kind == MeasureKind::Deduction).then(Uuid::now_v7);
         let deadline = now + self.instruction_deadline;
         let envelope = Envelope {
             measure_id,
@@ -44,27 +92,35 @@ impl CourtService {
         let instruction = envelope.instruction(
             instruction_id,
             convert::agency_ref(&valid.agency),
-            convert::action_of(valid.measure.clone()),
+            convert::action_of(granted_measure(&valid.measure, granted, remainder)),
         );
-        self.record(NewMeasure {
-            id: measure_id,
-            court: valid.court.clone(),
-            idempotency_key: valid.idempotency_key.clone(),
-            request: valid.normalised.encode_to_vec(),
-            case_number: valid.case_number.to_string(),
-            kind: valid.kind,
-            agency: Addressee::Agency(valid.agency.clone()),
-            asset_key: valid.asset_key.clone(),
-            asset_display: valid.asset_display.clone(),
-            target: None,
-            requested_fen: valid.requested_fen,
-            instruction_id,
-            deadline,
-            submitted_at: now,
-            payload: instruction.encode_to_vec(),
-            addressed: 0,
-        })
-        .await
+        let recorded = case
+            .record(&NewMeasure {
+                id: measure_id,
+                court: valid.court.clone(),
+                idempotency_key: valid.idempotency_key.clone(),
+                request,
+                case_number: valid.case_number.to_string(),
+                kind: valid.kind,
+                agency: Addressee::Agency(valid.agency.clone()),
+                asset_key: valid.asset_key.clone(),
+                asset_display: valid.asset_display.clone(),
+                target: valid.deduct_from,
+                requested_fen: granted,
+                instruction_id,
+                deadline,
+                submitted_at: now,
+                payload: instruction.encode_to_vec(),
+                addressed: 0,
+            })
+            .await?;
+        if let Some(remainder) = remainder {
+            case.add_remainder(remainder, measure_id).await?;
+        }
+        case.commit().await?;
+        self.relay_wake.notify_one();
+        tracing::info!(measure = %recorded.id, kind = %recorded.kind, court = %recorded.court_code, agency = %recorded.agency.code(), "measure recorded");
+        Ok(submitted(Recorded::New(recorded)))
     }
 
     /// A court may address only an agency that is connected and carries out the measure.
@@ -106,5 +162,41 @@ impl CourtService {
             )
             .into())
         }
+    }
+}
+
+/// The court's measure of the same kind on the same asset in the case that is in force,
+/// waiting or under way, if any: a second would hold the asset twice for one debt. Only measures
+/// that bind an asset for a period can be duplicates; deductions, which end at once, cannot.
+fn duplicate_of<'a>(valid: &ValidSubmit, measures: &'a [MeasureRow]) -> Option<&'a MeasureRow> {
+    if !valid.kind.has_period() {
+        return None;
+    }
+    measures
+        .iter()
+        .find(|m| m.kind == valid.kind && m.asset_key == valid.asset_key && !m.state.is_final())
+}
+
+/// The measure as the agency is to carry it out: for the amount granted, "up to" settled, and a
+/// deduction naming the id of the freeze of its remainder.
+fn granted_measure(
+    measure: &pb::submit_request::Measure,
+    granted: i64,
+    remainder: Option<Uuid>,
+) -> pb::submit_request::Measure {
+    use pb::submit_request::Measure as M;
+    match measure.clone() {
+        M::Freeze(f) => M::Freeze(pb::Freeze {
+            amount_fen: granted,
+            up_to_open_amount: false,
+            ..f
+        }),
+        M::Deduction(d) => M::Deduction(pb::Deduction {
+            amount_fen: granted,
+            up_to_open_amount: false,
+            remainder_measure_id: remainder.map(|id| id.to_string()).unwrap_or_default(),
+            ..d
+        }),
+        other => other,
     }
 }

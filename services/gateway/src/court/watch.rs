@@ -5,6 +5,11 @@
 //! so nothing between the two is missed, and skips what the client has already seen by
 //! version. When events may have been missed (the listener reconnected, or this stream lagged)
 //! it reads the snapshot again.
+//!
+//! A case watch also carries the case's own events: a snapshot of its ledger and of each of its
+//! orders after the measures', then every case-level audit entry (ledger, excess released, order
+//! progress, amendment). It ends after the entry that reports the case closed, when nothing is
+//! held any more — at once, after the snapshot, for a case closed already.
 
 use std::collections::HashMap;
 
@@ -19,7 +24,7 @@ use super::{CourtService, MAX_PAGE, WatchStream};
 use crate::{
     Error,
     events::Signal,
-    store::{EventRow, MeasureRow},
+    store::{EventRow, MeasureRow, cases::CaseEventRow},
     validate::{self, invalid},
 };
 
@@ -40,6 +45,18 @@ impl WatchTarget {
             WatchTarget::Case(case) => event.case_number == *case,
         }
     }
+
+    fn matches_case(&self, court: &CourtCode, event: &CaseEventRow) -> bool {
+        matches!(self, WatchTarget::Case(case) if event.case_number == *case)
+            && event.court_code == court.as_str()
+    }
+}
+
+/// The case part of a case watch's snapshot: its ledger, then each order; and whether the case
+/// is closed (the stream then ends).
+struct CaseSnapshot {
+    events: Vec<pb::MeasureEvent>,
+    closed: bool,
 }
 
 impl CourtService {
@@ -63,6 +80,7 @@ impl CourtService {
         // Subscribe before reading the snapshot, so nothing between the two is missed.
         let mut signals = self.hub.subscribe();
         let snapshot = self.snapshot(&court, &target).await?;
+        let case_snapshot = self.case_snapshot(&court, &target).await?;
         if let WatchTarget::Measure(id) = target
             && snapshot.is_empty()
         {
@@ -78,6 +96,11 @@ impl CourtService {
             if !send_snapshot(&tx, &mut seen, snapshot).await {
                 return;
             }
+            match send_case_snapshot(&tx, case_snapshot).await {
+                Some(false) => {}
+                Some(true) | None => return,
+            }
+            let mut last_case_event = 0;
             loop {
                 let signal = tokio::select! {
                     () = this.shutdown.cancelled() => return,
@@ -86,11 +109,43 @@ impl CourtService {
                 };
                 let event = match signal {
                     Ok(Signal::Event(event)) => event,
+                    Ok(Signal::Case(event)) => {
+                        if !target.matches_case(&court, &event) || event.id <= last_case_event {
+                            continue;
+                        }
+                        last_case_event = event.id;
+                        let measure = match event.measure_id {
+                            Some(id) => this
+                                .store
+                                .get(id)
+                                .await
+                                .ok()
+                                .flatten()
+                                .map(|m| m.to_proto()),
+                            None => None,
+                        };
+                        if tx.send(Ok(event.to_proto(measure))).await.is_err()
+                            || event.kind == pb::EventKind::CaseClosed as i32
+                        {
+                            return;
+                        }
+                        continue;
+                    }
                     Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
-                        match this.snapshot(&court, &target).await {
-                            Ok(rows) => {
+                        let again = async {
+                            Ok::<_, Error>((
+                                this.snapshot(&court, &target).await?,
+                                this.case_snapshot(&court, &target).await?,
+                            ))
+                        };
+                        match again.await {
+                            Ok((rows, case)) => {
                                 if !send_snapshot(&tx, &mut seen, rows).await {
                                     return;
+                                }
+                                match send_case_snapshot(&tx, case).await {
+                                    Some(false) => {}
+                                    Some(true) | None => return,
                                 }
                             }
                             Err(e) => {
@@ -155,6 +210,64 @@ impl CourtService {
     }
 }
 
+impl CourtService {
+    /// For a case watch: the case's ledger and orders as they stand, if the court has the case.
+    async fn case_snapshot(
+        &self,
+        court: &CourtCode,
+        target: &WatchTarget,
+    ) -> Result<Option<CaseSnapshot>, Error> {
+        let WatchTarget::Case(case_number) = target else {
+            return Ok(None);
+        };
+        let mut case = match self.case_view(court.as_str(), case_number).await {
+            Ok(case) => case,
+            Err(Error::Refused(status)) if status.code() == tonic::Code::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let orders = std::mem::take(&mut case.orders);
+        case.measures.clear();
+        let closed = case.state == pb::CaseState::Closed as i32;
+        let at = case.updated_at;
+        let mut events = vec![pb::MeasureEvent {
+            kind: pb::EventKind::Snapshot as i32,
+            measure: None,
+            at,
+            message: String::new(),
+            case: Some(case.clone()),
+            order: None,
+        }];
+        events.extend(orders.into_iter().map(|order| pb::MeasureEvent {
+            kind: pb::EventKind::Snapshot as i32,
+            measure: None,
+            at: order.updated_at,
+            message: order.message.clone(),
+            case: Some(case.clone()),
+            order: Some(order),
+        }));
+        Ok(Some(CaseSnapshot { events, closed }))
+    }
+}
+
+/// Sends a case watch's case snapshot: `Some(true)` if the case is closed (the stream ends),
+/// `Some(false)` to go on, `None` once the client is gone.
+async fn send_case_snapshot(
+    tx: &mpsc::Sender<Result<pb::MeasureEvent, Status>>,
+    snapshot: Option<CaseSnapshot>,
+) -> Option<bool> {
+    let Some(snapshot) = snapshot else {
+        return Some(false);
+    };
+    for event in snapshot.events {
+        if tx.send(Ok(event)).await.is_err() {
+            return None;
+        }
+    }
+    Some(snapshot.closed)
+}
+
 /// Sends the rows the client has not seen at their version; `false` once the client is gone.
 async fn send_snapshot(
     tx: &mpsc::Sender<Result<pb::MeasureEvent, Status>>,
@@ -172,6 +285,8 @@ async fn send_snapshot(
             at: Some(timestamp(row.updated_at)),
             message: String::new(),
             measure: Some(row.to_proto()),
+            case: None,
+            order: None,
         };
         if tx.send(Ok(event)).await.is_err() {
             return false;

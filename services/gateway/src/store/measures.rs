@@ -70,6 +70,9 @@ pub struct MeasureRow {
     pub inquiry_unanswered: i32,
     /// The smallest expiry-warning horizon (in days) already sent for the current expiry.
     pub warned_within_days: Option<i32>,
+    /// What a freeze is for now, as its bank reports it (ordered, less deductions and
+    /// reductions); `None` until reported: `requested_fen`.
+    pub amount_fen: Option<i64>,
 }
 
 /// Whom a measure is addressed to: one agency, or (an inquiry of several, or of every agency of
@@ -174,7 +177,13 @@ impl MeasureRow {
             inquiry_refused: 0,
             inquiry_unanswered: 0,
             warned_within_days: None,
+            amount_fen: None,
         }
+    }
+
+    /// What the measure is for now: the amount reported by its agency, else the amount ordered.
+    pub fn amount(&self) -> i64 {
+        self.amount_fen.unwrap_or(self.requested_fen)
     }
 
     /// Whether `court` ordered the measure.
@@ -211,6 +220,11 @@ impl MeasureRow {
             expires_at: timestamp_opt(self.expires_at),
             updated_at: Some(timestamp(self.updated_at)),
             version: u64::try_from(self.version).unwrap_or(0),
+            amount_fen: if self.kind == MeasureKind::Freeze {
+                self.amount()
+            } else {
+                0
+            },
             inquiry: (self.kind == MeasureKind::Inquiry).then(|| {
                 let count = |n: i32| u32::try_from(n).unwrap_or(0);
                 pb::InquiryProgress {
@@ -266,12 +280,33 @@ impl Store {
     /// returns the original instead; the same key with another request is
     /// [`Error::KeyReused`].
     pub async fn record(&self, m: &NewMeasure) -> Result<Recorded, Error> {
+        let row = MeasureRow::submitted(m);
+        if self.insert(&self.pool, m, &row).await? {
+            return Ok(Recorded::New(row));
+        }
+        self.earlier(&m.court, &m.idempotency_key, &m.request)
+            .await?
+            .map(Recorded::Duplicate)
+            .ok_or_else(|| Error::Corrupt("a conflicting idempotency key vanished".into()))
+    }
+
+    /// Inserts `m` as `row` (its submitted form), its outbox row and its first audit entry in
+    /// one statement on `executor` (the pool, or a transaction); `false` if the court's key was
+    /// taken already.
+    pub(super) async fn insert<'c, E>(
+        &self,
+        executor: E,
+        m: &NewMeasure,
+        row: &MeasureRow,
+    ) -> Result<bool, Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+    {
         let Addressee::Agency(agency) = &m.agency else {
             return Err(Error::Corrupt(
                 "a measure for several agencies is recorded as an inquiry".into(),
             ));
         };
-        let row = MeasureRow::submitted(m);
         let inserted: Option<(i64,)> = sqlx::query_as(
             "WITH m AS ( \
                  INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
@@ -316,15 +351,9 @@ impl Store {
         .bind(&self.channel)
         // Wakes the relay of every gateway instance (the leader publishes).
         .bind(self.outbox_channel())
-        .fetch_optional(&self.pool)
+        .fetch_optional(executor)
         .await?;
-        if inserted.is_some() {
-            return Ok(Recorded::New(row));
-        }
-        self.earlier(&m.court, &m.idempotency_key, &m.request)
-            .await?
-            .map(Recorded::Duplicate)
-            .ok_or_else(|| Error::Corrupt("a conflicting idempotency key vanished".into()))
+        Ok(inserted.is_some())
     }
 
     /// What `court` recorded under `key` before: `None` if the key is new, the original measure

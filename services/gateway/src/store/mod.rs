@@ -12,7 +12,9 @@
 //! entry's id is announced with `pg_notify` on commit, so that every gateway instance can stream
 //! it to its watchers ([`crate::events`]). The modules below group the statements by who needs
 //! them: [`measures`] (recording and reading), [`outbox`] (the relay), [`reports`] (applying what
-//! agencies report), [`timers`], [`registry`] and [`inquiries`].
+//! agencies report), [`timers`], [`registry`] and [`inquiries`]; the case ledger's tables
+//! (`cases`, `case_events`, `case_orders`, `case_order_accounts`, `remainders`) are [`cases`],
+//! [`orders`], [`remainders`] and [`lapse`].
 //!
 //! Which states and kinds a statement means comes from the domain's own rules
 //! ([`MeasureState::is_undelivered`], [`MeasureKind::has_period`], …): the lists in the SQL are
@@ -40,14 +42,18 @@ macro_rules! measure_columns {
          reason_code, reason_message, agency_revision, version, instruction_id, deadline, \
          submitted_at, effective_at, expires_at, updated_at, inquiry_addressed, \
          inquiry_answered, inquiry_found, inquiry_found_nothing, inquiry_refused, \
-         inquiry_unanswered, warned_within_days"
+         inquiry_unanswered, warned_within_days, amount_fen"
     };
 }
 
+pub mod cases;
 pub mod inquiries;
+pub mod lapse;
 pub mod measures;
+pub mod orders;
 pub mod outbox;
 pub mod registry;
+pub mod remainders;
 pub mod reports;
 pub mod timers;
 
@@ -84,7 +90,11 @@ impl Store {
     pub async fn listen(&self) -> Result<PgListener, sqlx::Error> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener
-            .listen_all([self.channel.as_str(), self.outbox_channel().as_str()])
+            .listen_all([
+                self.channel.as_str(),
+                self.outbox_channel().as_str(),
+                self.case_channel().as_str(),
+            ])
             .await?;
         Ok(listener)
     }
@@ -97,6 +107,11 @@ impl Store {
     /// The channel that wakes every instance's relay when an instruction is recorded.
     pub fn outbox_channel(&self) -> String {
         format!("{}_outbox", self.channel)
+    }
+
+    /// The channel the ids of case-level audit entries (`case_events`) are announced on.
+    pub fn case_channel(&self) -> String {
+        format!("{}_cases", self.channel)
     }
 
     /// Audit entries by id, in id order.
@@ -157,6 +172,8 @@ impl EventRow {
             measure: pb::Measure::decode(self.snapshot.as_slice()).ok(),
             at: Some(enforcement_proto::convert::timestamp(self.at)),
             message: self.message.clone(),
+            case: None,
+            order: None,
         }
     }
 }

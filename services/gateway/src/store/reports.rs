@@ -9,8 +9,8 @@ use super::{MeasureRow, NewEvent, Store, record_events};
 
 /// Measures locked for applying reports; nothing is written until [`ReportBatch::commit`].
 pub struct ReportBatch {
-    tx: Transaction<'static, Postgres>,
-    channel: String,
+    pub(super) tx: Transaction<'static, Postgres>,
+    pub(super) channel: String,
 }
 
 /// What recording one agency's answer to an inquiry found.
@@ -126,6 +126,7 @@ async fn write_back(tx: &mut sqlx::PgConnection, rows: &[&MeasureRow]) -> Result
     let mut updated = Vec::new();
     let mut counters: [Vec<i32>; 6] = Default::default();
     let mut warned = Vec::new();
+    let mut amounts = Vec::new();
     for r in rows {
         ids.push(r.id);
         states.push(r.state.as_str());
@@ -150,6 +151,7 @@ async fn write_back(tx: &mut sqlx::PgConnection, rows: &[&MeasureRow]) -> Result
             column.push(value);
         }
         warned.push(r.warned_within_days);
+        amounts.push(r.amount_fen);
     }
     sqlx::query(
         "UPDATE measures AS m SET state = u.state, held_fen = u.held_fen, \
@@ -160,14 +162,15 @@ async fn write_back(tx: &mut sqlx::PgConnection, rows: &[&MeasureRow]) -> Result
              inquiry_addressed = u.addressed, inquiry_answered = u.answered, \
              inquiry_found = u.found, inquiry_found_nothing = u.found_nothing, \
              inquiry_refused = u.refused, inquiry_unanswered = u.unanswered, \
-             warned_within_days = u.warned \
+             warned_within_days = u.warned, amount_fen = u.amount_fen \
          FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::int4[], \
              $7::text[], $8::int8[], $9::timestamptz[], $10::timestamptz[], $11::int8[], \
              $12::timestamptz[], $13::int4[], $14::int4[], $15::int4[], $16::int4[], \
-             $17::int4[], $18::int4[], $19::int4[]) \
+             $17::int4[], $18::int4[], $19::int4[], $20::int8[]) \
              AS u(id, state, held_fen, waiting_position, registration_number, reason_code, \
              reason_message, agency_revision, effective_at, expires_at, version, updated_at, \
-             addressed, answered, found, found_nothing, refused, unanswered, warned) \
+             addressed, answered, found, found_nothing, refused, unanswered, warned, \
+             amount_fen) \
          WHERE m.id = u.id",
     )
     .bind(&ids)
@@ -189,6 +192,7 @@ async fn write_back(tx: &mut sqlx::PgConnection, rows: &[&MeasureRow]) -> Result
     .bind(&counters[4])
     .bind(&counters[5])
     .bind(&warned)
+    .bind(&amounts)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -23,6 +23,8 @@ pub struct ValidRelease {
     pub target: Uuid,
     /// Why.
     pub reason: String,
+    /// For a partial release: what the freeze keeps, in fen.
+    pub keep_fen: Option<i64>,
 }
 
 impl ValidRelease {
@@ -33,6 +35,7 @@ impl ValidRelease {
             idempotency_key: self.idempotency_key.to_string(),
             measure_id: self.target.to_string(),
             reason: self.reason.clone(),
+            keep_fen: self.keep_fen.unwrap_or(0),
         }
     }
 }
@@ -43,13 +46,28 @@ pub fn release(req: &pb::ReleaseRequest) -> Result<ValidRelease, Status> {
     let (court, idempotency_key) = court_and_key(&mut v, &req.court_code, &req.idempotency_key);
     let target = v.check("measure_id", measure_id(&req.measure_id));
     let reason = v.check("reason", free_text(&req.reason, MAX_REASON));
-    let (court, idempotency_key, target, reason) =
-        v.finish(all_parsed!(court, idempotency_key, target, reason))?;
+    let keep_fen = match req.keep_fen {
+        0 => Some(None),
+        fen => v
+            .check(
+                "keep_fen",
+                hub_domain::Money::positive(fen).map(|m| Some(m.fen())),
+            )
+            .map(|kept| kept.filter(|k| *k > 0)),
+    };
+    let (court, idempotency_key, target, reason, keep_fen) = v.finish(all_parsed!(
+        court,
+        idempotency_key,
+        target,
+        reason,
+        keep_fen
+    ))?;
     Ok(ValidRelease {
         court,
         idempotency_key,
         target,
         reason,
+        keep_fen,
     })
 }
 

@@ -20,6 +20,8 @@ pub(super) struct ValidAction {
     pub requested_fen: i64,
     /// For a deduction: the court's freeze whose funds are taken first.
     pub deduct_from: Option<Uuid>,
+    /// For a freeze or deduction: granted up to the case's open amount rather than refused.
+    pub up_to: bool,
     pub normalised: M,
 }
 
@@ -91,10 +93,12 @@ fn freeze(v: &mut Violations, f: &pb::Freeze, cx: &Context<'_>) -> Option<ValidA
         asset_display: account.masked(),
         requested_fen: amount.fen(),
         deduct_from: None,
+        up_to: f.up_to_open_amount,
         normalised: M::Freeze(pb::Freeze {
             account_number: account.to_string(),
             amount_fen: amount.fen(),
             period: Some(period),
+            up_to_open_amount: f.up_to_open_amount,
         }),
     })
 }
@@ -117,18 +121,40 @@ fn deduction(v: &mut Violations, d: &pb::Deduction, cx: &Context<'_>) -> Option<
         .map(Some)
     };
     let receiving = receiving_account(v, d.receiving_account.as_ref());
-    let (account, amount, from, receiving) = (account?, amount?, from?, receiving?);
+    if !d.remainder_measure_id.trim().is_empty() {
+        v.add(
+            "deduction.remainder_measure_id",
+            "is set by the hub in the instruction; leave it empty",
+        );
+    }
+    let remainder_period = match d.remainder_period.as_ref() {
+        None => Some(None),
+        Some(_) => cx
+            .period(
+                v,
+                "deduction.remainder_period",
+                d.remainder_period.as_ref(),
+                MeasureKind::Freeze,
+            )
+            .map(Some),
+    };
+    let (account, amount, from, receiving, remainder_period) =
+        (account?, amount?, from?, receiving?, remainder_period?);
     Some(ValidAction {
         kind: MeasureKind::Deduction,
         asset: account.to_string(),
         asset_display: account.masked(),
         requested_fen: amount.fen(),
         deduct_from: from,
+        up_to: d.up_to_open_amount,
         normalised: M::Deduction(pb::Deduction {
             account_number: account.to_string(),
             amount_fen: amount.fen(),
             freeze_measure_id: from.map(|id| id.to_string()).unwrap_or_default(),
             receiving_account: Some(receiving),
+            up_to_open_amount: d.up_to_open_amount,
+            remainder_measure_id: String::new(),
+            remainder_period,
         }),
     })
 }
@@ -151,6 +177,7 @@ fn seal_up(v: &mut Violations, s: &pb::SealUp, cx: &Context<'_>) -> Option<Valid
         asset_display: property.clone(),
         requested_fen: 0,
         deduct_from: None,
+        up_to: false,
         normalised: M::SealUp(pb::SealUp {
             property_kind: kind,
             property_id: property,
@@ -202,6 +229,7 @@ fn distraint(v: &mut Violations, d: &pb::Distraint, cx: &Context<'_>) -> Option<
         asset_display: key,
         requested_fen: 0,
         deduct_from: None,
+        up_to: false,
         normalised: M::Distraint(pb::Distraint {
             plate,
             vin,
@@ -286,6 +314,7 @@ fn exit_restriction(
             .unwrap_or_default(),
         requested_fen: 0,
         deduct_from: None,
+        up_to: false,
         normalised: M::ExitRestriction(pb::ExitRestriction {
             person: Some(person),
             role: role as i32,

@@ -7,7 +7,7 @@
 //!
 //! Shared parts (case, subject, agency, period) are here; [`submit`] checks a new measure (one
 //! function per measure kind in [`measures`]), [`inquire`] an inquiry, [`follow_up`] a release
-//! or renewal.
+//! or renewal, [`case`] the requests about a case as a whole.
 
 use std::fmt::Display;
 
@@ -21,6 +21,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use uuid::Uuid;
 
+pub mod case;
 pub mod follow_up;
 pub mod inquire;
 mod measures;

@@ -33,6 +33,10 @@ pub struct ValidSubmit {
     pub requested_fen: i64,
     /// For a deduction: the court's freeze whose funds are taken first.
     pub deduct_from: Option<Uuid>,
+    /// The case's enforcement amount as the request states it, in fen.
+    pub enforcement_fen: i64,
+    /// For a freeze or deduction: granted up to the case's open amount rather than refused.
+    pub up_to: bool,
     /// The measure, normalised.
     pub measure: pb::submit_request::Measure,
     /// The normalised request: its encoding identifies a resubmission.
@@ -102,6 +106,8 @@ pub fn submit(req: &pb::SubmitRequest, now: OffsetDateTime) -> Result<ValidSubmi
         asset_display: action.asset_display,
         requested_fen: action.requested_fen,
         deduct_from: action.deduct_from,
+        enforcement_fen: case.enforcement_amount.fen(),
+        up_to: action.up_to,
         measure: action.normalised,
         normalised,
     })
@@ -113,9 +119,10 @@ fn carriers(kind: MeasureKind) -> &'static str {
         MeasureKind::Freeze | MeasureKind::Deduction => "bank",
         MeasureKind::SealUp => "land registry",
         MeasureKind::Distraint | MeasureKind::ExitRestriction => "public security unit",
-        MeasureKind::Inquiry | MeasureKind::Release | MeasureKind::Renewal => {
-            "the agency concerned"
-        }
+        MeasureKind::Inquiry
+        | MeasureKind::Release
+        | MeasureKind::Renewal
+        | MeasureKind::Reduction => "the agency concerned",
     }
 }
 
@@ -157,6 +164,7 @@ mod tests {
                     months: 12,
                     days: 0,
                 }),
+                up_to_open_amount: false,
             })),
         }
     }
@@ -198,6 +206,7 @@ mod tests {
                 months: 12,
                 days: 1,
             }),
+            up_to_open_amount: false,
         }));
         let status = submit(&req, now()).expect_err("invalid");
         assert_eq!(status.code(), Code::InvalidArgument);

@@ -67,5 +67,8 @@ fn deduction(args: &DeductArgs) -> pb::submit_request::Measure {
             account_number: args.to_account.trim().to_owned(),
             account_name: args.to_account_name.clone(),
         }),
+        remainder_measure_id: String::new(),
+        remainder_period: None,
+        up_to_open_amount: false,
     })
 }

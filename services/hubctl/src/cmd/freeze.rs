@@ -49,5 +49,6 @@ fn freeze(args: &FreezeArgs) -> pb::submit_request::Measure {
         account_number: args.account.account.trim().to_owned(),
         amount_fen: args.account.amount.fen(),
         period: submit::period(args.months, args.days),
+        up_to_open_amount: false,
     })
 }

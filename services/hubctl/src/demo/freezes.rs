@@ -143,6 +143,7 @@ impl Walk {
                         months: FREEZE_MONTHS,
                         days: 0,
                     }),
+                    up_to_open_amount: false,
                 }),
             )
             .await?;

@@ -93,6 +93,8 @@ mod tests {
             }),
             at: Some(ts("2027-10-27T01:00:00Z")),
             message: "freeze ICBC-DJ00000001 expires on 2027-11-03 (UTC+08:00), in 6 days".into(),
+            case: None,
+            order: None,
         };
         assert_eq!(
             line(&event),
@@ -118,6 +120,8 @@ mod tests {
             }),
             at: Some(ts("2026-11-03T06:05:10Z")),
             message: "bank B001 answered: 1 found".into(),
+            case: None,
+            order: None,
         };
         let line = line(&event);
         assert!(line.contains("answer"), "{line}");
@@ -135,6 +139,8 @@ mod tests {
             measure: Some(freeze()),
             at: Some(ts("2026-11-03T06:05:10Z")),
             message: "incoming funds frozen".into(),
+            case: None,
+            order: None,
         };
         assert_eq!(
             line(&event),
