@@ -1007,3 +1007,178 @@ async fn the_demo_fixture_opens_its_accounts() {
         pb::MeasureState::Effective
     );
 }
+
+/// A deduction as the hub sends it: naming the id the freeze of any remainder is to have.
+fn deduction_freezing_the_rest(
+    earlier: &pb::Instruction,
+    account: &str,
+    amount_fen: i64,
+    from: Option<&pb::Instruction>,
+) -> (pb::Instruction, String) {
+    let mut order = deduction(earlier, account, amount_fen, from);
+    let remainder = uuid::Uuid::now_v7().to_string();
+    if let Some(pb::instruction::Action::Deduction(d)) = order.action.as_mut() {
+        d.remainder_measure_id = remainder.clone();
+    }
+    (order, remainder)
+}
+
+/// A reduction of `target` (same court) to `amount_fen`.
+fn reduction(target: &pb::Instruction, amount_fen: i64) -> pb::Instruction {
+    follow_up(
+        target,
+        pb::instruction::Action::Reduction(pb::Reduction {
+            target_measure_id: target.measure_id.clone(),
+            amount_fen,
+            reason: "excess over the enforcement amount".into(),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn the_same_courts_second_freeze_in_the_same_case_is_refused_not_put_in_line() {
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 5_000_000).await;
+    let first = freeze(COURT, ZHANG, ACCOUNT, 1_000_000, 12);
+    app.execute(&first).await;
+
+    // The same court, the same case, the same account: a duplicate that came another way.
+    let again = follow_up(
+        &first,
+        pb::instruction::Action::Freeze(pb::Freeze {
+            account_number: ACCOUNT.into(),
+            amount_fen: 1_000_000,
+            period: months(12),
+            up_to_open_amount: false,
+        }),
+    );
+    let refused = app.execute(&again).await;
+    let other_court = app
+        .execute(&freeze(SECOND_COURT, ZHANG, ACCOUNT, 500_000, 12))
+        .await;
+
+    assert_eq!(reason(outcome(&refused)), pb::ReasonCode::Duplicate);
+    let message = &outcome(&refused).reason.as_ref().expect("a reason").message;
+    assert!(message.contains(&first.measure_id), "{message}");
+    assert_eq!(state(outcome(&other_court)), pb::MeasureState::Waiting);
+    let ledger = app.ledger(ACCOUNT).await;
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    assert!(ledger.iter().all(|f| f.0 != again.measure_id));
+}
+
+#[tokio::test]
+async fn a_reduction_unfreezes_what_is_above_the_new_amount_and_keeps_the_freezes_place() {
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 5_000_000).await;
+    let first = freeze(COURT, ZHANG, ACCOUNT, 3_000_000, 12);
+    app.execute(&first).await;
+    let behind = freeze(SECOND_COURT, ZHANG, ACCOUNT, 500_000, 12);
+    app.execute(&behind).await;
+
+    let response = app.execute(&reduction(&first, 1_000_000)).await;
+
+    assert_eq!(state(outcome(&response)), pb::MeasureState::Effective);
+    let reduced = &response.related[0];
+    assert_eq!(reduced.measure_id, first.measure_id);
+    assert_eq!(
+        (state(reduced), reduced.held_fen, reduced.amount_fen),
+        (pb::MeasureState::Effective, 1_000_000, 1_000_000)
+    );
+    assert!(reduced.note.contains("20,000.00 yuan unfrozen"), "{}", reduced.note);
+    assert_eq!(app.funds(ACCOUNT).await, (5_000_000, 1_000_000));
+    assert_eq!(
+        app.ledger(ACCOUNT).await,
+        [
+            (first.measure_id.clone(), "effective".into(), 1_000_000, 0),
+            (behind.measure_id.clone(), "waiting".into(), 0, 1),
+        ]
+    );
+    // Reducing to as much or more changes nothing; to nothing is a release, not a reduction.
+    let same = app.execute(&reduction(&first, 1_000_000)).await;
+    assert!(same.related.is_empty());
+    let zero = app.execute(&reduction(&first, 0)).await;
+    assert_eq!(reason(outcome(&zero)), pb::ReasonCode::DocumentDefect);
+}
+
+#[tokio::test]
+async fn a_reduced_partial_freeze_takes_incoming_funds_only_up_to_its_new_amount() {
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 500_000).await;
+    let order = freeze(COURT, ZHANG, ACCOUNT, 3_000_000, 12);
+    app.execute(&order).await;
+
+    let response = app.execute(&reduction(&order, 2_000_000)).await;
+    let reduced = &response.related[0];
+    assert_eq!(
+        (state(reduced), reduced.held_fen, reduced.amount_fen),
+        (pb::MeasureState::Partial, 500_000, 2_000_000)
+    );
+    app.credit(ACCOUNT, 3_000_000).await;
+
+    assert_eq!(app.funds(ACCOUNT).await, (3_500_000, 2_000_000));
+    let frozen = app.freezes(ACCOUNT).await;
+    assert_eq!(
+        (frozen[0].state.as_str(), frozen[0].amount_fen),
+        ("effective", 2_000_000)
+    );
+}
+
+#[tokio::test]
+async fn a_deduction_beyond_the_balance_takes_what_is_there_and_freezes_the_rest_for_later_credits()
+{
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 1_000_000).await;
+    let case = freeze(COURT, ZHANG, ACCOUNT, 1, 12);
+    let (order, remainder) = deduction_freezing_the_rest(&case, ACCOUNT, 3_000_000, None);
+
+    let response = app.execute(&order).await;
+
+    let deducted = outcome(&response);
+    assert_eq!(
+        (state(deducted), deducted.held_fen),
+        (pb::MeasureState::Partial, 1_000_000)
+    );
+    assert!(deducted.note.contains(&remainder), "{}", deducted.note);
+    let rest = response
+        .related
+        .iter()
+        .find(|u| u.measure_id == remainder)
+        .expect("the remainder's freeze");
+    assert_eq!(
+        (state(rest), rest.held_fen, rest.amount_fen),
+        (pb::MeasureState::Partial, 0, 2_000_000)
+    );
+    assert!(rest.note.contains("民诉解释 art. 484"), "{}", rest.note);
+    assert_eq!(app.funds(ACCOUNT).await, (0, 0));
+
+    app.credit(ACCOUNT, 2_500_000).await;
+    let filled = app
+        .notified(&remainder, pb::UpdateCause::ToppedUp, 2)
+        .await;
+    assert_eq!(
+        (state(&filled), filled.held_fen),
+        (pb::MeasureState::Effective, 2_000_000)
+    );
+    assert_eq!(app.funds(ACCOUNT).await, (2_500_000, 2_000_000));
+}
+
+#[tokio::test]
+async fn a_deductions_rest_is_not_frozen_twice_when_the_courts_own_freeze_stays_on_the_account() {
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 1_000_000).await;
+    let frozen = freeze(COURT, ZHANG, ACCOUNT, 3_000_000, 12);
+    app.execute(&frozen).await;
+    let (order, remainder) =
+        deduction_freezing_the_rest(&frozen, ACCOUNT, 4_000_000, Some(&frozen));
+
+    let response = app.execute(&order).await;
+
+    assert_eq!(outcome(&response).held_fen, 1_000_000);
+    assert!(response.related.iter().all(|u| u.measure_id != remainder));
+    let freezes = app.freezes(ACCOUNT).await;
+    assert_eq!(freezes.len(), 1);
+    assert_eq!(
+        (freezes[0].state.as_str(), freezes[0].amount_fen, freezes[0].frozen_fen),
+        ("partial", 2_000_000, 0)
+    );
+}
