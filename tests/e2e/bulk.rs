@@ -116,26 +116,36 @@ async fn five_hundred_concurrent_freezes_across_five_banks_all_end_and_reconcile
             .await?;
         }
     }
-    let case = fixtures::case_number(500);
+    // The first freeze on each account is ordered in one case, the second (on 20 accounts per
+    // bank) in another case of the same court, so it waits behind the first; each case's
+    // enforcement amount covers all its freezes.
+    let (first_case, second_case) = (fixtures::case_number(500), fixtures::case_number(501));
     let mut requests = Vec::new();
     for k in 0..500u32 {
         let b = (k % 5) as usize;
         let a = (k / 5) % 80;
         let n = b as u32 * 1000 + a;
         let holder = if k % 25 == 24 { "李四" } else { "张三" };
+        let (case, freezes) = if k < 400 {
+            (&first_case, 400)
+        } else {
+            (&second_case, 100)
+        };
         requests.push(
             Freeze::of(1_000_000)
+                .enforcement(freezes * 1_000_000)
                 .at(banks[b], &fixtures::account_number(n))
                 .held_by(holder, &fixtures::resident_id(n))
                 .by(COURT)
-                .case_number(&case)
+                .case_number(case)
                 .key(&format!("bulk-{k}"))
                 .request(),
         );
     }
     hub.submit_all(requests).await?;
 
-    let measures = all_answered(&hub, &case, 500).await?;
+    let mut measures = all_answered(&hub, &first_case, 400).await?;
+    measures.extend(all_answered(&hub, &second_case, 100).await?);
     let count =
         |state: pb::MeasureState| measures.iter().filter(|m| m.state == state as i32).count();
     let (effective, partial, waiting, rejected) = (
@@ -187,6 +197,7 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
     let requests = (0..N)
         .map(|a| {
             Freeze::of(1_000_000)
+                .enforcement(i64::from(N) * 1_000_000)
                 .at("ICBC", &fixtures::account_number(a))
                 .held_by("张三", &fixtures::resident_id(a))
                 .by(COURT)

@@ -500,6 +500,7 @@ async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted
         .await?;
     }
     // Per account, court A's freeze is accepted before court B's; accounts run concurrently.
+    // Each account's debtor is a case of its own at each court.
     let mut pairs = tokio::task::JoinSet::new();
     for a in 0..ACCOUNTS {
         let mut court = hub.court().await?;
@@ -507,14 +508,14 @@ async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted
             let n = 100 + a;
             let mut ids = Vec::new();
             for (court_code, case) in [
-                (COURT, "（2024）京0105执7号"),
-                (SECOND_COURT, "（2024）粤03执7号"),
+                (COURT, format!("（2024）京0105执{n}号")),
+                (SECOND_COURT, format!("（2024）粤03执{n}号")),
             ] {
                 let request = Freeze::of(1_000_000)
                     .at("ICBC", &fixtures::account_number(n))
                     .held_by("张三", &fixtures::resident_id(n))
                     .by(court_code)
-                    .case_number(case)
+                    .case_number(&case)
                     .key(&format!("order-{n}"))
                     .request();
                 let measure = court

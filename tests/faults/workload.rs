@@ -182,12 +182,23 @@ async fn drain(setup: &mut JoinSet<Result<(), tonic::Status>>, keep: usize) -> a
     Ok(())
 }
 
-fn freeze(court: &str, key: &str, id: &str, bank: &str, account: &str) -> pb::SubmitRequest {
-    let case = if court == FIRST_COURT {
-        fixtures::case_number(7)
+/// The case an asset's order is made in: each asset's debtor is a case of its own at each
+/// court, so every order fits its case's enforcement amount.
+fn case_of(court: &str, serial: u32) -> String {
+    if court == FIRST_COURT {
+        fixtures::case_number(serial)
     } else {
-        "（2024）粤03执7号".to_string()
-    };
+        format!("（2024）粤03执{serial}号")
+    }
+}
+
+fn freeze(court: &str, key: &str, id: &str, bank: &str, account: &str) -> pb::SubmitRequest {
+    let serial = account
+        .get(account.len().saturating_sub(6)..)
+        .and_then(|tail| tail.parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    let case = case_of(court, serial);
     Freeze::of(1_000_000)
         .at(bank, account)
         .held_by("张三", id)
@@ -198,11 +209,13 @@ fn freeze(court: &str, key: &str, id: &str, bank: &str, account: &str) -> pb::Su
 }
 
 fn seal_up(court: &str, key: &str, id: &str, property: &str) -> pb::SubmitRequest {
-    let case = if court == FIRST_COURT {
-        fixtures::case_number(7)
-    } else {
-        "（2024）粤03执7号".to_string()
-    };
+    let serial = property
+        .rsplit('-')
+        .next()
+        .and_then(|tail| tail.parse::<u32>().ok())
+        .unwrap_or(0)
+        + 100_000;
+    let case = case_of(court, serial);
     fixtures::order(
         court,
         key,

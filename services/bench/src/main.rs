@@ -265,6 +265,9 @@ async fn end_to_end_throughput(args: &Args) -> anyhow::Result<(f64, TestHub, u32
     ))
 }
 
+/// Cases the latency run spreads its freezes over, each with a watch stream.
+const LATENCY_CASES: u32 = 16;
+
 /// (c): submits at `rate` per second for `seconds`, each on a fresh account, and times each
 /// from its Submit to the EFFECTIVE event on the court's watch stream of the case.
 async fn latency_at(
@@ -278,37 +281,51 @@ async fn latency_at(
         .collect();
     let count = ((rate * f64::from(seconds)) as u32).clamp(1, 20_000);
     open_accounts(hub, &codes, first_account..first_account + count).await?;
-    let case = fixtures::case_number(2);
-    let mut watch = hub
-        .court()
-        .await?
-        .watch(pb::WatchRequest {
-            court_code: "京0105".into(),
-            target: Some(pb::watch_request::Target::CaseNumber(case.clone())),
-        })
-        .await?
-        .into_inner();
+    // Each freeze is in one of a few cases, each followed on its own case watch: a case's
+    // freezes are checked one after another against its ledger, and no real case takes
+    // thousands of freezes, so one case for all would time the case's lock, not the hub.
+    let cases: Vec<String> = (0..LATENCY_CASES)
+        .map(|c| fixtures::case_number(2 + c))
+        .collect();
     let effective_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let watching = {
+    let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut watchers = tokio::task::JoinSet::new();
+    for case in &cases {
+        let mut watch = hub
+            .court()
+            .await?
+            .watch(pb::WatchRequest {
+                court_code: "京0105".into(),
+                target: Some(pb::watch_request::Target::CaseNumber(case.clone())),
+            })
+            .await?
+            .into_inner();
         let effective_at = effective_at.clone();
-        tokio::spawn(async move {
-            let mut seen = 0;
-            while seen < count {
+        let seen = seen.clone();
+        watchers.spawn(async move {
+            while seen.load(std::sync::atomic::Ordering::SeqCst) < count {
                 let Some(event) = watch.message().await? else {
                     break;
                 };
                 if let Some(m) = event.measure
                     && m.state == pb::MeasureState::Effective as i32
+                    && m.kind == pb::MeasureKind::Freeze as i32
                 {
                     effective_at
                         .lock()
                         .await
                         .insert(m.measure_id, Instant::now());
-                    seen += 1;
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             Ok::<_, anyhow::Error>(())
-        })
+        });
+    }
+    let watching = async move {
+        while let Some(done) = watchers.join_next().await {
+            done??;
+        }
+        Ok::<_, anyhow::Error>(())
     };
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let mut ticker = tokio::time::interval(interval);
@@ -318,7 +335,12 @@ async fn latency_at(
     for i in 0..count {
         ticker.tick().await;
         let mut court = client.clone();
-        let request = freeze_request_in(&codes, first_account + i, "lat", &case);
+        let case = &cases[i as usize % cases.len()];
+        let mut request = freeze_request_in(&codes, first_account + i, "lat", case);
+        if let Some(c) = request.case.as_mut() {
+            // Every freeze of the case fits within its enforcement amount.
+            c.enforcement_amount_fen = i64::from(count) * 1_000_000;
+        }
         sent.spawn(async move {
             let start = Instant::now();
             let measure = court.submit(request).await?.into_inner().measure;
@@ -332,7 +354,7 @@ async fn latency_at(
     }
     tokio::time::timeout(Duration::from_secs(120), watching)
         .await
-        .context("latency run did not finish")???;
+        .context("latency run did not finish")??;
     let ends = effective_at.lock().await;
     let mut samples: Vec<f64> = starts
         .iter()
@@ -371,8 +393,10 @@ fn hub_bank_count(hub: &TestHub) -> u32 {
         .count() as u32
 }
 
+/// A freeze in a case of its own: courts freeze for many cases at once, each within its own
+/// enforcement amount.
 fn freeze_request(codes: &[String], k: u32, prefix: &str) -> pb::SubmitRequest {
-    freeze_request_in(codes, k, prefix, &fixtures::case_number(1))
+    freeze_request_in(codes, k, prefix, &fixtures::case_number(1_000 + k))
 }
 
 fn freeze_request_in(codes: &[String], k: u32, prefix: &str, case: &str) -> pb::SubmitRequest {

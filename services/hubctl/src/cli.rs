@@ -14,7 +14,7 @@ use hub_domain::{CourtCode, Money};
 
 use crate::{
     cmd::{
-        answers::AnswersArgs, bank::BankCommand, deduct::DeductArgs, distrain::DistrainArgs,
+        answers::AnswersArgs, bank::BankCommand, case::CaseCommand, deduct::DeductArgs, distrain::DistrainArgs,
         dlq::DlqCommand, expiring::ExpiringArgs, freeze::FreezeArgs, health::HealthArgs,
         inquire::InquireArgs, list::ListArgs, release::ReleaseArgs, renew::RenewArgs,
         restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
@@ -71,7 +71,7 @@ Exit codes:
   1  unexpected failure (internal error at the hub or bank, unreadable answer)
   2  invalid input: refused by hubctl or by the hub, each offending field listed
   3  refused by a rule: no such measure, idempotency key reused, measure not in force, no
-     such dead letter
+     such dead letter, the case's enforcement amount exceeded, a duplicate, the case closed
   4  the hub or bank cannot be reached or is unavailable
   5  the measure ended rejected, failed or expired (--wait, inquire), or a demo step came out
      wrong
@@ -106,6 +106,11 @@ pub enum Command {
     Renew(RenewArgs),
     /// Shows one measure as it stands now.
     Status(StatusArgs),
+    /// A case as a whole: its ledger against the enforcement amount (show), amending that
+    /// amount (amend), closing the case (close), and one order to freeze up to an amount of the
+    /// debtor's deposits over many banks (freeze).
+    #[command(subcommand)]
+    Case(CaseCommand),
     /// Lists the court's measures in one case, oldest first.
     List(ListArgs),
     /// Prints every change of one measure, or of every measure in a case, until Ctrl-C.

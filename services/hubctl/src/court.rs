@@ -81,12 +81,23 @@ impl Court {
         measure_id: &str,
         reason: &str,
     ) -> Result<Submitted, Failure> {
+        self.release_keeping(key, measure_id, reason, 0).await
+    }
+
+    /// Orders the release of `measure_id`, or with `keep_fen` its reduction to that amount.
+    pub async fn release_keeping(
+        &mut self,
+        key: &str,
+        measure_id: &str,
+        reason: &str,
+        keep_fen: i64,
+    ) -> Result<Submitted, Failure> {
         let request = pb::ReleaseRequest {
             court_code: self.code.to_string(),
             idempotency_key: key.to_owned(),
             measure_id: measure_id.to_owned(),
             reason: reason.to_owned(),
-            keep_fen: 0,
+            keep_fen,
         };
         let response = self.client.release(request).await;
         self.submitted(key, response)
@@ -218,6 +229,54 @@ impl Court {
                 return Ok(measures);
             }
             page_token = page.next_page_token;
+        }
+    }
+
+    /// The court's case as a whole: its ledger, measures and orders.
+    pub async fn case(&mut self, case_number: &str) -> Result<pb::Case, Failure> {
+        let request = pb::GetCaseRequest {
+            court_code: self.code.to_string(),
+            case_number: case_number.to_owned(),
+        };
+        match self.client.get_case(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Amends the enforcement amount of the court's case.
+    pub async fn amend_case(
+        &mut self,
+        mut request: pb::AmendCaseRequest,
+    ) -> Result<pb::Case, Failure> {
+        request.court_code = self.code.to_string();
+        match self.client.amend_case(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Closes the court's case: every measure still in force is released.
+    pub async fn close_case(
+        &mut self,
+        mut request: pb::CloseCaseRequest,
+    ) -> Result<pb::Case, Failure> {
+        request.court_code = self.code.to_string();
+        match self.client.close_case(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Places a case-level order: freeze up to an amount of the debtor's deposits.
+    pub async fn freeze_deposits(
+        &mut self,
+        mut request: pb::FreezeDepositsRequest,
+    ) -> Result<pb::CaseOrder, Failure> {
+        request.court_code = self.code.to_string();
+        match self.client.freeze_deposits(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
         }
     }
 

@@ -177,7 +177,10 @@ impl Failure {
                 message: if message.is_empty() {
                     format!("{server} refused the request ({})", status.code())
                 } else {
-                    message
+                    match hint(&status) {
+                        Some(hint) => format!("{message}\n  hint: {hint}"),
+                        None => message,
+                    }
                 },
             },
             Code::Unavailable if is_transport_failure(&status) => Self::Unreachable {
@@ -223,6 +226,28 @@ impl Failure {
             Self::Interrupted(_) => exit::INTERRUPTED,
             Self::Unexpected(_) => exit::UNEXPECTED,
         }
+    }
+}
+
+/// What to do about a refusal of the case ledger, from the `ErrorInfo` the hub attaches.
+fn hint(status: &Status) -> Option<String> {
+    let details = status.get_error_details();
+    let info = details.error_info()?;
+    let case = info
+        .metadata
+        .get("case_number")
+        .map_or("<CASE_NO>", String::as_str);
+    match info.reason.as_str() {
+        "CASE_AMOUNT_EXCEEDED" => Some(format!(
+            "`hubctl case show --case {case}` shows what is frozen, pending and deducted; --up-to asks for only what is open, `hubctl case amend` changes the enforcement amount"
+        )),
+        "DUPLICATE_MEASURE" => info.metadata.get("measure_id").map(|id| {
+            format!("follow the first with `hubctl status {id}`, or release it before ordering anew")
+        }),
+        "CASE_CLOSED" => Some(format!(
+            "case {case} takes no new measures; `hubctl case show --case {case}` shows how it ended"
+        )),
+        _ => None,
     }
 }
 
@@ -323,6 +348,30 @@ mod tests {
             assert_eq!(failure.exit_code(), exit::REFUSED);
             assert_eq!(failure.to_string(), message);
         }
+    }
+
+    #[test]
+    fn a_refusal_of_the_case_ledger_says_what_to_do() {
+        let status = Status::with_error_details(
+            Code::FailedPrecondition,
+            "a freeze of 10,000.00 would take case （2024）京0105执1号 past its enforcement amount",
+            tonic_types::ErrorDetails::with_error_info(
+                "CASE_AMOUNT_EXCEEDED",
+                "enforcement.v1",
+                std::collections::HashMap::from([
+                    ("case_number".to_string(), "（2024）京0105执1号".to_string()),
+                    ("open_fen".to_string(), "0".to_string()),
+                ]),
+            ),
+        );
+        let failure = Failure::from_status(status, &hub());
+        assert_eq!(failure.exit_code(), exit::REFUSED);
+        let text = failure.to_string();
+        assert!(
+            text.contains("hint: `hubctl case show --case （2024）京0105执1号`"),
+            "{text}"
+        );
+        assert!(text.contains("--up-to"), "{text}");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!
 //! This module holds the words everything is written with: amounts, times, the names of wire
 //! values, short ids. What is made of them is in one module per thing shown: [`measure`]
-//! (a measure, its summary, tables of measures), [`event`] (the watch stream), [`inquiry`] (an
-//! inquiry's answers), [`dlq`] (dead letters), [`bank`] (a reference bank's accounts and
+//! (a measure, its summary, tables of measures), [`event`] (the watch stream), [`case`] (a case's
+//! ledger and orders), [`inquiry`] (an inquiry's answers), [`dlq`] (dead letters), [`bank`] (a reference bank's accounts and
 //! freezes); [`layout`] lines text up in columns.
 
 use enforcement_proto::{convert, v1 as pb};
@@ -16,6 +16,7 @@ use time::{OffsetDateTime, macros::format_description};
 pub use hub_domain::CHINA_STANDARD_TIME;
 
 pub mod bank;
+pub mod case;
 pub mod dlq;
 pub mod event;
 pub mod inquiry;

@@ -51,6 +51,59 @@ pub fn measure(m: &pb::Measure) -> Value {
         "updated_at": time(m.updated_at.as_ref()),
         "version": m.version,
         "inquiry": m.inquiry.as_ref().map(inquiry_progress),
+        "amount_fen": m.amount_fen,
+    })
+}
+
+/// A case: its ledger, and (from `hubctl case show`) its measures and orders.
+pub fn case(c: &pb::Case) -> Value {
+    json!({
+        "court_code": c.court_code,
+        "case_number": c.case_number,
+        "state": format::case::case_state(c.state),
+        "enforcement_amount_fen": c.enforcement_amount_fen,
+        "frozen_fen": c.frozen_fen,
+        "pending_fen": c.pending_fen,
+        "deducted_fen": c.deducted_fen,
+        "open_fen": c.open_fen,
+        "excess_fen": c.excess_fen,
+        "live_measures": c.live_measures,
+        "close_reason": text_or_null(&c.close_reason),
+        "version": c.version,
+        "opened_at": time(c.opened_at.as_ref()),
+        "updated_at": time(c.updated_at.as_ref()),
+        "measures": c.measures.iter().map(measure).collect::<Vec<_>>(),
+        "orders": c.orders.iter().map(case_order).collect::<Vec<_>>(),
+    })
+}
+
+/// A case-level order and its freezes.
+pub fn case_order(o: &pb::CaseOrder) -> Value {
+    json!({
+        "order_id": o.order_id,
+        "court_code": o.court_code,
+        "case_number": o.case_number,
+        "state": format::case::order_state(o.state),
+        "amount_fen": o.amount_fen,
+        "frozen_fen": o.frozen_fen,
+        "pending_fen": o.pending_fen,
+        "inquiry_measure_id": text_or_null(&o.inquiry_measure_id),
+        "accounts_left": o.accounts_left,
+        "message": text_or_null(&o.message),
+        "created_at": time(o.created_at.as_ref()),
+        "updated_at": time(o.updated_at.as_ref()),
+        "parts": o.parts.iter().map(|p| json!({
+            "agency": p.agency.as_ref().map(|a| json!({
+                "kind": format::agency_kind(a.kind),
+                "code": a.code,
+            })),
+            "account": text_or_null(&p.account),
+            "available_fen": p.available_fen,
+            "measure_id": text_or_null(&p.measure_id),
+            "state": format::state(p.state),
+            "amount_fen": p.amount_fen,
+            "held_fen": p.held_fen,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -159,6 +212,8 @@ pub fn event(e: &pb::MeasureEvent) -> Value {
         "at": time(e.at.as_ref()),
         "message": e.message,
         "measure": e.measure.as_ref().map(measure),
+        "case": e.case.as_ref().map(case),
+        "order": e.order.as_ref().map(case_order),
     });
     if e.kind == pb::EventKind::ExpiryWarning as i32
         && let (Some(expires), Some(at)) = (

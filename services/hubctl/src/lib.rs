@@ -1,7 +1,8 @@
 //! `hubctl`, the command-line client of the enforcement hub.
 //!
 //! Courts use it to ask banks, land registries and public security what a debtor holds
-//! (`inquire`, `answers`), to order freezes and deductions at banks, seal-ups at land registries,
+//! (`inquire`, `answers`), to see and steer a case as a whole (`case show|amend|close|freeze`),
+//! to order freezes and deductions at banks, seal-ups at land registries,
 //! vehicle distraints and exit restrictions through public security, to release and renew them
 //! before they lapse (`expiring`), and to follow every measure to its end; operators use its
 //! `dlq` commands to list, inspect, replay and discard the messages the hub could not process,
@@ -66,6 +67,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Release(args) => cmd::release::run(context, args).await,
         Command::Renew(args) => cmd::renew::run(context, args).await,
         Command::Status(args) => cmd::status::run(context, args).await,
+        Command::Case(command) => cmd::case::run(context, command).await,
         Command::List(args) => cmd::list::run(context, args).await,
         Command::Watch(args) => cmd::watch::run(context, args).await,
         Command::Bank(command) => cmd::bank::run(context, command).await,

@@ -117,6 +117,34 @@ impl TestHub {
         self.submit(freeze.request()).await
     }
 
+    /// A case as its court sees it (`GetCase`).
+    pub async fn case(&self, court: &str, case_number: &str) -> anyhow::Result<pb::Case> {
+        Ok(self
+            .court()
+            .await?
+            .get_case(pb::GetCaseRequest {
+                court_code: court.into(),
+                case_number: case_number.into(),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// What every bank of `banks` holds frozen for `case_number`, in all.
+    pub async fn frozen_for_case(&self, banks: &[&str], case_number: &str) -> anyhow::Result<i64> {
+        let mut total = 0;
+        for bank in banks {
+            total += self
+                .ledger(bank)
+                .await?
+                .iter()
+                .filter(|f| f.case_number == case_number)
+                .map(|f| f.frozen_fen)
+                .sum::<i64>();
+        }
+        Ok(total)
+    }
+
     /// One measure, as its court sees it.
     pub async fn measure(&self, court: &str, measure_id: &str) -> anyhow::Result<pb::Measure> {
         Ok(self

@@ -115,7 +115,7 @@ pub fn months(months: u32) -> Option<pb::Period> {
 /// `Freeze::of(1_000_000).at("ICBC", &account).held_by("张三", &id).case(1).key("freeze-1")`.
 ///
 /// Unless told otherwise it is ordered by court 京0105 in its case 1, for 12 months; the case's
-/// enforcement amount is the freeze amount. The account, the holder and the key have no
+/// enforcement amount is the freeze amount (`.enforcement(…)` states another). The account, the holder and the key have no
 /// default: a freeze without them is refused, as a court's would be.
 #[derive(Clone, Debug)]
 pub struct Freeze {
@@ -135,6 +135,10 @@ pub struct Freeze {
     key: String,
     /// How long the freeze lasts, in months.
     months: u32,
+    /// The case's enforcement amount, if not the freeze amount.
+    enforcement_fen: Option<i64>,
+    /// Granted up to the case's open amount rather than refused.
+    up_to: bool,
 }
 
 impl Freeze {
@@ -149,7 +153,21 @@ impl Freeze {
             case_number: case_number(1),
             key: String::new(),
             months: 12,
+            enforcement_fen: None,
+            up_to: false,
         }
+    }
+
+    /// In a case whose enforcement amount is `amount_fen`.
+    pub fn enforcement(mut self, amount_fen: i64) -> Self {
+        self.enforcement_fen = Some(amount_fen);
+        self
+    }
+
+    /// "Up to": granted what the case has open if that is less.
+    pub fn up_to(mut self) -> Self {
+        self.up_to = true;
+        self
     }
 
     /// On `account` at bank `bank`.
@@ -199,14 +217,17 @@ impl Freeze {
         pb::SubmitRequest {
             court_code: self.court,
             idempotency_key: self.key,
-            case: Some(case(&self.case_number, self.amount_fen)),
+            case: Some(case(
+                &self.case_number,
+                self.enforcement_fen.unwrap_or(self.amount_fen),
+            )),
             subject: self.holder,
             agency: Some(bank(&self.bank)),
             measure: Some(pb::submit_request::Measure::Freeze(pb::Freeze {
                 account_number: self.account,
                 amount_fen: self.amount_fen,
                 period: months(self.months),
-                up_to_open_amount: false,
+                up_to_open_amount: self.up_to,
             })),
         }
     }

@@ -37,6 +37,7 @@ pub fn exceeded(case: &str, what: &str, e: Exceeded) -> Status {
         ),
         "CASE_AMOUNT_EXCEEDED",
         &[
+            ("case_number", case.to_string()),
             ("open_fen", e.open.to_string()),
             ("secured_fen", e.secured.to_string()),
             ("enforcement_amount_fen", e.enforcement.to_string()),
@@ -88,7 +89,10 @@ pub fn closed(case: &str, state: CaseState) -> Status {
         Code::FailedPrecondition,
         format!("case {case} is {state}: it takes no new measures"),
         "CASE_CLOSED",
-        &[("state", state.as_str().to_string())],
+        &[
+            ("case_number", case.to_string()),
+            ("state", state.as_str().to_string()),
+        ],
     )
 }
 

@@ -38,6 +38,11 @@ pub struct DeductArgs {
     #[arg(long, value_name = "NAME")]
     pub to_account_name: String,
 
+    /// Deduct only what the case still has open if that is less than --amount, rather than be
+    /// refused.
+    #[arg(long)]
+    pub up_to: bool,
+
     #[command(flatten)]
     pub submit: SubmitOptions,
 }
@@ -69,6 +74,6 @@ fn deduction(args: &DeductArgs) -> pb::submit_request::Measure {
         }),
         remainder_measure_id: String::new(),
         remainder_period: None,
-        up_to_open_amount: false,
+        up_to_open_amount: args.up_to,
     })
 }

@@ -28,6 +28,11 @@ pub struct FreezeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub days: u32,
 
+    /// Freeze only what the case still has open if that is less than --amount, rather than be
+    /// refused.
+    #[arg(long)]
+    pub up_to: bool,
+
     #[command(flatten)]
     pub submit: SubmitOptions,
 }
@@ -49,6 +54,6 @@ fn freeze(args: &FreezeArgs) -> pb::submit_request::Measure {
         account_number: args.account.account.trim().to_owned(),
         amount_fen: args.account.amount.fen(),
         period: submit::period(args.months, args.days),
-        up_to_open_amount: false,
+        up_to_open_amount: args.up_to,
     })
 }

@@ -4,6 +4,8 @@
 
 pub mod answers;
 pub mod bank;
+pub mod case;
+pub mod case_freeze;
 pub mod deduct;
 pub mod distrain;
 pub mod dlq;

@@ -16,6 +16,9 @@ pub fn line(e: &pb::MeasureEvent) -> String {
     {
         return warning;
     }
+    if e.measure.is_none() && (e.case.is_some() || e.order.is_some()) {
+        return super::case::event_line(e);
+    }
     let mut line = format!(
         "{}  {:<15}",
         timestamp(e.at.as_ref()),
@@ -29,6 +32,9 @@ pub fn line(e: &pb::MeasureEvent) -> String {
                 words(&kind(m.kind)),
                 state(m.state)
             ));
+            if let Some(c) = e.case.as_ref() {
+                line.push_str(&format!("  case open {}", money(c.open_fen)));
+            }
             if m.requested_fen > 0 {
                 line.push_str(&format!(
                     "  held {} of {}",
