@@ -17,7 +17,7 @@ const COURT: &str = "京0105";
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Runs hubctl against `hub`'s gateway with `args`.
-async fn hubctl(hub: &TestHub, args: &[&str]) -> anyhow::Result<Output> {
+pub(crate) async fn hubctl(hub: &TestHub, args: &[&str]) -> anyhow::Result<Output> {
     hubctl_at(&format!("http://{}", hub.gateway_addr()), args).await
 }
 
@@ -37,7 +37,7 @@ async fn hubctl_at(gateway: &str, args: &[&str]) -> anyhow::Result<Output> {
 }
 
 /// Stdout and stderr, for assertion messages.
-fn shown(output: &Output) -> String {
+pub(crate) fn shown(output: &Output) -> String {
     format!(
         "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         output.status,

@@ -4,6 +4,7 @@
 mod adapter;
 mod bad_input;
 mod bulk;
+mod case;
 mod compose;
 mod expiry;
 mod freeze;
