@@ -242,7 +242,10 @@ async fn one_order_secures_exactly_60000_across_three_banks_and_the_ledgers_neve
         .iter()
         .map(|p| {
             (
-                p.agency.as_ref().map(|a| a.code.clone()).unwrap_or_default(),
+                p.agency
+                    .as_ref()
+                    .map(|a| a.code.clone())
+                    .unwrap_or_default(),
                 p.amount_fen,
                 p.held_fen,
             )
@@ -402,8 +405,8 @@ async fn an_order_meeting_a_partial_freeze_trims_it_and_secures_the_rest_elsewhe
         .map(|e| e.message.as_str())
         .collect();
     assert!(
-        said.iter()
-            .any(|m| m.contains("ICBC 6222****0720 held 5,000.00 of 60,000.00: trimmed to what it holds")),
+        said.iter().any(|m| m
+            .contains("ICBC 6222****0720 held 5,000.00 of 60,000.00: trimmed to what it holds")),
         "{said:#?}"
     );
     assert!(
@@ -420,7 +423,10 @@ async fn an_order_meeting_a_partial_freeze_trims_it_and_secures_the_rest_elsewhe
         .iter()
         .map(|p| {
             (
-                p.agency.as_ref().map(|a| a.code.clone()).unwrap_or_default(),
+                p.agency
+                    .as_ref()
+                    .map(|a| a.code.clone())
+                    .unwrap_or_default(),
                 p.amount_fen,
                 p.held_fen,
             )
@@ -515,10 +521,14 @@ async fn a_deduction_of_30000_on_10000_takes_10000_and_holds_a_freeze_of_20000_t
     assert_eq!(filled.held_fen, 2_000_000);
     let a = hub.account("ICBC", &account).await?;
     assert_eq!((a.balance_fen, a.frozen_fen), (2_500_000, 2_000_000));
-    let ledger = hub_testkit::eventually("the ledger to count it", Duration::from_secs(10), || async {
-        let ledger = hub.case(COURT, &case).await?;
-        Ok((ledger.frozen_fen == 2_000_000).then_some(ledger))
-    })
+    let ledger = hub_testkit::eventually(
+        "the ledger to count it",
+        Duration::from_secs(10),
+        || async {
+            let ledger = hub.case(COURT, &case).await?;
+            Ok((ledger.frozen_fen == 2_000_000).then_some(ledger))
+        },
+    )
     .await?;
     assert_eq!((ledger.deducted_fen, ledger.pending_fen), (1_000_000, 0));
     hub.shutdown().await
@@ -561,10 +571,7 @@ async fn the_same_courts_second_freeze_on_the_same_account_in_the_same_case_is_r
     let details = again.get_error_details();
     let info = details.error_info().expect("error info");
     assert_eq!(info.reason, "DUPLICATE_MEASURE");
-    assert_eq!(
-        info.metadata.get("measure_id"),
-        Some(&first.measure_id)
-    );
+    assert_eq!(info.metadata.get("measure_id"), Some(&first.measure_id));
     let ledger = hub.ledger("ICBC").await?;
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].measure_id, first.measure_id);
@@ -634,10 +641,22 @@ async fn an_amendment_down_releases_the_excess_latest_freeze_first_and_tells_the
             .case_number(&case)
             .key(&format!("amend-{n}"))
     };
-    hub.open_account("ICBC", &fixtures::account_number(760), HOLDER, &id, 5_000_000)
-        .await?;
-    hub.open_account("CCB", &fixtures::account_number(761), HOLDER, &id, 5_000_000)
-        .await?;
+    hub.open_account(
+        "ICBC",
+        &fixtures::account_number(760),
+        HOLDER,
+        &id,
+        5_000_000,
+    )
+    .await?;
+    hub.open_account(
+        "CCB",
+        &fixtures::account_number(761),
+        HOLDER,
+        &id,
+        5_000_000,
+    )
+    .await?;
     let earlier = hub.freeze(freeze("ICBC", 760, 3_000_000)).await?;
     let later = hub.freeze(freeze("CCB", 761, 2_000_000)).await?;
     for m in [&earlier, &later] {
@@ -679,7 +698,11 @@ async fn an_amendment_down_releases_the_excess_latest_freeze_first_and_tells_the
         "{}",
         excess.message
     );
-    assert!(excess.message.contains("exceeds its enforcement amount 35,000.00"));
+    assert!(
+        excess
+            .message
+            .contains("exceeds its enforcement amount 35,000.00")
+    );
     assert_eq!(
         excess.measure.as_ref().map(|m| m.kind),
         Some(pb::MeasureKind::Reduction as i32)
@@ -690,8 +713,16 @@ async fn an_amendment_down_releases_the_excess_latest_freeze_first_and_tells_the
             .any(|e| e.kind == pb::EventKind::CaseAmended as i32
                 && e.message.contains("from 60,000.00 to 35,000.00"))
     );
-    assert_eq!(hub.measure(COURT, &earlier.measure_id).await?.held_fen, 3_000_000);
-    assert_eq!(hub.account("CCB", &fixtures::account_number(761)).await?.frozen_fen, 500_000);
+    assert_eq!(
+        hub.measure(COURT, &earlier.measure_id).await?.held_fen,
+        3_000_000
+    );
+    assert_eq!(
+        hub.account("CCB", &fixtures::account_number(761))
+            .await?
+            .frozen_fen,
+        500_000
+    );
 
     // A later measure must state the amount in force.
     let stale = hub
@@ -704,7 +735,11 @@ async fn an_amendment_down_releases_the_excess_latest_freeze_first_and_tells_the
     let details = stale.get_error_details();
     let field = &details.bad_request().expect("bad request").field_violations[0];
     assert_eq!(field.field, "case.enforcement_amount_fen");
-    assert!(field.description.contains("35,000.00"), "{}", field.description);
+    assert!(
+        field.description.contains("35,000.00"),
+        "{}",
+        field.description
+    );
     hub.shutdown().await
 }
 
@@ -714,10 +749,22 @@ async fn a_freeze_up_to_the_open_amount_is_granted_what_is_open_and_a_court_may_
     let hub = TestHub::with_banks(&["ICBC", "CCB"]).await?;
     let id = fixtures::resident_id(770);
     let case = fixtures::case_number(770);
-    hub.open_account("ICBC", &fixtures::account_number(770), HOLDER, &id, 9_000_000)
-        .await?;
-    hub.open_account("CCB", &fixtures::account_number(771), HOLDER, &id, 9_000_000)
-        .await?;
+    hub.open_account(
+        "ICBC",
+        &fixtures::account_number(770),
+        HOLDER,
+        &id,
+        9_000_000,
+    )
+    .await?;
+    hub.open_account(
+        "CCB",
+        &fixtures::account_number(771),
+        HOLDER,
+        &id,
+        9_000_000,
+    )
+    .await?;
     let freeze = |bank: &str, n: u32, amount: i64| {
         Freeze::of(amount)
             .enforcement(6_000_000)
@@ -765,7 +812,9 @@ async fn a_freeze_up_to_the_open_amount_is_granted_what_is_open_and_a_court_may_
         (pb::MeasureState::Effective as i32, 4_000_000)
     );
     assert_eq!(
-        hub.account("ICBC", &fixtures::account_number(770)).await?.frozen_fen,
+        hub.account("ICBC", &fixtures::account_number(770))
+            .await?
+            .frozen_fen,
         4_000_000
     );
     let ledger = hub.case(COURT, &case).await?;
@@ -856,10 +905,19 @@ async fn hubctl_case_close_releases_freezes_at_three_banks_and_a_seal_up_and_the
     )
     .await?;
 
-    assert_eq!(closed.status.code(), Some(0), "{}", crate::hubctl::shown(&closed));
+    assert_eq!(
+        closed.status.code(),
+        Some(0),
+        "{}",
+        crate::hubctl::shown(&closed)
+    );
     let stdout = String::from_utf8(closed.stdout.clone())?;
     let last: serde_json::Value = serde_json::from_str(
-        stdout.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("{}"),
+        stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .last()
+            .unwrap_or("{}"),
     )?;
     assert_eq!(last["kind"], "case_closed", "{stdout}");
     assert_eq!(last["case"]["live_measures"], 0, "{stdout}");
@@ -876,7 +934,12 @@ async fn hubctl_case_close_releases_freezes_at_three_banks_and_a_seal_up_and_the
     assert_eq!(end.kind, pb::EventKind::CaseClosed as i32);
     let held = end.case.as_ref().expect("the ledger");
     assert_eq!(
-        (held.state, held.live_measures, held.frozen_fen, held.pending_fen),
+        (
+            held.state,
+            held.live_measures,
+            held.frozen_fen,
+            held.pending_fen
+        ),
         (pb::CaseState::Closed as i32, 0, 0, 0)
     );
     for bank in banks {
@@ -920,5 +983,169 @@ async fn hubctl_case_close_releases_freezes_at_three_banks_and_a_seal_up_and_the
         .expect_err("closed");
     assert_eq!(late.code(), Code::FailedPrecondition);
     assert!(late.message().contains("closed"), "{}", late.message());
+    hub.shutdown().await
+}
+
+#[tokio::test]
+async fn hubctl_case_freeze_follows_one_order_to_secured_and_case_show_and_amend_print_the_ledger()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC", "CCB"]).await?;
+    let id = fixtures::resident_id(790);
+    hub.open_account(
+        "ICBC",
+        &fixtures::account_number(790),
+        HOLDER,
+        &id,
+        3_000_000,
+    )
+    .await?;
+    hub.open_account(
+        "CCB",
+        &fixtures::account_number(791),
+        HOLDER,
+        &id,
+        4_000_000,
+    )
+    .await?;
+    let case = fixtures::case_number(790);
+    let hubctl = crate::hubctl::hubctl;
+
+    let ordered = hubctl(
+        &hub,
+        &[
+            "--court",
+            COURT,
+            "--json",
+            "case",
+            "freeze",
+            "--case",
+            &case,
+            "--enforcement-amount",
+            "50,000",
+            "--officer",
+            "王执行",
+            "--person-name",
+            HOLDER,
+            "--resident-id",
+            &id,
+            "--amount",
+            "50000",
+            "--months",
+            "12",
+            "--all-banks",
+            "--wait",
+        ],
+    )
+    .await?;
+    assert_eq!(
+        ordered.status.code(),
+        Some(0),
+        "{}",
+        crate::hubctl::shown(&ordered)
+    );
+    let stdout = String::from_utf8(ordered.stdout.clone())?;
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines[0]["amount_fen"], 5_000_000, "{stdout}");
+    let last = lines.last().expect("lines");
+    assert_eq!(last["kind"], "order_progress", "{stdout}");
+    assert_eq!(last["order"]["state"], "secured", "{stdout}");
+    assert_eq!(last["order"]["frozen_fen"], 5_000_000, "{stdout}");
+
+    let shown = hubctl(
+        &hub,
+        &["--court", COURT, "--json", "case", "show", "--case", &case],
+    )
+    .await?;
+    assert_eq!(
+        shown.status.code(),
+        Some(0),
+        "{}",
+        crate::hubctl::shown(&shown)
+    );
+    let case_json: serde_json::Value = serde_json::from_slice(&shown.stdout)?;
+    assert_eq!(case_json["frozen_fen"], 5_000_000);
+    assert_eq!(case_json["open_fen"], 0);
+    assert_eq!(
+        case_json["measures"].as_array().map(Vec::len),
+        Some(3),
+        "{case_json}"
+    );
+    assert_eq!(case_json["orders"][0]["state"], "secured");
+
+    let amended = hubctl(
+        &hub,
+        &[
+            "--court",
+            COURT,
+            "case",
+            "amend",
+            "--case",
+            &case,
+            "--enforcement-amount",
+            "45000",
+            "--reason",
+            "costs recalculated",
+            "--officer",
+            "王执行",
+        ],
+    )
+    .await?;
+    assert_eq!(
+        amended.status.code(),
+        Some(0),
+        "{}",
+        crate::hubctl::shown(&amended)
+    );
+    let text = String::from_utf8_lossy(&amended.stdout);
+    assert!(text.contains("enforcement amount  45,000.00"), "{text}");
+    hub_testkit::eventually("the excess released", Duration::from_secs(20), || async {
+        let ledger = hub.case(COURT, &case).await?;
+        Ok((ledger.frozen_fen == 4_500_000).then_some(()))
+    })
+    .await?;
+
+    let refused = hubctl(
+        &hub,
+        &[
+            "--court",
+            COURT,
+            "freeze",
+            "--case",
+            &case,
+            "--bank",
+            "ICBC",
+            "--account",
+            &fixtures::account_number(792),
+            "--amount",
+            "1000",
+            "--months",
+            "12",
+            "--person-name",
+            HOLDER,
+            "--resident-id",
+            &id,
+            "--enforcement-amount",
+            "45000",
+            "--officer",
+            "王执行",
+        ],
+    )
+    .await?;
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        crate::hubctl::shown(&refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("0.00 is open"), "{stderr}");
+    assert!(
+        stderr.contains("hint: `hubctl case show --case"),
+        "{stderr}"
+    );
     hub.shutdown().await
 }

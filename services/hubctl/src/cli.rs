@@ -14,10 +14,11 @@ use hub_domain::{CourtCode, Money};
 
 use crate::{
     cmd::{
-        answers::AnswersArgs, bank::BankCommand, case::CaseCommand, deduct::DeductArgs, distrain::DistrainArgs,
-        dlq::DlqCommand, expiring::ExpiringArgs, freeze::FreezeArgs, health::HealthArgs,
-        inquire::InquireArgs, list::ListArgs, release::ReleaseArgs, renew::RenewArgs,
-        restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
+        answers::AnswersArgs, bank::BankCommand, case::CaseCommand, deduct::DeductArgs,
+        distrain::DistrainArgs, dlq::DlqCommand, expiring::ExpiringArgs, freeze::FreezeArgs,
+        health::HealthArgs, inquire::InquireArgs, list::ListArgs, release::ReleaseArgs,
+        renew::RenewArgs, restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs,
+        watch::WatchArgs,
     },
     demo::DemoArgs,
 };

@@ -242,7 +242,9 @@ fn hint(status: &Status) -> Option<String> {
             "`hubctl case show --case {case}` shows what is frozen, pending and deducted; --up-to asks for only what is open, `hubctl case amend` changes the enforcement amount"
         )),
         "DUPLICATE_MEASURE" => info.metadata.get("measure_id").map(|id| {
-            format!("follow the first with `hubctl status {id}`, or release it before ordering anew")
+            format!(
+                "follow the first with `hubctl status {id}`, or release it before ordering anew"
+            )
         }),
         "CASE_CLOSED" => Some(format!(
             "case {case} takes no new measures; `hubctl case show --case {case}` shows how it ended"

@@ -1084,7 +1084,11 @@ async fn a_reduction_unfreezes_what_is_above_the_new_amount_and_keeps_the_freeze
         (state(reduced), reduced.held_fen, reduced.amount_fen),
         (pb::MeasureState::Effective, 1_000_000, 1_000_000)
     );
-    assert!(reduced.note.contains("20,000.00 yuan unfrozen"), "{}", reduced.note);
+    assert!(
+        reduced.note.contains("20,000.00 yuan unfrozen"),
+        "{}",
+        reduced.note
+    );
     assert_eq!(app.funds(ACCOUNT).await, (5_000_000, 1_000_000));
     assert_eq!(
         app.ledger(ACCOUNT).await,
@@ -1152,9 +1156,7 @@ async fn a_deduction_beyond_the_balance_takes_what_is_there_and_freezes_the_rest
     assert_eq!(app.funds(ACCOUNT).await, (0, 0));
 
     app.credit(ACCOUNT, 2_500_000).await;
-    let filled = app
-        .notified(&remainder, pb::UpdateCause::ToppedUp, 2)
-        .await;
+    let filled = app.notified(&remainder, pb::UpdateCause::ToppedUp, 2).await;
     assert_eq!(
         (state(&filled), filled.held_fen),
         (pb::MeasureState::Effective, 2_000_000)
@@ -1178,7 +1180,11 @@ async fn a_deductions_rest_is_not_frozen_twice_when_the_courts_own_freeze_stays_
     let freezes = app.freezes(ACCOUNT).await;
     assert_eq!(freezes.len(), 1);
     assert_eq!(
-        (freezes[0].state.as_str(), freezes[0].amount_fen, freezes[0].frozen_fen),
+        (
+            freezes[0].state.as_str(),
+            freezes[0].amount_fen,
+            freezes[0].frozen_fen
+        ),
         ("partial", 2_000_000, 0)
     );
 }

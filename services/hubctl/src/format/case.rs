@@ -3,9 +3,7 @@
 
 use enforcement_proto::v1 as pb;
 
-use super::{
-    agency, enum_name, layout, measure, money, short_id, state, timestamp, words,
-};
+use super::{agency, enum_name, layout, measure, money, short_id, state, timestamp, words};
 
 /// A case state, e.g. `closing`.
 pub fn case_state(value: i32) -> String {
@@ -40,7 +38,7 @@ pub fn ledger(c: &pb::Case) -> String {
         ("open", money(c.open_fen)),
     ];
     if c.excess_fen > 0 {
-        rows.push(("excess (being released)", money(c.excess_fen)));
+        rows.push(("excess", money(c.excess_fen)));
     }
     rows.push(("live measures", c.live_measures.to_string()));
     if !c.close_reason.is_empty() {
@@ -188,7 +186,10 @@ mod tests {
             order: None,
         };
         let line = event_line(&event);
-        assert!(line.starts_with("2026-11-03 14:05:10 +08:00  case ledger"), "{line}");
+        assert!(
+            line.starts_with("2026-11-03 14:05:10 +08:00  case ledger"),
+            "{line}"
+        );
         assert!(line.contains("open 0.00 of 60,000.00"), "{line}");
         assert!(line.ends_with("— frozen 50,000.00"), "{line}");
     }
