@@ -915,8 +915,7 @@ async fn hubctl_case_close_releases_freezes_at_three_banks_and_a_seal_up_and_the
     let last: serde_json::Value = serde_json::from_str(
         stdout
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("{}"),
     )?;
     assert_eq!(last["kind"], "case_closed", "{stdout}");

@@ -141,11 +141,12 @@ pub fn steps(
     let mut settling = false;
     let mut moved_on = Vec::new();
     for (account, m) in parts(accounts, measures) {
-        let tried = follow_ups(m.id, measures).next().is_some()
-            || measures.iter().any(|f| {
-                f.target_measure_id == Some(m.id)
-                    && matches!(f.kind, MeasureKind::Release | MeasureKind::Reduction)
-            });
+        // Trimmed or released once already (even if that came to nothing, e.g. a bank that does
+        // not reduce): never again, or the order would ask the bank for ever.
+        let tried = measures.iter().any(|f| {
+            f.target_measure_id == Some(m.id)
+                && matches!(f.kind, MeasureKind::Release | MeasureKind::Reduction)
+        });
         let under_way =
             follow_ups(m.id, measures).any(|f| !f.state.is_final() && !f.state.is_in_force());
         if under_way

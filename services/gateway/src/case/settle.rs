@@ -42,15 +42,28 @@ pub async fn settle(
     now: OffsetDateTime,
 ) -> Result<Settled, Error> {
     let mut settled = Settled::default();
+    let mut measures = tx.measures().await?;
     match tx.row().state {
         CaseState::Open => {
-            settled.recorded += step_orders(tx, orders, now).await?;
-            settled.recorded += release_excess(tx, orders, now).await?;
+            let stepped = step_orders(tx, orders, now).await?;
+            if stepped > 0 {
+                measures = tx.measures().await?;
+            }
+            let released = release_excess(tx, orders, &measures, now).await?;
+            if released > 0 {
+                measures = tx.measures().await?;
+            }
+            settled.recorded += stepped + released;
         }
-        CaseState::Closing => settled.recorded += close(tx, orders, now).await?,
+        CaseState::Closing => {
+            let closed = close(tx, orders, &measures, now).await?;
+            if closed > 0 {
+                measures = tx.measures().await?;
+            }
+            settled.recorded += closed;
+        }
         CaseState::Closed => {}
     }
-    let measures = tx.measures().await?;
     let ledger = Ledger::of(tx.row().enforcement_amount_fen, &measures);
     if tx.row().state == CaseState::Closing && ledger.live == 0 {
         let row = tx.row().clone();
@@ -146,12 +159,12 @@ async fn announce(tx: &mut CaseTx, ledger: &Ledger, now: OffsetDateTime) -> Resu
 async fn release_excess(
     tx: &mut CaseTx,
     orders: &Orders,
+    measures: &[MeasureRow],
     now: OffsetDateTime,
 ) -> Result<usize, Error> {
-    let measures = tx.measures().await?;
     let enforcement = tx.row().enforcement_amount_fen;
-    let ledger = Ledger::of(enforcement, &measures);
-    let trims = ledger::excess_trims(&ledger, &measures);
+    let ledger = Ledger::of(enforcement, measures);
+    let trims = ledger::excess_trims(&ledger, measures);
     let mut recorded = 0;
     for trim in trims {
         let Some(target) = measures.iter().find(|m| m.id == trim.target) else {
@@ -229,7 +242,12 @@ async fn tx_follow_up(
 
 /// Releases every measure of a closing case that is in force, waiting or under way and not
 /// being released yet; cancels its orders.
-async fn close(tx: &mut CaseTx, orders: &Orders, now: OffsetDateTime) -> Result<usize, Error> {
+async fn close(
+    tx: &mut CaseTx,
+    orders: &Orders,
+    measures: &[MeasureRow],
+    now: OffsetDateTime,
+) -> Result<usize, Error> {
     for order in tx.live_orders().await? {
         let row = tx
             .set_order(
@@ -241,10 +259,9 @@ async fn close(tx: &mut CaseTx, orders: &Orders, now: OffsetDateTime) -> Result<
             .await?;
         order_event(tx, &row, "cancelled: the case was closed".into(), now).await?;
     }
-    let measures = tx.measures().await?;
     let reason = tx.row().close_reason.clone();
     let mut recorded = 0;
-    for m in &measures {
+    for m in measures {
         let being_released = measures.iter().any(|f| {
             f.target_measure_id == Some(m.id)
                 && f.kind == MeasureKind::Release

@@ -48,6 +48,16 @@ impl CourtService {
             .store
             .open_case(&valid.court, case_number, valid.enforcement_fen, now)
             .await?;
+        // The same order sent twice at once: the second, let in after the first committed, finds
+        // it.
+        if let Some(order) = self
+            .store
+            .order_by_key(court, &valid.idempotency_key)
+            .await?
+        {
+            tx.commit().await?;
+            return self.repeat(order, &valid.normalised.encode_to_vec()).await;
+        }
         let row = tx.row().clone();
         if !row.state.takes_measures() {
             return Err(refusal::closed(case_number, row.state).into());
