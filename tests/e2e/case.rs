@@ -575,6 +575,48 @@ async fn the_same_courts_second_freeze_on_the_same_account_in_the_same_case_is_r
     let ledger = hub.ledger("ICBC").await?;
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].measure_id, first.measure_id);
+
+    // Two at once on another account, under two keys: one is taken, the other refused.
+    let other = fixtures::account_number(741);
+    hub.open_account("ICBC", &other, HOLDER, &id, 5_000_000)
+        .await?;
+    let mut calls = tokio::task::JoinSet::new();
+    for key in ["twin-1", "twin-2"] {
+        let mut court = hub.court().await?;
+        let request = Freeze::of(1_000_000)
+            .enforcement(5_000_000)
+            .at("ICBC", &other)
+            .held_by(HOLDER, &id)
+            .by(COURT)
+            .case(740)
+            .key(key)
+            .request();
+        calls.spawn(async move { court.submit(request).await });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(call) = calls.join_next().await {
+        outcomes.push(call?.map(|r| r.into_inner()).map_err(|s| s.code()));
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Err(Code::AlreadyExists)), "{outcomes:?}");
+    let taken = outcomes
+        .into_iter()
+        .find_map(Result::ok)
+        .and_then(|r| r.measure)
+        .expect("the one taken");
+    hub.wait_for_state(COURT, &taken.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let on_other: Vec<_> = hub
+        .ledger("ICBC")
+        .await?
+        .into_iter()
+        .filter(|f| f.account_number == other)
+        .collect();
+    assert_eq!(on_other.len(), 1, "the bank holds one freeze: {on_other:?}");
     hub.shutdown().await
 }
 

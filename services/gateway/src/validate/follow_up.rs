@@ -111,3 +111,36 @@ pub fn renew(req: &pb::RenewRequest) -> Result<ValidRenew, Status> {
         period,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release_request(keep_fen: i64) -> pb::ReleaseRequest {
+        pb::ReleaseRequest {
+            court_code: "京0105".into(),
+            idempotency_key: "release-1".into(),
+            measure_id: Uuid::now_v7().to_string(),
+            reason: "security given".into(),
+            keep_fen,
+        }
+    }
+
+    #[test]
+    fn a_release_keeping_part_of_a_freeze_is_a_partial_release() {
+        assert_eq!(release(&release_request(0)).expect("valid").keep_fen, None);
+        let partial = release(&release_request(400_000)).expect("valid");
+        assert_eq!(partial.keep_fen, Some(400_000));
+        assert_eq!(partial.normalised().keep_fen, 400_000);
+    }
+
+    #[test]
+    fn a_negative_amount_to_keep_is_refused_naming_the_field() {
+        let status = release(&release_request(-1)).expect_err("negative");
+        assert!(
+            status.message().contains("keep_fen"),
+            "{}",
+            status.message()
+        );
+    }
+}

@@ -250,6 +250,48 @@ mod tests {
     }
 
     #[test]
+    fn a_freeze_up_to_the_open_amount_says_so_and_states_the_case_amount() {
+        let mut req = freeze_request();
+        if let Some(pb::submit_request::Measure::Freeze(f)) = req.measure.as_mut() {
+            f.up_to_open_amount = true;
+        }
+        let valid = submit(&req, now()).expect("valid");
+        assert!(valid.up_to);
+        assert_eq!(
+            valid.enforcement_fen,
+            req.case.as_ref().map_or(0, |c| c.enforcement_amount_fen)
+        );
+    }
+
+    #[test]
+    fn a_court_may_not_name_the_id_of_a_deductions_remainder() {
+        let mut req = freeze_request();
+        req.measure = Some(pb::submit_request::Measure::Deduction(pb::Deduction {
+            account_number: "6222020200112233445".into(),
+            amount_fen: 1_000_000,
+            receiving_account: Some(pb::ReceivingAccount {
+                bank_name: "中国工商银行北京朝阳支行".into(),
+                account_number: "0200001234567890123".into(),
+                account_name: "北京市朝阳区人民法院".into(),
+            }),
+            remainder_measure_id: Uuid::now_v7().to_string(),
+            remainder_period: Some(pb::Period {
+                months: 13,
+                days: 0,
+            }),
+            ..Default::default()
+        }));
+        let status = submit(&req, now()).expect_err("the hub names it");
+        assert_eq!(
+            fields(&status),
+            vec![
+                "deduction.remainder_measure_id",
+                "deduction.remainder_period"
+            ]
+        );
+    }
+
+    #[test]
     fn a_seal_up_cannot_go_to_a_bank() {
         let mut req = freeze_request();
         req.measure = Some(pb::submit_request::Measure::SealUp(pb::SealUp {
