@@ -321,11 +321,19 @@ async fn latency_at(
             Ok::<_, anyhow::Error>(())
         });
     }
-    let watching = async move {
-        while let Some(done) = watchers.join_next().await {
-            done??;
+    // Done when every freeze has been seen effective on one of the streams (or a stream failed).
+    let watching = {
+        let seen = seen.clone();
+        async move {
+            while seen.load(std::sync::atomic::Ordering::SeqCst) < count {
+                if let Some(done) = watchers.try_join_next() {
+                    done??;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            watchers.abort_all();
+            Ok::<_, anyhow::Error>(())
         }
-        Ok::<_, anyhow::Error>(())
     };
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let mut ticker = tokio::time::interval(interval);

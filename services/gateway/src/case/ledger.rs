@@ -184,6 +184,19 @@ pub fn follow_ups(target: Uuid, measures: &[MeasureRow]) -> impl Iterator<Item =
     })
 }
 
+/// Whether the agency refused a release or reduction of `target` (other than for not carrying
+/// reductions out): the hub does not ask again, for the agency would refuse again — it has
+/// ended the measure on its side, and its notice will tell. Retrying at every change would only
+/// flood it.
+pub fn follow_up_refused(target: Uuid, measures: &[MeasureRow]) -> bool {
+    measures.iter().any(|f| {
+        f.target_measure_id == Some(target)
+            && matches!(f.kind, MeasureKind::Release | MeasureKind::Reduction)
+            && f.state == MeasureState::Rejected
+            && f.reason_code != enforcement_proto::v1::ReasonCode::NotSupported as i32
+    })
+}
+
 /// Whether a release or reduction of `target` is under way (recorded, not yet answered).
 pub fn follow_up_pending(target: Uuid, measures: &[MeasureRow]) -> bool {
     follow_ups(target, measures).any(|f| !f.state.is_final() && !f.state.is_in_force())
@@ -262,7 +275,7 @@ pub fn excess_trims(ledger: &Ledger, measures: &[MeasureRow]) -> Vec<Trim> {
             break;
         }
         let claim = projected_claim(f, measures);
-        if claim <= 0 {
+        if claim <= 0 || follow_up_refused(f.id, measures) {
             continue;
         }
         let cut = claim.min(excess);
@@ -500,6 +513,25 @@ pub(crate) mod tests {
         assert!(excess_trims(&ledger, &measures).is_empty());
         assert!(follow_up_pending(second.id, &measures));
         assert!(!follow_up_pending(first.id, &measures));
+    }
+
+    #[test]
+    fn a_freeze_whose_agency_refused_a_trim_is_not_trimmed_again() {
+        let first = freeze(Effective, 3_000_000, 3_000_000);
+        let second = freeze(Effective, 3_000_000, 3_000_000);
+        let mut refused = follow_up(MeasureKind::Reduction, &second, 1_000_000);
+        refused.state = Rejected;
+        refused.reason_code = enforcement_proto::v1::ReasonCode::TargetNotActive as i32;
+        let measures = [first.clone(), second, refused];
+        let ledger = Ledger::of(4_000_000, &measures);
+        assert_eq!(
+            excess_trims(&ledger, &measures),
+            vec![Trim {
+                target: first.id,
+                from: 3_000_000,
+                to: 1_000_000
+            }]
+        );
     }
 
     #[test]

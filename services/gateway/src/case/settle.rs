@@ -267,7 +267,15 @@ async fn close(
                 && f.kind == MeasureKind::Release
                 && !f.state.came_to_nothing()
         });
-        if !m.kind.has_period() || m.state.is_final() || being_released {
+        let refused = measures.iter().any(|f| {
+            f.target_measure_id == Some(m.id)
+                && f.kind == MeasureKind::Release
+                && f.state == MeasureState::Rejected
+        });
+        // A release the agency refused is not sent again (it has ended the measure on its own
+        // side, and its notice or the gateway's lapse will end it here); one that failed
+        // technically is.
+        if !m.kind.has_period() || m.state.is_final() || being_released || refused {
             continue;
         }
         let why = format!("case closed: {reason}");

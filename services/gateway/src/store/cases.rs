@@ -3,9 +3,15 @@
 //! case's measures are read, checked and recorded. Every freeze or deduction is recorded in one,
 //! so two orders of one case are never checked against the same ledger.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+};
+
 use hub_domain::{CourtCode, IdempotencyKey};
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::{MeasureRow, NewMeasure, Store};
@@ -95,12 +101,55 @@ impl CaseEventRow {
     }
 }
 
+/// The cases someone in this process is working on. A case transaction takes its case's local
+/// lock before it takes a database connection and the row lock: orders of one case that arrive
+/// together then wait in memory, not each holding one of the pool's few connections while it
+/// waits for the row — which would leave none for applying the banks' answers. The row lock
+/// still decides between gateway instances.
+#[derive(Clone, Default)]
+pub struct LocalLocks {
+    held: Arc<Mutex<HashMap<CaseKey, Weak<tokio::sync::Mutex<()>>>>>,
+}
+
+/// A court and one of its case numbers.
+type CaseKey = (String, String);
+
+/// Cases remembered before the forgotten ones are swept out.
+const LOCAL_LOCKS_SWEEP: usize = 4096;
+
+impl LocalLocks {
+    /// Waits for this process's turn at the court's case.
+    async fn lock(&self, court: &str, case_number: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut held = self
+                .held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if held.len() >= LOCAL_LOCKS_SWEEP {
+                held.retain(|_, lock| lock.strong_count() > 0);
+            }
+            let key = (court.to_string(), case_number.to_string());
+            match held.get(&key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    held.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
 /// One case, locked for the rest of the transaction: nothing else records a measure in the case,
 /// amends or closes it until [`CaseTx::commit`] (or the transaction is dropped, undoing all).
 pub struct CaseTx {
     pub(super) tx: Transaction<'static, Postgres>,
     pub(super) store: Store,
     row: CaseRow,
+    /// This process's turn at the case, released with the transaction.
+    _turn: OwnedMutexGuard<()>,
 }
 
 impl Store {
@@ -113,6 +162,7 @@ impl Store {
         amount_fen: i64,
         now: OffsetDateTime,
     ) -> Result<(CaseTx, bool), Error> {
+        let turn = self.cases.lock(court.as_str(), case_number).await;
         let mut tx = self.pool.begin().await?;
         let opened = sqlx::query(
             "INSERT INTO cases (court_code, case_number, enforcement_amount_fen, opened_at, \
@@ -135,6 +185,7 @@ impl Store {
                 tx,
                 store: self.clone(),
                 row,
+                _turn: turn,
             },
             opened,
         ))
@@ -142,11 +193,13 @@ impl Store {
 
     /// Locks the court's case; `None` if it has none of that number.
     pub async fn lock_case(&self, court: &str, case_number: &str) -> Result<Option<CaseTx>, Error> {
+        let turn = self.cases.lock(court, case_number).await;
         let mut tx = self.pool.begin().await?;
         Ok(lock(&mut tx, court, case_number).await?.map(|row| CaseTx {
             tx,
             store: self.clone(),
             row,
+            _turn: turn,
         }))
     }
 

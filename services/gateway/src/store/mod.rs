@@ -69,6 +69,8 @@ const NOTIFY_CHUNK: usize = 300;
 pub struct Store {
     pool: PgPool,
     channel: String,
+    /// Who in this process is working on which case ([`cases::CaseTx`]).
+    cases: cases::LocalLocks,
 }
 
 impl Store {
@@ -83,6 +85,7 @@ impl Store {
         Ok(Self {
             pool,
             channel: format!("{schema}_events"),
+            cases: cases::LocalLocks::default(),
         })
     }
 
