@@ -20,4 +20,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<pb::ExecuteResponse>(data);
     round_trip::<pb::SubmitRequest>(data);
     round_trip::<pb::InquireRequest>(data);
+    round_trip::<pb::FreezeDepositsRequest>(data);
+    round_trip::<pb::AmendCaseRequest>(data);
+    round_trip::<pb::CloseCaseRequest>(data);
 });
