@@ -11,6 +11,7 @@ mod instruction;
 mod lanes;
 mod retry;
 
+use crate::metrics::AdapterMetrics;
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -63,6 +64,8 @@ pub struct Worker {
     served: Arc<Vec<Served>>,
     /// The agency's system (`AgencyBackend`), connected lazily and shared by the lanes.
     backend: AgencyBackendClient<Channel>,
+    /// What the worker counts: instructions by outcome, agency calls, retries, dead letters.
+    metrics: AdapterMetrics,
 }
 
 /// A delivery and the index of the agency whose queue it came from.
@@ -74,7 +77,7 @@ type Deliveries = mpsc::Receiver<Result<Incoming, lapin::Error>>;
 impl Worker {
     /// A worker for the agencies in `config`, calling their system at `config.agency_url` and
     /// reading time from `clock`.
-    pub fn new(config: Arc<Config>, clock: Clock) -> anyhow::Result<Self> {
+    pub fn new(config: Arc<Config>, clock: Clock, metrics: AdapterMetrics) -> anyhow::Result<Self> {
         let served = config
             .agencies()
             .into_iter()
@@ -96,6 +99,7 @@ impl Worker {
             tracing::warn!("no gateway public key: instructions are not verified");
         }
         Ok(Self {
+            metrics,
             clock,
             verifier,
             served: Arc::new(served),
