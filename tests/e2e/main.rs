@@ -2,6 +2,7 @@
 //! each test in its own vhost and schemas.
 
 mod adapter;
+mod alerts;
 mod bad_input;
 mod bulk;
 mod case;
