@@ -205,14 +205,16 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
-        let timers_task = tokio::spawn(timers::run(
-            store.clone(),
-            clock.clone(),
-            config.expiry_warning_days.clone(),
-            std::time::Duration::from_secs(config.deadline_grace_secs),
-            std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
-            shutdown.clone(),
-        ));
+        let timers_task = tokio::spawn(
+            timers::Timers {
+                store: store.clone(),
+                clock: clock.clone(),
+                horizons: config.expiry_warning_days.clone(),
+                grace: std::time::Duration::from_secs(config.deadline_grace_secs),
+                longest: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
+            }
+            .run(hub.clone(), shutdown.clone()),
+        );
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reporting = tokio::spawn(
