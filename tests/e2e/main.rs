@@ -14,5 +14,6 @@ mod inquiry;
 mod land;
 mod ops;
 mod police;
+mod security;
 mod shape;
 mod submit;

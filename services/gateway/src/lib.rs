@@ -29,11 +29,13 @@ pub mod court;
 mod error;
 pub mod events;
 pub mod failpoint;
+pub mod keys;
 pub mod ops;
 pub mod relay;
 pub mod reports;
 pub mod store;
 pub mod timers;
+pub mod trust;
 pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -178,7 +180,13 @@ impl Application {
             clock.clone(),
             config.report_workers,
             config.report_batch,
+            config.require_signed_reports,
         );
+        if !config.require_signed_reports {
+            tracing::warn!(
+                "unsigned reports are accepted from agencies with no key registered (GATEWAY_REQUIRE_SIGNED_REPORTS=false)"
+            );
+        }
         let broker_task = tokio::spawn(broker_sessions(
             config.clone(),
             relay,
@@ -215,7 +223,7 @@ impl Application {
                 .clone()
                 .report_to::<CourtGatewayServer<CourtService>>(health_reporter, shutdown.clone()),
         );
-        let ops = ops::OpsService::new(config.amqp_url.clone());
+        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone());
         let service = CourtService::new(
             store,
             hub,
@@ -326,7 +334,7 @@ async fn broker_session(
             r
         },
         async {
-            let r = consumer.run(deliveries, &session).await;
+            let r = consumer.run(deliveries, &publisher, &session).await;
             session.cancel();
             r
         }

@@ -13,7 +13,7 @@ mod hub;
 mod process;
 mod sandbox;
 
-pub use hub::{AgencyNode, System, TestHub, TestHubBuilder};
+pub use hub::{AgencyNode, System, TestHub, TestHubBuilder, new_key};
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
 pub use sandbox::{QueueDepth, Sandbox};
 
