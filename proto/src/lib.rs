@@ -21,3 +21,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/enforcement_descriptor.bin"));
 
 pub mod convert;
+pub mod seal;

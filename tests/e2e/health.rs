@@ -56,6 +56,7 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
         // Nothing listens on port 1.
         amqp_url: "amqp://guest:guest@127.0.0.1:1/%2f".into(),
         signing_key: None,
+        require_signed_reports: false,
         instruction_deadline_secs: 3600,
         deadline_grace_secs: 120,
         relay_batch: 256,

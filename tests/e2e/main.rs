@@ -18,5 +18,6 @@ mod metrics;
 mod ops;
 mod police;
 mod reflection;
+mod security;
 mod shape;
 mod submit;

@@ -41,6 +41,16 @@ pub struct Config {
     #[arg(long, env = "ADAPTER_GATEWAY_PUBLIC_KEY")]
     pub gateway_public_key: Option<String>,
 
+    /// Seed of the Ed25519 key every report is signed with (64 hex digits; `hubctl keygen`).
+    /// The gateway verifies it against the agency's keys in its registry. Unset: unsigned, which
+    /// a gateway holding a key of the agency refuses.
+    #[arg(long, env = "ADAPTER_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+
+    /// The id the signing key's public half is registered under at the hub.
+    #[arg(long, env = "ADAPTER_SIGNING_KEY_ID", default_value = "adapter-1")]
+    pub signing_key_id: String,
+
     /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "ADAPTER_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
@@ -89,6 +99,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The key reports are signed with, if one is configured.
+    pub fn signer(&self) -> anyhow::Result<Option<hub_bus::signing::KeyedSigner>> {
+        let signer = self
+            .signing_key
+            .as_deref()
+            .map(|seed| hub_bus::signing::KeyedSigner::from_hex(&self.signing_key_id, seed))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("ADAPTER_SIGNING_KEY: {e}"))?;
+        if signer.is_none() {
+            tracing::warn!("no signing key: reports go out unsigned");
+        }
+        Ok(signer)
+    }
+
     /// The agencies served.
     pub fn agencies(&self) -> Vec<AgencyId> {
         self.agency_codes

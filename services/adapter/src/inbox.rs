@@ -10,6 +10,8 @@ use hub_domain::{AgencyId, Clock};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use hub_bus::signing::KeyedSigner;
+
 use crate::{report::publish_report, worker::CurrentPublisher};
 
 /// Most updates accepted in one notice.
@@ -24,16 +26,24 @@ pub struct Inbox {
     publisher: CurrentPublisher,
     /// Where "now" comes from: reports are stamped with it.
     clock: Clock,
+    /// Signs every report; none: unsigned.
+    signer: Option<KeyedSigner>,
 }
 
 impl Inbox {
     /// An inbox for `agencies`, publishing on whatever broker session is current and stamping
     /// reports with `clock`'s time.
-    pub fn new(agencies: Vec<AgencyId>, publisher: CurrentPublisher, clock: Clock) -> Self {
+    pub fn new(
+        agencies: Vec<AgencyId>,
+        publisher: CurrentPublisher,
+        clock: Clock,
+        signer: Option<KeyedSigner>,
+    ) -> Self {
         Self {
             agencies,
             publisher,
             clock,
+            signer,
         }
     }
 
@@ -99,8 +109,10 @@ impl AgencyInbox for Inbox {
             message: notice.message,
             sent_at: Some(timestamp(self.clock.now())),
             announcement: None,
+            seal: None,
         };
-        match publish_report(&publisher, &agency, &report, measure.as_deref()).await {
+        let signer = self.signer.as_ref();
+        match publish_report(&publisher, signer, &agency, &report, measure.as_deref()).await {
             Ok(()) => Ok(Response::new(pb::NotifyResponse {})),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "forwarding notice failed");

@@ -114,7 +114,8 @@ impl Application {
                 .clone()
                 .report_to::<AgencyInboxServer<Inbox>>(health_reporter, shutdown.clone()),
         );
-        let inbox = Inbox::new(self.config.agencies(), publisher_rx, self.clock);
+        let signer = self.config.signer()?;
+        let inbox = Inbox::new(self.config.agencies(), publisher_rx, self.clock, signer);
         tracing::info!(
             agencies = self.config.agency_codes.len(),
             inbox = %self.listener.local_addr()?,

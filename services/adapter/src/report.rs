@@ -12,7 +12,11 @@ use enforcement_proto::{
     convert::{agency_kind_to_proto, agency_ref, kind_to_proto, timestamp},
     v1 as pb,
 };
-use hub_bus::{MessageMeta, Published, Publisher, topology::OUTCOMES_EXCHANGE};
+use hub_bus::{
+    MessageMeta, Published, Publisher,
+    signing::{HEADER_KEY_ID, HEADER_SIGNATURE, KeyedSigner},
+    topology::OUTCOMES_EXCHANGE,
+};
 use hub_domain::{AgencyId, MeasureKind};
 use prost::Message;
 use time::OffsetDateTime;
@@ -83,6 +87,8 @@ pub(crate) fn outcome(
         message: String::new(),
         sent_at: Some(timestamp(now)),
         announcement: None,
+        // The agency's seal over its answer, forwarded as made.
+        seal: response.seal,
     })
 }
 
@@ -112,6 +118,7 @@ pub(crate) fn receipt(
         answer: None,
         sent_at: Some(timestamp(now)),
         announcement: None,
+        seal: None,
     }
 }
 
@@ -147,6 +154,7 @@ pub(crate) fn failure(
         answer: None,
         sent_at: Some(timestamp(now)),
         announcement: None,
+        seal: None,
     }
 }
 
@@ -176,29 +184,33 @@ pub(crate) fn announcement(
     }
 }
 
-/// Publishes a report for `agency` and waits for the broker's confirm. The message's timestamp
-/// is the report's `sent_at`.
+/// Publishes a report for `agency`, signed with `signer` if there is one, and waits for the
+/// broker's confirm. The message's timestamp is the report's `sent_at`; the signature covers the
+/// body exactly as published (headers `x-hub-key-id`, `x-hub-signature`).
 pub(crate) async fn publish_report(
     publisher: &Publisher,
+    signer: Option<&KeyedSigner>,
     agency: &AgencyId,
     report: &pb::AgencyReport,
     measure_id: Option<&str>,
 ) -> anyhow::Result<()> {
     let sent_at = report.sent_at.as_ref().map_or(0, |t| t.seconds);
+    let body = report.encode_to_vec();
+    let headers = signer.map_or_else(Vec::new, |s| {
+        vec![
+            (HEADER_KEY_ID.to_string(), s.key_id.clone()),
+            (HEADER_SIGNATURE.to_string(), s.signer.sign(&body)),
+        ]
+    });
     let meta = MessageMeta {
         message_id: report.report_id.clone(),
         correlation_id: measure_id.map(str::to_string),
         kind: "enforcement.v1.AgencyReport".into(),
         timestamp: u64::try_from(sent_at).unwrap_or(0),
-        headers: Vec::new(),
+        headers,
     };
     match publisher
-        .publish(
-            OUTCOMES_EXCHANGE,
-            &agency.routing_key(),
-            &report.encode_to_vec(),
-            &meta,
-        )
+        .publish(OUTCOMES_EXCHANGE, &agency.routing_key(), &body, &meta)
         .await
         .context("publishing the report")?
     {

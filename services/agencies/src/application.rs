@@ -9,6 +9,7 @@ use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::Context;
 use enforcement_proto::v1 as pb;
+use hub_bus::signing::KeyedSigner;
 use hub_domain::{AgencyCode, Clock};
 use sqlx::{PgPool, migrate::Migrator};
 use time::OffsetDateTime;
@@ -78,7 +79,16 @@ impl<S: System> Application<S> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        let office = Office::new(pool, config.codes.clone(), clock);
+        let sealer = config
+            .seal_key
+            .as_deref()
+            .map(|seed| KeyedSigner::from_hex(&config.seal_key_id, seed))
+            .transpose()
+            .with_context(|| S::SETTINGS.seal_key)?;
+        if sealer.is_none() {
+            tracing::warn!("no seal key: answers go out unsealed");
+        }
+        let office = Office::new(pool, config.codes.clone(), clock).with_sealer(sealer);
         Ok(Self {
             config,
             listener,

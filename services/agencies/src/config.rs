@@ -34,6 +34,10 @@ pub struct Settings {
     pub notice_poll_ms: &'static str,
     /// The lapse task's poll.
     pub lapse_poll_ms: &'static str,
+    /// The seed of the key answers are sealed with.
+    pub seal_key: &'static str,
+    /// The id of that key in the hub's registry.
+    pub seal_key_id: &'static str,
     /// Where the system listens unless told otherwise.
     pub default_listen: &'static str,
     /// The schema unless told otherwise; `None`: one per first code served (`bank_icbc`), so
@@ -94,6 +98,15 @@ pub struct AgencyConfig<S: System> {
     /// How often measures past their expiry are lapsed, in milliseconds.
     #[arg(long, env = S::SETTINGS.lapse_poll_ms, default_value_t = 60_000)]
     pub lapse_poll_ms: u64,
+
+    /// Seed of the Ed25519 key every answer is sealed with (64 hex digits; `hubctl keygen`).
+    /// Unset: answers go out unsealed, and a hub that has a key of this agency refuses them.
+    #[arg(long, env = S::SETTINGS.seal_key, hide_env_values = true)]
+    pub seal_key: Option<String>,
+
+    /// The id the seal key's public half is registered under at the hub.
+    #[arg(long, env = S::SETTINGS.seal_key_id, default_value = "seal-1")]
+    pub seal_key_id: String,
 
     /// The kind of agency configured.
     #[arg(skip)]

@@ -13,6 +13,7 @@ use std::{future::Future, marker::PhantomData, sync::Arc};
 use enforcement_proto::v1::{
     self as pb, agency_backend_server::AgencyBackend, instruction::Action,
 };
+use hub_bus::signing::KeyedSigner;
 use hub_domain::{AgencyCode, Clock};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -85,6 +86,8 @@ pub struct Office<T> {
     pub(crate) notices_wake: Arc<Notify>,
     /// Trouble to have on `Execute`, for tests and demonstrations.
     faults: Arc<Faults>,
+    /// The key answers are sealed with; none: unsealed.
+    sealer: Option<Arc<KeyedSigner>>,
     /// The trade, in the type only: an office holds no state of its trade.
     trade: PhantomData<fn() -> T>,
 }
@@ -97,6 +100,7 @@ impl<T> Clone for Office<T> {
             clock: self.clock.clone(),
             notices_wake: self.notices_wake.clone(),
             faults: self.faults.clone(),
+            sealer: self.sealer.clone(),
             trade: PhantomData,
         }
     }
@@ -111,8 +115,47 @@ impl<T: Trade> Office<T> {
             clock,
             notices_wake: Arc::new(Notify::new()),
             faults: Arc::default(),
+            sealer: None,
             trade: PhantomData,
         }
+    }
+
+    /// The office sealing every answer with `sealer`.
+    pub fn with_sealer(mut self, sealer: Option<KeyedSigner>) -> Self {
+        self.sealer = sealer.map(Arc::new);
+        self
+    }
+
+    /// Seals `response`, the answer to `instruction` of agency `code` (see `Seal` in
+    /// `agency.proto`). Ed25519 is deterministic: a repeated answer carries the same seal.
+    fn seal(
+        &self,
+        code: &AgencyCode,
+        instruction: &pb::Instruction,
+        response: &mut pb::ExecuteResponse,
+    ) {
+        let Some(sealer) = &self.sealer else {
+            return;
+        };
+        let mut updates = Vec::with_capacity(1 + response.related.len());
+        if let Some(outcome) = &response.outcome {
+            let mut outcome = outcome.clone();
+            // The hub takes the outcome as the instruction's measure's: sealed so.
+            outcome.measure_id.clone_from(&instruction.measure_id);
+            updates.push(outcome);
+        }
+        updates.extend(response.related.iter().cloned());
+        let bytes = enforcement_proto::seal::canonical_outcome(
+            &sealer.key_id,
+            Some(&Self::agency_ref(code)),
+            &instruction.instruction_id,
+            &updates,
+            response.answer.as_ref(),
+        );
+        response.seal = Some(pb::Seal {
+            key_id: sealer.key_id.clone(),
+            signature: sealer.signer.sign_raw(&bytes),
+        });
     }
 
     /// Faults to inject into `Execute` (slowness, outages), for demonstrating and testing how
@@ -265,7 +308,7 @@ impl<T: Trade> Office<T> {
             outcome: changes.outcome,
             related: changes.related,
             answer,
-            seal: Vec::new(),
+            seal: None,
         };
         journal::remember(&mut tx, code.as_str(), instruction, action, &response, now).await?;
         tx.commit().await?;
@@ -290,7 +333,8 @@ impl<T: Trade> AgencyBackend for Office<T> {
         self.faults.before_call().await?;
         let code = self.addressed(instruction.agency.as_ref())?;
         match self.execute_once(code, &instruction).await {
-            Ok(response) => {
+            Ok(mut response) => {
+                self.seal(code, &instruction, &mut response);
                 tracing::info!(
                     agency = %code,
                     instruction = %instruction.instruction_id,

@@ -1,6 +1,9 @@
-//! Signatures on instructions: the gateway signs every instruction it publishes, and adapters
-//! that know the gateway's public key refuse any instruction that is unsigned or does not verify.
-//! A message that was not written by the hub cannot make an agency freeze anything.
+//! Signatures on the hub's messages. The gateway signs every instruction it publishes, and
+//! adapters that know the gateway's public key refuse any instruction that is unsigned or does
+//! not verify: a message that was not written by the hub cannot make an agency freeze anything.
+//! The other way, each adapter signs every report it publishes with its agency's key
+//! ([`KeyedSigner`], the key id in `x-hub-key-id`), and agency systems seal their answers; the
+//! gateway verifies both against its registry of agency keys.
 //!
 //! Ed25519 over the message body; the signature travels hex-encoded in the `x-hub-signature`
 //! header. Keys are 32-byte seeds (signing) and public keys, written as 64 hex digits.
@@ -9,6 +12,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 /// Header carrying the signature of the message body.
 pub const HEADER_SIGNATURE: &str = "x-hub-signature";
+/// Header naming the key a report was signed with, as registered for its agency.
+pub const HEADER_KEY_ID: &str = "x-hub-key-id";
 
 /// Why a key or signature was not accepted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,6 +76,31 @@ impl Signer {
     pub fn sign(&self, body: &[u8]) -> String {
         encode(&self.key.sign(body).to_bytes())
     }
+
+    /// The signature of `body`, its 64 bytes.
+    pub fn sign_raw(&self, body: &[u8]) -> Vec<u8> {
+        self.key.sign(body).to_bytes().to_vec()
+    }
+}
+
+/// A signer with the id its public key is registered under: an adapter signing reports, an
+/// agency sealing its answers.
+#[derive(Clone, Debug)]
+pub struct KeyedSigner {
+    /// The key's id in the hub's registry.
+    pub key_id: String,
+    /// The key.
+    pub signer: Signer,
+}
+
+impl KeyedSigner {
+    /// A keyed signer from a 64-hex-digit seed and its id.
+    pub fn from_hex(key_id: &str, seed: &str) -> Result<Self, SigningError> {
+        Ok(Self {
+            key_id: key_id.to_string(),
+            signer: Signer::from_hex(seed)?,
+        })
+    }
 }
 
 /// Verifies signatures made with one public key.
@@ -91,11 +121,26 @@ impl Verifier {
     pub fn verify(&self, body: &[u8], signature: Option<&str>) -> Result<(), SigningError> {
         let hex = signature.ok_or(SigningError::Unsigned)?;
         let bytes = decode(hex).ok_or(SigningError::Forged)?;
-        let bytes: [u8; 64] = bytes.try_into().map_err(|_| SigningError::Forged)?;
+        self.verify_raw(body, &bytes)
+    }
+
+    /// Whether `signature` (its bytes) is this key's signature of `body`.
+    pub fn verify_raw(&self, body: &[u8], signature: &[u8]) -> Result<(), SigningError> {
+        let bytes: [u8; 64] = signature.try_into().map_err(|_| SigningError::Forged)?;
         self.key
             .verify_strict(body, &Signature::from_bytes(&bytes))
             .map_err(|_| SigningError::Forged)
     }
+}
+
+/// Hex of `bytes`, as keys and signatures are written.
+pub fn to_hex(bytes: &[u8]) -> String {
+    encode(bytes)
+}
+
+/// The bytes of `hex`, if it is hex.
+pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    decode(hex)
 }
 
 fn encode(bytes: &[u8]) -> String {

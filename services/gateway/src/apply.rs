@@ -216,6 +216,7 @@ pub struct Incoming {
 pub async fn apply_reports(
     store: &Store,
     updates: &[Incoming],
+    receipts: &[crate::store::keys::NewReceipt],
     now: OffsetDateTime,
 ) -> Result<Applied, crate::Error> {
     let mut ordered: Vec<(Uuid, &Incoming)> = Vec::with_capacity(updates.len());
@@ -293,6 +294,7 @@ pub async fn apply_reports(
     written.sort_unstable();
     written.dedup();
     let changed: Vec<&MeasureRow> = written.iter().filter_map(|id| rows.get(id)).collect();
+    batch.record_receipts(receipts, now).await?;
     batch.commit(&changed, &events).await?;
     Ok(outcome)
 }

@@ -51,6 +51,17 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
 
+    /// Refuse every unsigned agency report. Off, reports of agencies with a key in the registry
+    /// must still be signed and sealed, and only agencies not enrolled yet may report unsigned
+    /// (a warning is logged at every start).
+    #[arg(
+        long,
+        env = "GATEWAY_REQUIRE_SIGNED_REPORTS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub require_signed_reports: bool,
+
     /// How long an agency has to receive an instruction before it ends EXPIRED, in seconds.
     /// Banks must act "immediately"; published practice is a working day for freezes.
     #[arg(

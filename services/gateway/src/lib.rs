@@ -30,11 +30,13 @@ mod error;
 pub mod events;
 pub mod failpoint;
 pub mod metrics;
+pub mod keys;
 pub mod ops;
 pub mod relay;
 pub mod reports;
 pub mod store;
 pub mod timers;
+pub mod trust;
 pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -183,7 +185,13 @@ impl Application {
             config.report_workers,
             config.report_batch,
             metrics.clone(),
+            config.require_signed_reports,
         );
+        if !config.require_signed_reports {
+            tracing::warn!(
+                "unsigned reports are accepted from agencies with no key registered (GATEWAY_REQUIRE_SIGNED_REPORTS=false)"
+            );
+        }
         let broker_task = tokio::spawn(broker_sessions(
             config.clone(),
             relay,
@@ -222,7 +230,7 @@ impl Application {
                 .clone()
                 .report_to::<CourtGatewayServer<CourtService>>(health_reporter, shutdown.clone()),
         );
-        let ops = ops::OpsService::new(config.amqp_url.clone());
+        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone());
         let service = CourtService::new(
             store,
             hub,

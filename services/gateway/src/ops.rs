@@ -33,16 +33,23 @@ const MAX_LIST: u32 = 1000;
 const INSTRUCTION_TYPE: &str = "enforcement.v1.Instruction";
 const REPORT_TYPE: &str = "enforcement.v1.AgencyReport";
 
-/// Dead-letter operations on the hub's broker.
+/// Dead-letter operations on the hub's broker, and the registry of agency keys.
 #[derive(Clone)]
 pub struct OpsService {
     amqp_url: String,
+    /// The registry of agency keys.
+    store: crate::store::Store,
+    clock: hub_domain::Clock,
 }
 
 impl OpsService {
-    /// Operations on the broker at `amqp_url`.
-    pub fn new(amqp_url: String) -> Self {
-        Self { amqp_url }
+    /// Operations on the broker at `amqp_url` and on the keys in `store`.
+    pub fn new(amqp_url: String, store: crate::store::Store, clock: hub_domain::Clock) -> Self {
+        Self {
+            amqp_url,
+            store,
+            clock,
+        }
     }
 
     async fn session(&self) -> Result<Session, Status> {
@@ -132,6 +139,33 @@ impl Session {
 
 #[tonic::async_trait]
 impl Ops for OpsService {
+    async fn add_agency_key(
+        &self,
+        request: Request<pb::AgencyKey>,
+    ) -> Result<Response<pb::AgencyKey>, Status> {
+        crate::keys::add(&self.store, &self.clock, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_agency_keys(
+        &self,
+        request: Request<pb::ListAgencyKeysRequest>,
+    ) -> Result<Response<pb::ListAgencyKeysResponse>, Status> {
+        crate::keys::list(&self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn retire_agency_key(
+        &self,
+        request: Request<pb::RetireAgencyKeyRequest>,
+    ) -> Result<Response<pb::AgencyKey>, Status> {
+        crate::keys::retire(&self.store, &self.clock, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn list_dead_letters(
         &self,
         request: Request<pb::ListDeadLettersRequest>,

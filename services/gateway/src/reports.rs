@@ -1,25 +1,37 @@
-//! The consumer of agency reports: decodes each `AgencyReport`, applies it, then acknowledges.
+//! The consumer of agency reports: decodes each `AgencyReport`, checks that the agency said it
+//! ([`crate::trust`]: the adapter's signature, the agency's seal, not a replay), applies it, then
+//! acknowledges.
 //!
-//! A report that cannot be read (oversized, undecodable, without a valid agency) is put in the
-//! dead-letter queue with the reason in `x-hub-dead-reason`, then acknowledged. A database failure is retried with back-off; if it persists the delivery is returned
-//! to the queue, and the broker's delivery limit bounds how often that can happen.
+//! A report that cannot be read (oversized, undecodable, without a valid agency) or that fails
+//! the checks is copied to the dead-letter queue with the reason in
+//! `x-hub-dead-reason` and acknowledged: nothing of it is applied. A database failure is retried
+//! with back-off; if it persists the delivery is returned to the queue, and the broker's delivery
+//! limit bounds how often that can happen.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use enforcement_proto::{convert, v1 as pb};
-use hub_bus::{Published, Publisher, topology::GATEWAY_QUEUE};
+use hub_bus::{
+    Published, Publisher, header_str,
+    signing::{HEADER_KEY_ID, HEADER_SIGNATURE, Verifier},
+    topology::GATEWAY_QUEUE,
+};
 use hub_domain::{AgencyCode, AgencyKind, Clock, MeasureKind};
 use hub_runtime::Backoff;
 use lapin::{Consumer, message::Delivery};
 use prost::Message;
+use sha2::Digest as _;
+use time::OffsetDateTime;
 use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::{
     apply::{Applied, Incoming, apply_reports},
     metrics::GatewayMetrics,
-    store::Store,
+    store::{Store, keys::NewReceipt},
+    trust::{self, KeyRing, RegisteredKey, Seen},
 };
 
 /// Applies agency reports from the gateway's queue.
@@ -30,16 +42,21 @@ pub struct ReportConsumer {
     workers: usize,
     batch: usize,
     metrics: GatewayMetrics,
+    /// Refuse unsigned reports even of agencies with no key registered.
+    require_signed: bool,
 }
 
 impl ReportConsumer {
-    /// A consumer applying at most `workers` batches of at most `batch` reports at once.
+    /// A consumer applying at most `workers` batches of at most `batch` reports at once; with
+    /// `require_signed`, every report must be signed (otherwise only those of agencies with a
+    /// registered key).
     pub fn new(
         store: Store,
         clock: Clock,
         workers: usize,
         batch: usize,
         metrics: GatewayMetrics,
+        require_signed: bool,
     ) -> Self {
         Self {
             store,
@@ -47,6 +64,7 @@ impl ReportConsumer {
             workers: workers.max(1),
             batch: batch.max(1),
             metrics,
+            require_signed,
         }
     }
 
@@ -107,11 +125,13 @@ impl ReportConsumer {
         result
     }
 
-    /// Applies a batch: announcements to the registry, updates to measures.
+    /// Applies a batch: announcements to the registry, updates to measures, and remembers the
+    /// reports' `receipts` with the updates.
     async fn apply(
         &self,
         announcements: &[pb::Announcement],
         updates: &[Incoming],
+        receipts: &[NewReceipt],
     ) -> Result<Applied, crate::Error> {
         let now = self.clock.now();
         for announcement in announcements {
@@ -122,17 +142,103 @@ impl ReportConsumer {
             tracing::info!(agencies = n, "adapter announced its agencies");
         }
         if updates.is_empty() {
+            self.store.record_receipts(receipts, now).await?;
             return Ok(Applied::default());
         }
-        apply_reports(&self.store, updates, now).await
+        apply_reports(&self.store, updates, receipts, now).await
+    }
+
+    /// The registered keys, and what was received before under the ids of `reports`; `None`
+    /// if the database cannot say (the batch is returned to the queue).
+    async fn trust_context(
+        &self,
+        reports: &[(Delivery, pb::AgencyReport)],
+    ) -> Option<(KeyRing, HashMap<Uuid, trust::Receipt>)> {
+        let ids: Vec<Uuid> = reports
+            .iter()
+            .filter_map(|(_, r)| Uuid::parse_str(&r.report_id).ok())
+            .collect();
+        let mut agencies: Vec<(String, String)> = reports
+            .iter()
+            .filter_map(|(_, r)| r.agency.as_ref().and_then(convert::agency_from_proto))
+            .map(|a| (a.kind.as_str().to_string(), a.code.to_string()))
+            .collect();
+        agencies.sort_unstable();
+        agencies.dedup();
+        let loaded = async {
+            let keys = self.store.keys_of(&agencies).await?;
+            let receipts = self.store.receipts(&ids).await?;
+            Ok::<_, sqlx::Error>((keys, receipts))
+        }
+        .await;
+        match loaded {
+            Ok((keys, receipts)) => Some((key_ring(keys), receipts.into_iter().collect())),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the agency keys failed; returning the reports");
+                for (delivery, _) in reports {
+                    if let Err(e) = hub_bus::reply::requeue(delivery).await {
+                        tracing::warn!(error = %e, "nack failed; the broker will redeliver");
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether `report`, delivered as `delivery`, is to be applied (with its receipt), was
+    /// received before and is harmless (its receipt only), or is refused.
+    fn believe(
+        &self,
+        ring: &KeyRing,
+        earlier: &HashMap<Uuid, trust::Receipt>,
+        delivery: &Delivery,
+        report: &pb::AgencyReport,
+        now: OffsetDateTime,
+    ) -> Result<(Seen, NewReceipt), String> {
+        let report_id = Uuid::parse_str(&report.report_id)
+            .map_err(|_| "the report id is not a UUID".to_string())?;
+        let agency = report
+            .agency
+            .as_ref()
+            .and_then(convert::agency_from_proto)
+            .ok_or_else(|| "report without a valid agency".to_string())?;
+        let props = &delivery.properties;
+        trust::check_signature(
+            ring,
+            &agency,
+            &delivery.data,
+            header_str(props, HEADER_KEY_ID),
+            header_str(props, HEADER_SIGNATURE),
+            now,
+            self.require_signed,
+        )
+        .and_then(|()| trust::check_seal(ring, &agency, report, now, self.require_signed))
+        .map_err(|why| why.reason())?;
+        let digest = sha2::Sha256::digest(&delivery.data).to_vec();
+        let sent_at = report.sent_at.as_ref().and_then(convert::instant);
+        let seen = trust::seen(
+            earlier.get(&report_id),
+            &digest,
+            sent_at,
+            delivery.redelivered,
+        );
+        if let Seen::Replayed(why) = &seen {
+            return Err(why.reason());
+        }
+        Ok((
+            seen,
+            NewReceipt {
+                report_id,
+                agency_kind: agency.kind.as_str().to_string(),
+                agency_code: agency.code.to_string(),
+                digest,
+                sent_at,
+            },
+        ))
     }
 
     async fn handle(&self, deliveries: Vec<Delivery>, dead_letters: &Publisher) {
-        let mut updates = Vec::new();
-        let mut announcements = Vec::new();
-        let mut readable = Vec::with_capacity(deliveries.len());
-        // When each readable report was sent, for the apply lag.
-        let mut sent = Vec::with_capacity(deliveries.len());
+        let mut decoded = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             if delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
                 tracing::error!(
@@ -147,15 +253,43 @@ impl ReportConsumer {
                 self.dead_letter(dead_letters, &delivery, &reason).await;
                 continue;
             }
-            let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
-                Ok(report) => report,
+            match pb::AgencyReport::decode(delivery.data.as_slice()) {
+                Ok(report) => decoded.push((delivery, report)),
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
                     let reason = format!("the agency report could not be decoded: {e}");
                     self.dead_letter(dead_letters, &delivery, &reason).await;
+                }
+            }
+        }
+        if decoded.is_empty() {
+            return;
+        }
+        let Some((ring, earlier)) = self.trust_context(&decoded).await else {
+            return;
+        };
+        let now = self.clock.now();
+        let mut updates = Vec::new();
+        let mut announcements = Vec::new();
+        let mut receipts = Vec::new();
+        let mut readable = Vec::with_capacity(decoded.len());
+        // When each readable report was sent, for the apply lag.
+        let mut sent = Vec::with_capacity(decoded.len());
+        for (delivery, report) in decoded {
+            match self.believe(&ring, &earlier, &delivery, &report, now) {
+                Err(reason) => {
+                    tracing::warn!(report = %report.report_id, %reason, "agency report refused; dead-lettering it");
+                    self.dead_letter(dead_letters, &delivery, &reason).await;
                     continue;
                 }
-            };
+                Ok((Seen::Again, receipt)) => {
+                    tracing::info!(report = %report.report_id, "report received again; nothing to apply");
+                    receipts.push(receipt);
+                    readable.push(delivery);
+                    continue;
+                }
+                Ok((_, receipt)) => receipts.push(receipt),
+            }
             sent.extend(report.sent_at.as_ref().and_then(convert::instant));
             if report.kind == pb::ReportKind::Announce as i32 {
                 if let Some(announcement) = &report.announcement {
@@ -187,7 +321,7 @@ impl ReportConsumer {
         }
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         loop {
-            match self.apply(&announcements, &updates).await {
+            match self.apply(&announcements, &updates, &receipts).await {
                 Ok(applied) => {
                     for (measure, why) in &applied.ignored {
                         tracing::debug!(%measure, ?why, "update not applied");
@@ -278,4 +412,28 @@ fn announced(
         .filter(|m| kind.carries(*m))
         .collect();
     Some((kind, codes, measures))
+}
+
+/// The registered keys that are well formed, ready to verify.
+fn key_ring(rows: Vec<crate::store::keys::AgencyKeyRow>) -> KeyRing {
+    let mut ring = KeyRing::default();
+    for row in rows {
+        let hex = hub_bus::signing::to_hex(&row.public_key);
+        match Verifier::from_hex(&hex) {
+            Ok(verifier) => ring.insert(
+                &row.agency_kind,
+                &row.agency_code,
+                RegisteredKey {
+                    key_id: row.key_id,
+                    verifier,
+                    valid_from: row.valid_from,
+                    valid_until: row.valid_until,
+                },
+            ),
+            Err(e) => {
+                tracing::error!(key = %row.key_id, error = %e, "unusable agency key in the registry")
+            }
+        }
+    }
+    ring
 }

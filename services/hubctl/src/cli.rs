@@ -14,11 +14,11 @@ use hub_domain::{CourtCode, Money};
 
 use crate::{
     cmd::{
-        answers::AnswersArgs, bank::BankCommand, case::CaseCommand, deduct::DeductArgs,
-        distrain::DistrainArgs, dlq::DlqCommand, expiring::ExpiringArgs, freeze::FreezeArgs,
-        health::HealthArgs, inquire::InquireArgs, list::ListArgs, release::ReleaseArgs,
-        renew::RenewArgs, restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs,
-        watch::WatchArgs,
+        agency_key::AgencyCommand, answers::AnswersArgs, bank::BankCommand, case::CaseCommand,
+        deduct::DeductArgs, distrain::DistrainArgs, dlq::DlqCommand, expiring::ExpiringArgs,
+        freeze::FreezeArgs, health::HealthArgs, inquire::InquireArgs, list::ListArgs,
+        release::ReleaseArgs, renew::RenewArgs, restrict_exit::RestrictExitArgs,
+        seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
     },
     demo::DemoArgs,
 };
@@ -131,6 +131,9 @@ pub enum Command {
     /// to be replayed or discarded.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Partner agencies (for operators, no --court): their signing keys at the gateway.
+    #[command(subcommand)]
+    Agency(AgencyCommand),
 }
 
 /// The case a measure belongs to and its documents.

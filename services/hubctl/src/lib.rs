@@ -75,6 +75,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Health(args) => cmd::health::run(context, args).await,
         Command::Keygen => cmd::keygen::run(context),
         Command::Dlq(command) => cmd::dlq::run(context, command).await,
+        Command::Agency(command) => cmd::agency_key::run(context, command).await,
     }
 }
 

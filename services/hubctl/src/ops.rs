@@ -67,6 +67,38 @@ impl Ops {
     }
 }
 
+impl Ops {
+    /// Registers an agency's public key.
+    pub async fn add_key(&mut self, key: pb::AgencyKey) -> Result<pb::AgencyKey, Failure> {
+        match self.client.add_agency_key(key).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// The keys registered.
+    pub async fn list_keys(
+        &mut self,
+        request: pb::ListAgencyKeysRequest,
+    ) -> Result<pb::ListAgencyKeysResponse, Failure> {
+        match self.client.list_agency_keys(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Ends a key's validity.
+    pub async fn retire_key(
+        &mut self,
+        request: pb::RetireAgencyKeyRequest,
+    ) -> Result<pb::AgencyKey, Failure> {
+        match self.client.retire_agency_key(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+}
+
 fn request(message_id: &str) -> pb::DeadLetterRequest {
     pb::DeadLetterRequest {
         message_id: message_id.to_owned(),

@@ -14,7 +14,7 @@ mod process;
 mod sandbox;
 mod scrape;
 
-pub use hub::{AgencyNode, System, TestHub, TestHubBuilder};
+pub use hub::{AgencyNode, System, TestHub, TestHubBuilder, new_key};
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
 pub use sandbox::{QueueDepth, Sandbox};
 pub use scrape::{Sample, Scrape, queue_metrics_path, rabbitmq_prometheus};

@@ -168,7 +168,8 @@ impl Worker {
             if !receipt_sent {
                 let receipt = report::receipt(&h.served.agency, instruction, self.clock.now());
                 let measure = Some(instruction.measure_id.as_str());
-                publish_report(h.publisher, &h.served.agency, &receipt, measure).await?;
+                let signer = self.signer.as_ref();
+                publish_report(h.publisher, signer, &h.served.agency, &receipt, measure).await?;
                 receipt_sent = true;
             }
             tokio::select! {
@@ -216,7 +217,8 @@ impl Worker {
             let fate = Fate::AgencyError("the agency answered without an outcome".into());
             return self.give_up(h, About::instruction(instruction), fate).await;
         };
-        publish_report(h.publisher, agency, &outcome, Some(&instruction.measure_id)).await
+        let measure = Some(instruction.measure_id.as_str());
+        publish_report(h.publisher, self.signer.as_ref(), agency, &outcome, measure).await
     }
 
     /// Ends an instruction the adapter cannot carry out: tells the gateway (if the measure is
@@ -232,7 +234,8 @@ impl Worker {
             let agency = &h.served.agency;
             let now = self.clock.now();
             let failure = report::failure(agency, measure_id, &about.instruction_id, &fate, now);
-            publish_report(h.publisher, agency, &failure, Some(measure_id)).await?;
+            let signer = self.signer.as_ref();
+            publish_report(h.publisher, signer, agency, &failure, Some(measure_id)).await?;
         }
         if fate.is_dead_letter() {
             dead_letter(h, &reason).await?;

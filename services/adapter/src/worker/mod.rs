@@ -19,7 +19,7 @@ use enforcement_proto::v1::agency_backend_client::AgencyBackendClient;
 use hub_bus::{
     Publisher,
     reply::within,
-    signing::Verifier,
+    signing::{KeyedSigner, Verifier},
     topology::{AgencyQueue, QueuePolicy, declare_agency},
 };
 use hub_domain::{AgencyId, Clock};
@@ -60,6 +60,8 @@ pub struct Worker {
     clock: Clock,
     /// Verifies the gateway's signature on instructions, when its key is configured.
     verifier: Option<Verifier>,
+    /// Signs every report published, when a key is configured.
+    pub(crate) signer: Option<KeyedSigner>,
     /// The agencies, all of one kind; a delivery names the one it came for by index.
     served: Arc<Vec<Served>>,
     /// The agency's system (`AgencyBackend`), connected lazily and shared by the lanes.
@@ -98,10 +100,12 @@ impl Worker {
         if verifier.is_none() {
             tracing::warn!("no gateway public key: instructions are not verified");
         }
+        let signer = config.signer()?;
         Ok(Self {
             metrics,
             clock,
             verifier,
+            signer,
             served: Arc::new(served),
             backend: AgencyBackendClient::new(endpoint.connect_lazy()),
             config,
@@ -231,9 +235,15 @@ impl Worker {
         };
         let codes = self.served.iter().map(|s| s.agency.code.to_string());
         let report = report::announcement(&first.agency, codes.collect(), self.clock.now());
-        publish_report(publisher, &first.agency, &report, None)
-            .await
-            .context("announcing the agencies")
+        publish_report(
+            publisher,
+            self.signer.as_ref(),
+            &first.agency,
+            &report,
+            None,
+        )
+        .await
+        .context("announcing the agencies")
     }
 
     /// Declares every agency queue, several at a time on channels of their own (a processing

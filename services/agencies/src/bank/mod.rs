@@ -134,6 +134,8 @@ impl System for Banking {
         fixture: "BANK_FIXTURE",
         notice_poll_ms: "BANK_NOTICE_POLL_MS",
         lapse_poll_ms: "BANK_LAPSE_POLL_MS",
+        seal_key: "BANK_SEAL_KEY",
+        seal_key_id: "BANK_SEAL_KEY_ID",
         default_listen: "127.0.0.1:20061",
         default_schema: None,
         default_inbox_url: "http://127.0.0.1:20071",

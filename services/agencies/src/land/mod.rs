@@ -95,6 +95,8 @@ impl System for Land {
         fixture: "LAND_FIXTURE",
         notice_poll_ms: "LAND_NOTICE_POLL_MS",
         lapse_poll_ms: "LAND_LAPSE_POLL_MS",
+        seal_key: "LAND_SEAL_KEY",
+        seal_key_id: "LAND_SEAL_KEY_ID",
         default_listen: "127.0.0.1:20081",
         default_schema: Some("land"),
         default_inbox_url: "http://127.0.0.1:20091",

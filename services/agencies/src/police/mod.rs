@@ -106,6 +106,8 @@ impl System for Police {
         fixture: "POLICE_FIXTURE",
         notice_poll_ms: "POLICE_NOTICE_POLL_MS",
         lapse_poll_ms: "POLICE_LAPSE_POLL_MS",
+        seal_key: "POLICE_SEAL_KEY",
+        seal_key_id: "POLICE_SEAL_KEY_ID",
         default_listen: "127.0.0.1:20082",
         default_schema: Some("police"),
         default_inbox_url: "http://127.0.0.1:20092",

@@ -250,6 +250,8 @@ async fn spawn<S: System, A>(
         fixture: options.fixture.map(fixture_path),
         notice_poll_ms: 100,
         lapse_poll_ms: options.lapse_poll_ms,
+        seal_key: None,
+        seal_key_id: "seal-1".into(),
         system: PhantomData,
     };
     let app = Application::build(config, clock.clone())

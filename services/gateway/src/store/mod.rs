@@ -6,6 +6,8 @@
 //!   ├─ measure_events   the audit log: one entry per change, the measure as it stood after it
 //!   └─ inquiry_answers  per agency asked by an inquiry: pending, answered or refused
 //! agencies         the registry of what adapters announced
+//! agency_keys      the agencies' public signing keys, with their validity
+//! report_receipts  every agency report accepted, by id (replays are refused)
 //! ```
 //!
 //! Every change of a measure is written with its audit entry in the same transaction, and the
@@ -48,6 +50,7 @@ macro_rules! measure_columns {
 
 pub mod cases;
 pub mod inquiries;
+pub mod keys;
 pub mod lapse;
 pub mod measures;
 pub mod orders;

@@ -1,4 +1,5 @@
-//! `hubctl keygen`: a new key pair for the gateway's instruction signatures.
+//! `hubctl keygen`: a new key pair, for the gateway's instruction signatures or for an agency's
+//! reports (adapter) and seals (its system).
 
 use crate::{Context, error::Failure};
 
@@ -11,7 +12,7 @@ pub fn run(context: &Context) -> Result<(), Failure> {
         "public_key": signer.public_hex(),
     }));
     context.out.text(format!(
-        "GATEWAY_SIGNING_KEY={}\nADAPTER_GATEWAY_PUBLIC_KEY={}\n\nKeep the signing key secret: give it to the gateway only. Give the public key to every adapter.",
+        "GATEWAY_SIGNING_KEY={}\nADAPTER_GATEWAY_PUBLIC_KEY={}\n\nKeep the signing key secret: give it to the gateway only. Give the public key to every adapter.\n\nFor an agency: the seed is its ADAPTER_SIGNING_KEY (or BANK_SEAL_KEY, LAND_SEAL_KEY, POLICE_SEAL_KEY for its system); register the public key with `hubctl agency key add`.",
         signer.seed_hex(),
         signer.public_hex()
     ));

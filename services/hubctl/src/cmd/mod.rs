@@ -2,6 +2,7 @@
 //! reports the answer; what the measure-creating commands share is in [`submit`], the options
 //! several commands share in [`crate::cli`].
 
+pub mod agency_key;
 pub mod answers;
 pub mod bank;
 pub mod case;

@@ -1,6 +1,8 @@
 //! The agency systems of a test hub and their adapters: adding them, stopping and starting
 //! adapters, running an adapter as a process.
 
+use hub_bus::signing::{KeyedSigner, Signer};
+
 use super::*;
 
 /// A reference agency system of the test hub.
@@ -37,6 +39,10 @@ pub struct AgencyNode {
     /// The HTTP address (health, metrics) of the running adapter.
     pub(super) adapter_http: Option<SocketAddr>,
     pub(super) system: System,
+    /// The key the adapter signs its reports with, registered at the gateway for every code.
+    pub(super) adapter_key: KeyedSigner,
+    /// The key the system seals its answers with, registered likewise.
+    pub(super) seal_key: KeyedSigner,
 }
 
 impl AgencyNode {
@@ -71,6 +77,16 @@ impl AgencyNode {
         &self.system
     }
 
+    /// The key the adapter signs reports with.
+    pub fn adapter_key(&self) -> &KeyedSigner {
+        &self.adapter_key
+    }
+
+    /// The key the system seals its answers with.
+    pub fn seal_key(&self) -> &KeyedSigner {
+        &self.seal_key
+    }
+
     /// The reference bank, if this is one.
     pub fn bank(&self) -> anyhow::Result<&hub_agencies::bank::Bank> {
         match &self.system {
@@ -99,22 +115,31 @@ impl TestHub {
             codes.first().map(String::as_str).unwrap_or("none")
         );
         let schema = self.sandbox.schema(&name);
+        // Each system and its adapter sign with keys of their own, registered for every code
+        // they serve before they say anything.
+        let adapter_key = new_key(&format!("{name}-adapter"))?;
+        let seal_key = new_key(&format!("{name}-seal"))?;
+        for code in codes {
+            for key in [&adapter_key, &seal_key] {
+                self.register_key(kind, code, key, None).await?;
+            }
+        }
         // The adapter's inbox is bound after the system; the system learns its URL before it runs.
         let (addr, system, start) = match kind {
             AgencyKind::Bank => {
-                self.build_system::<Banking>(&parsed, &schema, System::Bank)
+                self.build_system::<Banking>(&parsed, &schema, &seal_key, System::Bank)
                     .await?
             }
             AgencyKind::LandRegistry => {
-                self.build_system::<Land>(&parsed, &schema, System::Land)
+                self.build_system::<Land>(&parsed, &schema, &seal_key, System::Land)
                     .await?
             }
             AgencyKind::PublicSecurity => {
-                self.build_system::<Police>(&parsed, &schema, System::Police)
+                self.build_system::<Police>(&parsed, &schema, &seal_key, System::Police)
                     .await?
             }
         };
-        let adapter_config = self.adapter_config(kind, &parsed, addr, loopback());
+        let adapter_config = self.adapter_config(kind, &parsed, addr, loopback(), &adapter_key);
         let adapter_app =
             hub_adapter::Application::build(adapter_config, self.clock.clone()).await?;
         let inbox_addr = adapter_app.inbox_addr()?;
@@ -131,6 +156,8 @@ impl TestHub {
             adapter: Some(adapter),
             adapter_http,
             system,
+            adapter_key,
+            seal_key,
         });
         self.wait_registered(kind.as_str(), codes).await
     }
@@ -141,6 +168,7 @@ impl TestHub {
         &self,
         codes: &[AgencyCode],
         schema: &str,
+        seal_key: &KeyedSigner,
         system: fn(Office<S>) -> System,
     ) -> anyhow::Result<(
         SocketAddr,
@@ -156,6 +184,8 @@ impl TestHub {
             fixture: None,
             notice_poll_ms: 200,
             lapse_poll_ms: 200,
+            seal_key: Some(seal_key.signer.seed_hex()),
+            seal_key_id: seal_key.key_id.clone(),
             system: PhantomData,
         };
         let app = Application::build(config, self.clock.clone()).await?;
@@ -175,6 +205,7 @@ impl TestHub {
         codes: &[AgencyCode],
         agency_addr: SocketAddr,
         inbox: SocketAddr,
+        key: &KeyedSigner,
     ) -> hub_adapter::Config {
         hub_adapter::Config {
             agency_kind: kind,
@@ -182,6 +213,8 @@ impl TestHub {
             agency_url: format!("http://{agency_addr}"),
             inbox_listen: inbox,
             gateway_public_key: Some(self.gateway_public_key()),
+            signing_key: Some(key.signer.seed_hex()),
+            signing_key_id: key.key_id.clone(),
             http_listen: Some(loopback()),
             amqp_url: self.sandbox.amqp_url(),
             prefetch: 64,
@@ -247,6 +280,8 @@ impl TestHub {
             ("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string()),
             ("ADAPTER_AMQP_URL", self.sandbox.amqp_url()),
             ("ADAPTER_GATEWAY_PUBLIC_KEY", self.gateway_public_key()),
+            ("ADAPTER_SIGNING_KEY", node.adapter_key.signer.seed_hex()),
+            ("ADAPTER_SIGNING_KEY_ID", node.adapter_key.key_id.clone()),
             (
                 "ADAPTER_RETRY_INITIAL_MS",
                 self.adapter_retry_ms.to_string(),
@@ -289,7 +324,7 @@ impl TestHub {
                 .iter()
                 .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            self.adapter_config(kind, &codes, node.addr, node.inbox_addr)
+            self.adapter_config(kind, &codes, node.addr, node.inbox_addr, &node.adapter_key)
         };
         let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
         let http = app.http_addr();
@@ -299,4 +334,40 @@ impl TestHub {
         node.adapter_http = http;
         Ok(())
     }
+}
+
+impl TestHub {
+    /// Registers `key` for the agency `code` of `kind` at the gateway (through `Ops`), valid
+    /// from `valid_from` (now if `None`).
+    pub async fn register_key(
+        &self,
+        kind: AgencyKind,
+        code: &str,
+        key: &KeyedSigner,
+        valid_from: Option<time::OffsetDateTime>,
+    ) -> anyhow::Result<enforcement_proto::v1::AgencyKey> {
+        let mut ops = self.ops().await?;
+        let added = ops
+            .add_agency_key(enforcement_proto::v1::AgencyKey {
+                key_id: key.key_id.clone(),
+                agency_kind: kind.as_str().into(),
+                agency_code: code.into(),
+                public_key: key.signer.public_hex(),
+                valid_from: valid_from.map(enforcement_proto::convert::timestamp),
+                valid_until: None,
+            })
+            .await
+            .with_context(|| format!("registering key {} of {code}", key.key_id))?;
+        Ok(added.into_inner())
+    }
+}
+
+/// A fresh key with id `key_id`.
+pub fn new_key(key_id: &str) -> anyhow::Result<KeyedSigner> {
+    let signer =
+        Signer::generate().map_err(|e| anyhow::anyhow!("no randomness for a signing key: {e}"))?;
+    Ok(KeyedSigner {
+        key_id: key_id.replace('_', "-").to_ascii_lowercase(),
+        signer,
+    })
 }

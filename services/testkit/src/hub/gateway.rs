@@ -34,6 +34,7 @@ impl GatewaySettings {
             database_connections: 16,
             amqp_url: self.amqp_url.clone(),
             signing_key: Some(self.signing_key.clone()),
+            require_signed_reports: true,
             instruction_deadline_secs: self.deadline.0,
             deadline_grace_secs: self.deadline.1,
             relay_batch: 256,
@@ -56,6 +57,7 @@ impl GatewaySettings {
             ("GATEWAY_DATABASE_SCHEMA", self.schema.clone()),
             ("GATEWAY_AMQP_URL", self.amqp_url.clone()),
             ("GATEWAY_SIGNING_KEY", self.signing_key.clone()),
+            ("GATEWAY_REQUIRE_SIGNED_REPORTS", "true".to_string()),
             (
                 "GATEWAY_INSTRUCTION_DEADLINE_SECS",
                 self.deadline.0.to_string(),

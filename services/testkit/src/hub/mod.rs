@@ -28,7 +28,7 @@ use crate::{
 mod agencies;
 mod gateway;
 
-pub use agencies::{AgencyNode, System};
+pub use agencies::{AgencyNode, System, new_key};
 use gateway::{Gateway, GatewaySettings};
 
 /// A running in-process service.
