@@ -256,5 +256,30 @@ async fn an_instruction_not_received_before_its_deadline_ends_expired_and_is_nev
     assert_eq!(hub.account("ICBC", &account).await?.frozen_fen, 0);
     let still = hub.measure(COURT, &measure.measure_id).await?;
     assert_eq!(still.state, pb::MeasureState::Expired as i32);
+
+    // Counted as an outcome by the gateway's timers, and as late by the adapter.
+    let gateway = hub.gateway_http_addr().expect("gateway HTTP");
+    let gateway = hub_testkit::Scrape::fetch(&format!("http://{gateway}/metrics")).await?;
+    let labels = [
+        ("kind", "freeze"),
+        ("agency", "ICBC"),
+        ("outcome", "expired"),
+    ];
+    assert_eq!(gateway.value("hub_measures_finished_total", &labels), 1.0);
+    let adapter = hub.bank("ICBC")?.adapter_http_addr().expect("adapter HTTP");
+    let url = format!("http://{adapter}/metrics");
+    let labels = [("agency", "ICBC"), ("outcome", "expired")];
+    eventually(
+        "the adapter counting the late instruction",
+        Duration::from_secs(20),
+        || async {
+            let adapter = hub_testkit::Scrape::fetch(&url).await?;
+            Ok((adapter.value("hub_adapter_instructions_total", &labels) == 1.0).then_some(()))
+        },
+    )
+    .await?;
+    // Taken off the queue without being carried out.
+    assert!(hub.ledger("ICBC").await?.is_empty());
+    assert_eq!(hub.account("ICBC", &account).await?.frozen_fen, 0);
     hub.shutdown().await
 }

@@ -178,6 +178,7 @@ impl Application {
             relay_wake.clone(),
             clock.clone(),
             signer,
+            metrics.clone(),
         );
         let consumer = ReportConsumer::new(
             store.clone(),
@@ -220,6 +221,7 @@ impl Application {
                 horizons: config.expiry_warning_days.clone(),
                 grace: std::time::Duration::from_secs(config.deadline_grace_secs),
                 longest: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
+                metrics: metrics.clone(),
             }
             .run(hub.clone(), shutdown.clone()),
         );

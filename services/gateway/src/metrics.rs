@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `hub_measures_submitted_total{kind,agency}` | measures accepted by `Submit` (not repeats) |
 //! | `hub_submit_duration_seconds{result}` | `Submit` latency: `accepted`, `duplicate`, `refused`, `error` |
-//! | `hub_measures_finished_total{kind,agency,outcome}` | measures reaching their first outcome (`effective`, `partial`, `waiting`, `rejected`, `failed`, `expired`) |
+//! | `hub_measures_finished_total{kind,agency,outcome}` | measures reaching their first outcome (`effective`, `partial`, `waiting`, `rejected`, `failed`, `expired`), from an agency's report, the relay (unroutable) or the timers (expired undelivered) |
 //! | `hub_measure_outcome_seconds{kind,agency}` | from `Submit` to that outcome |
 //! | `hub_report_apply_lag_seconds` | from an adapter sending a report to the gateway applying it |
 //! | `hub_dead_letters_total{queue}` | messages the gateway put in the dead-letter queue |
@@ -109,10 +109,21 @@ impl GatewayMetrics {
         to: MeasureState,
         since_submit: time::Duration,
     ) {
-        if !is_first_outcome(from, to) {
-            return;
+        if is_first_outcome(from, to) {
+            self.outcome(kind, agency, to, since_submit);
         }
-        let (kind, outcome) = (kind.as_str(), to.as_str());
+    }
+
+    /// A measure not yet answered reached `outcome`: the agency's answer, or the hub's own
+    /// verdict (rejected as unroutable by the relay, expired undelivered by the timers).
+    pub(crate) fn outcome(
+        &self,
+        kind: MeasureKind,
+        agency: &str,
+        outcome: MeasureState,
+        since_submit: time::Duration,
+    ) {
+        let (kind, outcome) = (kind.as_str(), outcome.as_str());
         self.metrics
             .counter(
                 FINISHED,
@@ -190,6 +201,22 @@ mod tests {
         assert!(!is_first_outcome(Effective, Released));
         // A receipt is not an outcome.
         assert!(!is_first_outcome(Dispatched, Delivered));
+    }
+
+    #[test]
+    fn the_hubs_own_verdicts_count_as_outcomes() {
+        let m = GatewayMetrics::new();
+        let waited = time::Duration::hours(2);
+        m.outcome(MeasureKind::Freeze, "BOC", Rejected, waited);
+        m.outcome(MeasureKind::SealUp, "110105", Expired, waited);
+        let text = m.registry().render();
+        assert!(
+            text.contains(
+                "hub_measures_finished_total{kind=\"freeze\",agency=\"BOC\",outcome=\"rejected\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("outcome=\"expired\"} 1"), "{text}");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Relay {
     wake: Arc<Notify>,
     clock: hub_domain::Clock,
     signer: Option<Signer>,
+    /// Counts the measures rejected as unroutable among the outcomes.
+    metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Relay {
@@ -57,6 +59,7 @@ impl Relay {
         wake: Arc<Notify>,
         clock: hub_domain::Clock,
         signer: Option<Signer>,
+        metrics: crate::metrics::GatewayMetrics,
     ) -> Self {
         Self {
             store,
@@ -65,6 +68,7 @@ impl Relay {
             wake,
             clock,
             signer,
+            metrics,
         }
     }
 
@@ -153,7 +157,12 @@ impl Relay {
 
         crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_COMMIT);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        batch.settle(&ids, &deliveries, self.clock.now()).await?;
+        let now = self.clock.now();
+        for row in batch.settle(&ids, &deliveries, now).await? {
+            let agency = row.agency.code();
+            let since = now - row.submitted_at;
+            self.metrics.outcome(row.kind, agency, row.state, since);
+        }
         Ok(rows.len())
     }
 }

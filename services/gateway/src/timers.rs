@@ -39,6 +39,8 @@ pub struct Timers {
     pub grace: Duration,
     /// The longest the timers sleep.
     pub longest: Duration,
+    /// Counts instructions expired undelivered among the outcomes.
+    pub metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Timers {
@@ -98,6 +100,11 @@ impl Timers {
         {
             Ok(expired) if !expired.is_empty() => {
                 tracing::warn!(measures = expired.len(), "instructions expired undelivered");
+                for row in &expired {
+                    let since = now - row.submitted_at;
+                    let agency = row.agency.code();
+                    self.metrics.outcome(row.kind, agency, row.state, since);
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiring undelivered instructions failed"),

@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Store, UNDELIVERED, states_where, transition};
+use super::{MeasureRow, Store, UNDELIVERED, states_where, transition};
 
 /// One recorded instruction waiting for the broker's confirm.
 #[derive(sqlx::FromRow, Debug)]
@@ -101,13 +101,14 @@ impl Store {
 
 impl OutboxBatch {
     /// Removes the published rows and moves their measures on: `DISPATCHED` when confirmed,
-    /// `REJECTED` (unknown agency) when returned unroutable. Commits.
+    /// `REJECTED` (unknown agency) when returned unroutable. Commits; returns the measures
+    /// rejected.
     pub async fn settle(
         mut self,
         published: &[i64],
         deliveries: &[Delivery],
         now: OffsetDateTime,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Vec<MeasureRow>, sqlx::Error> {
         static DISPATCH: LazyLock<String> = LazyLock::new(|| {
             format!(
                 concat!(
@@ -163,13 +164,14 @@ impl OutboxBatch {
             |_| "handed to the broker".to_string(),
         )
         .await?;
+        let mut rejected = Vec::new();
         for delivery in deliveries {
             if let Delivery::Unroutable {
                 measure_id,
                 message,
             } = delivery
             {
-                transition(
+                let rows = transition(
                     tx,
                     &self.channel,
                     sqlx::query_as(REJECT_UNROUTABLE.as_str())
@@ -181,9 +183,11 @@ impl OutboxBatch {
                     |_| message.clone(),
                 )
                 .await?;
+                rejected.extend(rows);
             }
         }
-        self.tx.commit().await
+        self.tx.commit().await?;
+        Ok(rejected)
     }
 
     /// Ends the batch without change (nothing was taken).
