@@ -2,18 +2,22 @@
 //! each test in its own vhost and schemas.
 
 mod adapter;
+mod alerts;
 mod bad_input;
 mod bulk;
 mod case;
 mod compose;
+mod deadlines;
 mod expiry;
 mod freeze;
 mod health;
 mod hubctl;
 mod inquiry;
 mod land;
+mod metrics;
 mod ops;
 mod police;
+mod reflection;
 mod security;
 mod shape;
 mod submit;

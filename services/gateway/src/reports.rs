@@ -2,19 +2,19 @@
 //! ([`crate::trust`]: the adapter's signature, the agency's seal, not a replay), applies it, then
 //! acknowledges.
 //!
-//! A report that cannot be decoded is rejected without requeue and lands in the dead-letter
-//! queue. One that fails the checks is copied to the dead-letter queue with the reason in
-//! `x-hub-dead-reason` and acknowledged: nothing of it is applied. A database failure is retried
-//! with back-off; if it persists the delivery is returned to the queue, and the broker's delivery
-//! limit bounds how often that can happen.
+//! A report that cannot be read (oversized, undecodable, without a valid agency) or that fails
+//! the checks is put in the dead-letter queue with the reason in `x-hub-dead-reason`, then
+//! acknowledged: nothing of it is applied. A database failure is retried with back-off; if it
+//! persists the delivery is returned to the queue, and the broker's delivery limit bounds how
+//! often that can happen.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use enforcement_proto::{convert, v1 as pb};
 use hub_bus::{
-    MessageMeta, Published, Publisher, header_str,
+    Published, Publisher, header_str,
     signing::{HEADER_KEY_ID, HEADER_SIGNATURE, Verifier},
-    topology::{DEAD_LETTER_EXCHANGE, GATEWAY_QUEUE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON},
+    topology::GATEWAY_QUEUE,
 };
 use hub_domain::{AgencyCode, AgencyKind, Clock, MeasureKind};
 use hub_runtime::Backoff;
@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use crate::{
     apply::{Applied, Incoming, apply_reports},
+    metrics::GatewayMetrics,
     store::{Store, keys::NewReceipt},
     trust::{self, KeyRing, RegisteredKey, Seen},
 };
@@ -40,6 +41,7 @@ pub struct ReportConsumer {
     clock: Clock,
     workers: usize,
     batch: usize,
+    metrics: GatewayMetrics,
     /// Refuse unsigned reports even of agencies with no key registered.
     require_signed: bool,
 }
@@ -53,6 +55,7 @@ impl ReportConsumer {
         clock: Clock,
         workers: usize,
         batch: usize,
+        metrics: GatewayMetrics,
         require_signed: bool,
     ) -> Self {
         Self {
@@ -60,6 +63,7 @@ impl ReportConsumer {
             clock,
             workers: workers.max(1),
             batch: batch.max(1),
+            metrics,
             require_signed,
         }
     }
@@ -71,7 +75,7 @@ impl ReportConsumer {
     pub async fn run(
         &self,
         mut consumer: Consumer,
-        publisher: &Publisher,
+        dead_letters: &Publisher,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
         let permits = Arc::new(Semaphore::new(self.workers));
@@ -106,9 +110,9 @@ impl ReportConsumer {
                 }
             }
             let this = self.clone();
-            let publisher = publisher.clone();
+            let dead_letters = dead_letters.clone();
             tasks.spawn(async move {
-                this.handle(batch, &publisher).await;
+                this.handle(batch, &dead_letters).await;
                 drop(permit);
             });
             if let Some(e) = failed {
@@ -144,8 +148,8 @@ impl ReportConsumer {
         apply_reports(&self.store, updates, receipts, now).await
     }
 
-    /// The registered keys, and what was received before under the ids of `reports`; `None`
-    /// if the database cannot say (the batch is returned to the queue).
+    /// The registered keys of the reporting agencies, and what was received before under the
+    /// ids of `reports`; `None` if the database cannot say (the batch is returned to the queue).
     async fn trust_context(
         &self,
         reports: &[(Delivery, pb::AgencyReport)],
@@ -182,7 +186,7 @@ impl ReportConsumer {
     }
 
     /// Whether `report`, delivered as `delivery`, is to be applied (with its receipt), was
-    /// received before and is harmless (its receipt only), or is refused.
+    /// received before and is harmless (its receipt only), or is refused (why).
     fn believe(
         &self,
         ring: &KeyRing,
@@ -197,7 +201,7 @@ impl ReportConsumer {
             .agency
             .as_ref()
             .and_then(convert::agency_from_proto)
-            .ok_or_else(|| "report without a valid agency".to_string())?;
+            .ok_or_else(|| "agency report without a valid agency".to_string())?;
         let props = &delivery.properties;
         trust::check_signature(
             ring,
@@ -233,7 +237,7 @@ impl ReportConsumer {
         ))
     }
 
-    async fn handle(&self, deliveries: Vec<Delivery>, publisher: &Publisher) {
+    async fn handle(&self, deliveries: Vec<Delivery>, dead_letters: &Publisher) {
         let mut decoded = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             if delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
@@ -241,14 +245,20 @@ impl ReportConsumer {
                     bytes = delivery.data.len(),
                     "oversized agency report; dead-lettering it"
                 );
-                reject(&delivery).await;
+                let reason = format!(
+                    "report of {} bytes, larger than the {} a message may be",
+                    delivery.data.len(),
+                    hub_bus::MAX_MESSAGE_BYTES
+                );
+                self.dead_letter(dead_letters, &delivery, &reason).await;
                 continue;
             }
             match pb::AgencyReport::decode(delivery.data.as_slice()) {
                 Ok(report) => decoded.push((delivery, report)),
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
-                    reject(&delivery).await;
+                    let reason = format!("the agency report could not be decoded: {e}");
+                    self.dead_letter(dead_letters, &delivery, &reason).await;
                 }
             }
         }
@@ -263,11 +273,13 @@ impl ReportConsumer {
         let mut announcements = Vec::new();
         let mut receipts = Vec::new();
         let mut readable = Vec::with_capacity(decoded.len());
+        // When each readable report was sent, for the apply lag.
+        let mut sent = Vec::with_capacity(decoded.len());
         for (delivery, report) in decoded {
             match self.believe(&ring, &earlier, &delivery, &report, now) {
                 Err(reason) => {
                     tracing::warn!(report = %report.report_id, %reason, "agency report refused; dead-lettering it");
-                    refuse(publisher, &delivery, &reason).await;
+                    self.dead_letter(dead_letters, &delivery, &reason).await;
                     continue;
                 }
                 Ok((Seen::Again, receipt)) => {
@@ -278,6 +290,7 @@ impl ReportConsumer {
                 }
                 Ok((_, receipt)) => receipts.push(receipt),
             }
+            sent.extend(report.sent_at.as_ref().and_then(convert::instant));
             if report.kind == pb::ReportKind::Announce as i32 {
                 if let Some(announcement) = &report.announcement {
                     announcements.push(announcement.clone());
@@ -287,7 +300,12 @@ impl ReportConsumer {
             }
             let Some(agency) = report.agency.as_ref().and_then(convert::agency_from_proto) else {
                 tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
-                reject(&delivery).await;
+                self.dead_letter(
+                    dead_letters,
+                    &delivery,
+                    "agency report without a valid agency",
+                )
+                .await;
                 continue;
             };
             let answer = report.answer;
@@ -307,6 +325,14 @@ impl ReportConsumer {
                 Ok(applied) => {
                     for (measure, why) in &applied.ignored {
                         tracing::debug!(%measure, ?why, "update not applied");
+                    }
+                    let now = self.clock.now();
+                    for m in &applied.moved {
+                        let since = now - m.submitted_at;
+                        self.metrics.moved(m.kind, &m.agency, m.from, m.to, since);
+                    }
+                    for at in &sent {
+                        self.metrics.report_applied(now - *at);
                     }
                     break;
                 }
@@ -333,6 +359,37 @@ impl ReportConsumer {
                 Ok(false) => tracing::warn!("ack not delivered; report will be redelivered"),
                 Err(e) => tracing::warn!(error = %e, "ack failed; report will be redelivered"),
             }
+        }
+    }
+
+    /// Puts an unreadable report in the dead-letter queue with `reason` and acknowledges it; if the
+    /// copy cannot be published, rejects it (the queue's dead-letter exchange takes it, with only
+    /// the broker's reason) rather than lose it or take it again.
+    async fn dead_letter(&self, publisher: &Publisher, delivery: &Delivery, reason: &str) {
+        let copied = hub_bus::dead_letter(
+            publisher,
+            delivery,
+            GATEWAY_QUEUE,
+            delivery.routing_key.as_str(),
+            reason,
+        )
+        .await;
+        let settled = match copied {
+            Ok(Published::Confirmed) => {
+                self.metrics.dead_lettered(GATEWAY_QUEUE);
+                hub_bus::reply::ack(delivery).await
+            }
+            Ok(Published::Returned { reply_text, .. }) => {
+                tracing::warn!(%reply_text, "dead-letter queue missing; rejecting the report");
+                hub_bus::reply::reject(delivery).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-lettering failed; rejecting the report");
+                hub_bus::reply::reject(delivery).await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, "settling a dead-lettered report failed; the broker will redeliver");
         }
     }
 }
@@ -379,53 +436,4 @@ fn key_ring(rows: Vec<crate::store::keys::AgencyKeyRow>) -> KeyRing {
         }
     }
     ring
-}
-
-/// Puts a copy of a refused report in the dead-letter queue with `reason`, then acknowledges
-/// it. If the copy cannot be published the delivery is rejected instead, and the broker
-/// dead-letters it without the reason: either way nothing of it is applied.
-async fn refuse(publisher: &Publisher, delivery: &Delivery, reason: &str) {
-    let props = &delivery.properties;
-    let mut headers = vec![
-        (HEADER_DEAD_REASON.to_string(), reason.to_string()),
-        (HEADER_DEAD_QUEUE.to_string(), GATEWAY_QUEUE.to_string()),
-    ];
-    for key in [HEADER_KEY_ID, HEADER_SIGNATURE] {
-        if let Some(value) = header_str(props, key) {
-            headers.push((key.to_string(), value.to_string()));
-        }
-    }
-    let meta = MessageMeta {
-        message_id: props
-            .message_id()
-            .as_ref()
-            .map(|m| m.to_string())
-            .unwrap_or_default(),
-        correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
-        kind: props
-            .kind()
-            .as_ref()
-            .map(|k| k.to_string())
-            .unwrap_or_default(),
-        timestamp: props.timestamp().unwrap_or(0),
-        headers,
-    };
-    let routing_key = delivery.routing_key.as_str();
-    match publisher
-        .publish(DEAD_LETTER_EXCHANGE, routing_key, &delivery.data, &meta)
-        .await
-    {
-        Ok(Published::Confirmed) => {
-            if let Err(e) = hub_bus::reply::ack(delivery).await {
-                tracing::warn!(error = %e, "ack failed; the broker will redeliver the refused report");
-            }
-        }
-        Ok(Published::Returned { .. }) | Err(_) => reject(delivery).await,
-    }
-}
-
-async fn reject(delivery: &Delivery) {
-    if let Err(e) = hub_bus::reply::reject(delivery).await {
-        tracing::warn!(error = %e, "reject failed; the broker will redeliver");
-    }
 }
