@@ -23,6 +23,7 @@ macro_rules! all_parsed {
 }
 
 pub mod apply;
+pub mod audit;
 pub mod case;
 pub mod config;
 pub mod court;
@@ -214,6 +215,11 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
+        let chain_task = tokio::spawn(audit::run(
+            store.clone(),
+            std::time::Duration::from_millis(250),
+            shutdown.clone(),
+        ));
         let timers_task = tokio::spawn(
             timers::Timers {
                 store: store.clone(),
@@ -269,6 +275,7 @@ impl Application {
         let _ = listener_task.await;
         let _ = broker_task.await;
         let _ = timers_task.await;
+        let _ = chain_task.await;
         let _ = keeper_task.await;
         let _ = reporting.await;
         if let Some(http) = http_task {

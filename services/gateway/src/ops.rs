@@ -157,6 +157,16 @@ impl Ops for OpsService {
             .map(Response::new)
     }
 
+    async fn verify_audit(
+        &self,
+        _request: Request<pb::VerifyAuditRequest>,
+    ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
+        let chains = crate::audit::verify(&self.store)
+            .await
+            .map_err(crate::Error::from)?;
+        Ok(Response::new(pb::VerifyAuditResponse { chains }))
+    }
+
     async fn retire_agency_key(
         &self,
         request: Request<pb::RetireAgencyKeyRequest>,

@@ -3,10 +3,10 @@
 //! acknowledges.
 //!
 //! A report that cannot be read (oversized, undecodable, without a valid agency) or that fails
-//! the checks is copied to the dead-letter queue with the reason in
-//! `x-hub-dead-reason` and acknowledged: nothing of it is applied. A database failure is retried
-//! with back-off; if it persists the delivery is returned to the queue, and the broker's delivery
-//! limit bounds how often that can happen.
+//! the checks is put in the dead-letter queue with the reason in `x-hub-dead-reason`, then
+//! acknowledged: nothing of it is applied. A database failure is retried with back-off; if it
+//! persists the delivery is returned to the queue, and the broker's delivery limit bounds how
+//! often that can happen.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -148,8 +148,8 @@ impl ReportConsumer {
         apply_reports(&self.store, updates, receipts, now).await
     }
 
-    /// The registered keys, and what was received before under the ids of `reports`; `None`
-    /// if the database cannot say (the batch is returned to the queue).
+    /// The registered keys of the reporting agencies, and what was received before under the
+    /// ids of `reports`; `None` if the database cannot say (the batch is returned to the queue).
     async fn trust_context(
         &self,
         reports: &[(Delivery, pb::AgencyReport)],
@@ -186,7 +186,7 @@ impl ReportConsumer {
     }
 
     /// Whether `report`, delivered as `delivery`, is to be applied (with its receipt), was
-    /// received before and is harmless (its receipt only), or is refused.
+    /// received before and is harmless (its receipt only), or is refused (why).
     fn believe(
         &self,
         ring: &KeyRing,
@@ -201,7 +201,7 @@ impl ReportConsumer {
             .agency
             .as_ref()
             .and_then(convert::agency_from_proto)
-            .ok_or_else(|| "report without a valid agency".to_string())?;
+            .ok_or_else(|| "agency report without a valid agency".to_string())?;
         let props = &delivery.properties;
         trust::check_signature(
             ring,

@@ -14,10 +14,10 @@ use hub_domain::{CourtCode, Money};
 
 use crate::{
     cmd::{
-        agency_key::AgencyCommand, answers::AnswersArgs, bank::BankCommand, case::CaseCommand,
-        deduct::DeductArgs, distrain::DistrainArgs, dlq::DlqCommand, expiring::ExpiringArgs,
-        freeze::FreezeArgs, health::HealthArgs, inquire::InquireArgs, list::ListArgs,
-        release::ReleaseArgs, renew::RenewArgs, restrict_exit::RestrictExitArgs,
+        agency_key::AgencyCommand, answers::AnswersArgs, audit::AuditCommand, bank::BankCommand,
+        case::CaseCommand, deduct::DeductArgs, distrain::DistrainArgs, dlq::DlqCommand,
+        expiring::ExpiringArgs, freeze::FreezeArgs, health::HealthArgs, inquire::InquireArgs,
+        list::ListArgs, release::ReleaseArgs, renew::RenewArgs, restrict_exit::RestrictExitArgs,
         seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
     },
     demo::DemoArgs,
@@ -134,6 +134,9 @@ pub enum Command {
     /// Partner agencies (for operators, no --court): their signing keys at the gateway.
     #[command(subcommand)]
     Agency(AgencyCommand),
+    /// The audit log (for operators, no --court): verify its hash chains.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// The case a measure belongs to and its documents.

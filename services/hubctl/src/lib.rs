@@ -76,6 +76,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Keygen => cmd::keygen::run(context),
         Command::Dlq(command) => cmd::dlq::run(context, command).await,
         Command::Agency(command) => cmd::agency_key::run(context, command).await,
+        Command::Audit(command) => cmd::audit::run(context, command).await,
     }
 }
 

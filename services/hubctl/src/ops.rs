@@ -87,6 +87,14 @@ impl Ops {
         }
     }
 
+    /// Walks the audit chains.
+    pub async fn verify_audit(&mut self) -> Result<pb::VerifyAuditResponse, Failure> {
+        match self.client.verify_audit(pb::VerifyAuditRequest {}).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
     /// Ends a key's validity.
     pub async fn retire_key(
         &mut self,

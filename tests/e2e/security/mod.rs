@@ -3,4 +3,5 @@
 //! unsigned, wrongly keyed and replayed reports change nothing and end in dead letters with the
 //! reason; keys rotate with an overlap.
 
+mod audit;
 mod reports;

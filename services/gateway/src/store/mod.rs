@@ -8,6 +8,7 @@
 //! agencies         the registry of what adapters announced
 //! agency_keys      the agencies' public signing keys, with their validity
 //! report_receipts  every agency report accepted, by id (replays are refused)
+//! audit_chain      every entry of measure_events and case_events, hash-chained
 //! ```
 //!
 //! Every change of a measure is written with its audit entry in the same transaction, and the
@@ -48,6 +49,7 @@ macro_rules! measure_columns {
     };
 }
 
+pub mod audit;
 pub mod cases;
 pub mod inquiries;
 pub mod keys;

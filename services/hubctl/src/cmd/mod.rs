@@ -4,6 +4,7 @@
 
 pub mod agency_key;
 pub mod answers;
+pub mod audit;
 pub mod bank;
 pub mod case;
 pub mod case_freeze;
