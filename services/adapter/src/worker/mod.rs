@@ -63,6 +63,8 @@ pub struct Worker {
     served: Arc<Vec<Served>>,
     /// The agency's system (`AgencyBackend`), connected lazily and shared by the lanes.
     backend: AgencyBackendClient<Channel>,
+    /// The broker's nodes; each session connects to the next one that answers.
+    brokers: hub_bus::Brokers,
 }
 
 /// A delivery and the index of the agency whose queue it came from.
@@ -95,7 +97,9 @@ impl Worker {
         if verifier.is_none() {
             tracing::warn!("no gateway public key: instructions are not verified");
         }
+        let brokers = hub_bus::Brokers::parse(&config.amqp_url).context("ADAPTER_AMQP_URL")?;
         Ok(Self {
+            brokers,
             clock,
             verifier,
             served: Arc::new(served),
@@ -141,7 +145,9 @@ impl Worker {
             [one] => format!("enforcement-adapter {}", one.agency),
             many => format!("enforcement-adapter {} agencies", many.len()),
         };
-        let connection = hub_bus::connect(&self.config.amqp_url, &name)
+        let hub_bus::Connected { connection, node } = self
+            .brokers
+            .connect(&name)
             .await
             .context("connecting to RabbitMQ")?;
         let publisher = Publisher::open(&connection)
@@ -158,7 +164,7 @@ impl Worker {
         let (mut deliveries, mut forwarders) = self.consume(&channel).await?;
         self.announce(&publisher).await?;
         current.send_replace(Some(publisher.clone()));
-        tracing::info!(queues = self.served.len(), "adapter consuming");
+        tracing::info!(queues = self.served.len(), %node, "adapter consuming");
 
         // Lanes end when they are finished or the session token is cancelled.
         let session = shutdown.child_token();
