@@ -56,7 +56,12 @@ ctl() {
   (node_env "$n" && "$RMQ_BIN/rabbitmqctl" -n "$(node_name "$n")" "$@")
 }
 
-running() { ctl "$1" -q status >/dev/null 2>&1; }
+# Whether node $1's Erlang VM is alive (running, starting, or paused in a minority).
+running() {
+  local pid
+  pid=$(cat "$BASE/node$1/pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
 
 write_files() {
   mkdir -p "$BASE"
@@ -101,7 +106,7 @@ start_node() {
     return
   fi
   log "starting node $n ($(node_name "$n"), AMQP $(amqp_port "$n"), management $(http_port "$n"))"
-  (node_env "$n" && exec setsid "$RMQ_BIN/rabbitmq-server") >"$BASE/node$n/log/startup.log" 2>&1 </dev/null &
+  (node_env "$n" && cd "$BASE/node$n" && exec setsid "$RMQ_BIN/rabbitmq-server") >"$BASE/node$n/log/startup.log" 2>&1 </dev/null &
 }
 
 wait_node() {
@@ -131,7 +136,21 @@ join() {
   ctl "$n" -q await_startup
 }
 
+# Whether the management API of some node reports all three nodes running in one cluster.
+healthy() {
+  local n body
+  for n in "${NODES[@]}"; do
+    body=$(curl -sf -m 5 -u guest:guest "http://127.0.0.1:$(http_port "$n")/api/nodes" 2>/dev/null) || continue
+    [ "$(grep -o '"running":true' <<<"$body" | wc -l)" -eq "${#NODES[@]}" ] && return 0
+  done
+  return 1
+}
+
 start() {
+  if healthy; then
+    log "three nodes running: $(urls)"
+    return
+  fi
   write_files
   for n in "${NODES[@]}"; do start_node "$n"; done
   for n in "${NODES[@]}"; do wait_node "$n"; done
@@ -143,7 +162,7 @@ stop() {
   for n in "${NODES[@]}"; do
     if running "$n"; then
       log "stopping node $n"
-      ctl "$n" -q stop >/dev/null 2>&1 || true
+      ctl "$n" -q stop "$BASE/node$n/pid" >/dev/null 2>&1 || true
     fi
   done
 }
