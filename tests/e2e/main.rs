@@ -8,6 +8,7 @@ mod case;
 mod compose;
 mod expiry;
 mod freeze;
+mod gateways;
 mod health;
 mod hubctl;
 mod inquiry;

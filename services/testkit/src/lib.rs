@@ -13,9 +13,9 @@ mod hub;
 mod process;
 mod sandbox;
 
-pub use hub::{AgencyNode, System, TestHub, TestHubBuilder};
+pub use hub::{AgencyNode, ExtraGateway, System, TestHub, TestHubBuilder};
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
-pub use sandbox::{QueueDepth, Sandbox};
+pub use sandbox::{QueueDepth, QueueNodes, Sandbox};
 
 /// Names of fake but valid identities and documents for tests.
 pub mod fixtures;
