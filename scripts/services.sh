@@ -16,10 +16,13 @@ missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Prometheus and promtool: the alert rules are checked with promtool, and a test runs a real
+# Prometheus against a test hub. Only the binaries are used; nothing is started as a service.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 # PostgreSQL --------------------------------------------------------------------------------
@@ -49,11 +52,19 @@ if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
   for _ in $(seq 120); do rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 rabbitmq-diagnostics -q ping >/dev/null 2>&1 || { log "RabbitMQ did not start"; exit 1; }
-as_root rabbitmq-plugins enable -q rabbitmq_management rabbitmq_consistent_hash_exchange >/dev/null
+# rabbitmq_prometheus exports per-queue depth and consumers on :15692 (alerts and dashboard);
+# enabling a plugin takes effect at once, without a restart.
+as_root rabbitmq-plugins enable -q rabbitmq_management rabbitmq_consistent_hash_exchange rabbitmq_prometheus >/dev/null
 for _ in $(seq 60); do
   curl -sf -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null && break
   sleep 1
 done
 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null \
   || { log "the RabbitMQ management API is not answering"; exit 1; }
+for _ in $(seq 30); do
+  curl -sf -o /dev/null http://127.0.0.1:15692/metrics && break
+  sleep 1
+done
+curl -sf -o /dev/null http://127.0.0.1:15692/metrics \
+  || { log "RabbitMQ's Prometheus endpoint (:15692) is not answering"; exit 1; }
 log "PostgreSQL and RabbitMQ are ready"

@@ -21,6 +21,7 @@ struct Service {
     profiles: Vec<String>,
     volumes: Vec<String>,
     has_build_or_image: bool,
+    volumes: Vec<String>,
 }
 
 /// Applies YAML merge keys (`<<: *anchor`), which compose supports and YAML 1.2 leaves alone.
@@ -93,6 +94,7 @@ fn services() -> anyhow::Result<BTreeMap<String, Service>> {
                 profiles: strings(fields.get("profiles")),
                 volumes: strings(fields.get("volumes")),
                 has_build_or_image: fields.contains_key("image") || fields.contains_key("build"),
+                volumes: strings(fields.get("volumes")),
             },
         );
     }
@@ -165,14 +167,18 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         assert!(!s.healthcheck.is_empty(), "{infra} needs a health check");
     }
     let rabbit = services["rabbitmq"].command.join(" ");
-    for plugin in ["rabbitmq_management", "rabbitmq_consistent_hash_exchange"] {
+    for plugin in [
+        "rabbitmq_management",
+        "rabbitmq_consistent_hash_exchange",
+        "rabbitmq_prometheus",
+    ] {
         assert!(rabbit.contains(plugin), "RabbitMQ must enable {plugin}");
     }
 
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
     let mut agencies = Vec::new();
     for (name, s) in &services {
-        if name.starts_with("rabbitmq") || name == "postgres" {
+        if name.starts_with("rabbitmq") || name == "postgres" || name == "prometheus" {
             continue;
         }
         assert!(s.has_build_or_image, "{name}: no image");
@@ -362,6 +368,67 @@ fn the_cluster_profile_runs_three_rabbitmq_nodes_of_one_cluster() -> anyhow::Res
     assert!(
         advanced.contains("{quorum_cluster_size, 3}"),
         "quorum queues on all three nodes"
+fn compose_prometheus_scrapes_every_hub_service_and_evaluates_the_alert_rules() -> anyhow::Result<()>
+{
+    let services = services()?;
+    let prometheus = services
+        .get("prometheus")
+        .ok_or_else(|| anyhow::anyhow!("no prometheus service"))?;
+    assert!(
+        !prometheus.healthcheck.is_empty(),
+        "prometheus needs a health check"
+    );
+    for (file, mounted) in [
+        ("ops/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+        ("ops/alerts.yml", "/etc/prometheus/alerts.yml"),
+    ] {
+        assert!(root().join(file).exists(), "{file} missing");
+        assert!(
+            prometheus
+                .volumes
+                .iter()
+                .any(|v| v.starts_with(&format!("./{file}:{mounted}"))),
+            "prometheus does not mount {file} at {mounted}"
+        );
+    }
+    let text = std::fs::read_to_string(root().join("ops/prometheus.yml"))?;
+    let config = YamlLoader::load_from_str(&text)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("empty ops/prometheus.yml"))?;
+    assert_eq!(strings(Some(&config["rule_files"])), ["alerts.yml"]);
+    let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for job in config["scrape_configs"].as_vec().into_iter().flatten() {
+        let name = job["job_name"].as_str().unwrap_or_default().to_string();
+        for group in job["static_configs"].as_vec().into_iter().flatten() {
+            targets
+                .entry(name.clone())
+                .or_default()
+                .extend(strings(Some(&group["targets"])));
+        }
+    }
+    // Every hub service with an HTTP port is scraped there, under its job.
+    for (name, s) in &services {
+        let (job, key) = match s.command.first().map(String::as_str) {
+            Some("gateway") => ("hub-gateway", "GATEWAY_HTTP_LISTEN"),
+            Some("adapter") => ("hub-adapter", "ADAPTER_HTTP_LISTEN"),
+            _ => continue,
+        };
+        let listen = s
+            .environment
+            .get(key)
+            .ok_or_else(|| anyhow::anyhow!("{name}: no {key}, so no /metrics"))?;
+        let target = format!("{name}:{}", port(listen));
+        assert!(
+            targets.get(job).is_some_and(|t| t.contains(&target)),
+            "{job} does not scrape {target}"
+        );
+    }
+    assert!(
+        targets
+            .get("rabbitmq-queues")
+            .is_some_and(|t| t.contains(&"rabbitmq:15692".to_string())),
+        "RabbitMQ's queues are not scraped"
     );
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! each test in its own vhost and schemas.
 
 mod adapter;
+mod alerts;
 mod bad_input;
 mod bulk;
 mod case;
 mod compose;
+mod deadlines;
 mod expiry;
 mod freeze;
 mod gateways;
@@ -13,7 +15,9 @@ mod health;
 mod hubctl;
 mod inquiry;
 mod land;
+mod metrics;
 mod ops;
 mod police;
+mod reflection;
 mod shape;
 mod submit;

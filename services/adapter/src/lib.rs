@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod inbox;
+pub mod metrics;
 mod report;
 pub mod worker;
 
@@ -34,13 +35,15 @@ pub struct Application {
     listener: TcpListener,
     http: Option<TcpListener>,
     worker: Worker,
+    metrics: metrics::AdapterMetrics,
 }
 
 impl Application {
     /// Checks the configuration and binds the inbox; time will be read from `clock`.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let worker = Worker::new(config.clone(), clock.clone())?;
+        let metrics = metrics::AdapterMetrics::new();
+        let worker = Worker::new(config.clone(), clock.clone(), metrics.clone())?;
         let listener = TcpListener::bind(config.inbox_listen)
             .await
             .with_context(|| format!("binding the inbox on {}", config.inbox_listen))?;
@@ -53,6 +56,7 @@ impl Application {
             listener,
             http,
             worker,
+            metrics,
         })
     }
 
@@ -87,9 +91,15 @@ impl Application {
             }
         });
         let http_task = self.http.map(|l| {
-            tokio::spawn(hub_runtime::health::serve(
+            let routes = hub_runtime::metrics::route(
+                self.metrics.registry().clone(),
+                readiness.clone(),
+                || async {},
+            );
+            tokio::spawn(hub_runtime::health::serve_with(
                 l,
                 readiness.clone(),
+                routes,
                 shutdown.clone(),
             ))
         });
@@ -110,8 +120,15 @@ impl Application {
             inbox = %self.listener.local_addr()?,
             "adapter running"
         );
+        let (reflection, reflection_alpha) = hub_runtime::reflection::services(
+            enforcement_proto::FILE_DESCRIPTOR_SET,
+            &[enforcement_proto::v1::agency_inbox_server::SERVICE_NAME],
+        )
+        .context("building the reflection service")?;
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
             .add_service(AgencyInboxServer::new(inbox))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),

@@ -38,6 +38,9 @@ pub trait System: Trade {
         now: OffsetDateTime,
     ) -> impl Future<Output = anyhow::Result<usize>> + Send;
 
+    /// The full name of its administration service, for reflection.
+    const ADMIN_SERVICE: &'static str;
+
     /// Adds its administration service (`BankAdmin`, `LandAdmin`, `PoliceAdmin`) to `routes`.
     fn administration(routes: Routes, office: Office<Self>) -> Routes
     where
@@ -145,9 +148,19 @@ impl<S: System> Application<S> {
                 tonic_health::ServingStatus::Serving,
             )
             .await;
+        let (reflection, reflection_alpha) = hub_runtime::reflection::services(
+            enforcement_proto::FILE_DESCRIPTOR_SET,
+            &[pb::agency_backend_server::SERVICE_NAME, S::ADMIN_SERVICE],
+        )
+        .context("building the reflection service")?;
         tracing::info!(addr = %listener.local_addr()?, "{name} serving");
         let served = tonic::transport::Server::builder()
-            .add_routes(routes.add_service(health_service))
+            .add_routes(
+                routes
+                    .add_service(health_service)
+                    .add_service(reflection)
+                    .add_service(reflection_alpha),
+            )
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 shutdown.clone().cancelled_owned(),

@@ -4,12 +4,14 @@
 //! - [`Publisher`] publishes with publisher confirms and `mandatory`, so that a message the broker
 //!   could not route or store is an error the caller sees, never a silent drop.
 //! - [`consume`] opens a manual-ack consumer with a bounded prefetch.
+//! - [`dead_letter`] puts what a consumer cannot process in the dead-letter queue, with why.
 //! - [`reply`] bounds every wait on the broker, so a dead connection cannot hang a service.
 //!
 //! Messages enter as protobuf bytes with [`MessageMeta`] and leave as lapin deliveries; this crate
 //! does not know the envelopes' contents.
 
 mod connect;
+mod dead;
 mod headers;
 mod publish;
 pub mod reply;
@@ -17,6 +19,7 @@ pub mod signing;
 pub mod topology;
 
 pub use connect::{Brokers, Connected, connect, consume};
+pub use dead::dead_letter;
 pub use headers::{header_str, header_u64};
 pub use publish::{MessageMeta, PendingConfirm, Published, Publisher};
 

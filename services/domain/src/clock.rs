@@ -6,10 +6,31 @@ use std::sync::{Arc, Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
 
 /// The system clock, or a manual one shared by everything built from the same handle.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Clock {
     /// `None` for the system clock; for a manual clock, the offset added to system time.
-    offset: Option<Arc<Mutex<Duration>>>,
+    offset: Option<Arc<Manual>>,
+}
+
+/// What a manual clock shares between its clones.
+#[derive(Default)]
+struct Manual {
+    /// Added to system time.
+    by: Mutex<Duration>,
+    /// Called after each [`Clock::advance`], so that whoever sleeps until an instant looks again.
+    moved: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.offset {
+            None => f.write_str("Clock::system"),
+            Some(manual) => f
+                .debug_tuple("Clock::adjustable")
+                .field(&*manual.by.lock().unwrap_or_else(PoisonError::into_inner))
+                .finish(),
+        }
+    }
 }
 
 impl Clock {
@@ -22,7 +43,7 @@ impl Clock {
     /// timeouts and ordering by time behave as in production.
     pub fn adjustable() -> Self {
         Self {
-            offset: Some(Arc::new(Mutex::new(Duration::ZERO))),
+            offset: Some(Arc::default()),
         }
     }
 
@@ -32,7 +53,7 @@ impl Clock {
         let base = OffsetDateTime::now_utc();
         let now = match &self.offset {
             None => base,
-            Some(offset) => base + *offset.lock().unwrap_or_else(PoisonError::into_inner),
+            Some(manual) => base + *manual.by.lock().unwrap_or_else(PoisonError::into_inner),
         };
         now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
             .unwrap_or(now)
@@ -42,10 +63,30 @@ impl Clock {
     pub fn advance(&self, by: Duration) -> bool {
         match &self.offset {
             None => false,
-            Some(offset) => {
-                *offset.lock().unwrap_or_else(PoisonError::into_inner) += by;
+            Some(manual) => {
+                *manual.by.lock().unwrap_or_else(PoisonError::into_inner) += by;
+                for moved in manual
+                    .moved
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                {
+                    moved();
+                }
                 true
             }
+        }
+    }
+
+    /// Calls `moved` after every [`Clock::advance`] of this clock or its clones (never, on the
+    /// system clock): a task sleeping until an instant of this clock must then look again.
+    pub fn on_advance(&self, moved: impl Fn() + Send + Sync + 'static) {
+        if let Some(manual) = &self.offset {
+            manual
+                .moved
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Box::new(moved));
         }
     }
 }
@@ -63,6 +104,20 @@ mod tests {
         let after = shared.now();
         assert!(after - before >= Duration::days(30));
         assert!(after - before < Duration::days(30) + Duration::minutes(1));
+    }
+
+    #[test]
+    fn advancing_tells_whoever_asked() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let clock = Clock::adjustable();
+        let told = Arc::new(AtomicU32::new(0));
+        let counter = told.clone();
+        clock.clone().on_advance(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        clock.advance(Duration::hours(1));
+        clock.clone().advance(Duration::hours(1));
+        assert_eq!(told.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -154,6 +154,23 @@ pub struct Applied {
     pub changed: usize,
     /// Updates that were not applied, and why.
     pub ignored: Vec<(String, Ignored)>,
+    /// The changes of state applied, for the metrics.
+    pub moved: Vec<Moved>,
+}
+
+/// A measure's change of state, as the metrics count it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved {
+    /// What the measure orders.
+    pub kind: MeasureKind,
+    /// The agency's code.
+    pub agency: String,
+    /// The state before the change.
+    pub from: MeasureState,
+    /// The state after it.
+    pub to: MeasureState,
+    /// When the court submitted the measure.
+    pub submitted_at: OffsetDateTime,
 }
 
 impl Change {
@@ -258,7 +275,15 @@ pub async fn apply_reports(
                 written.push(id);
             }
             Decision::Apply(change) => {
+                let from = row.state;
                 change.apply_to(row, now);
+                outcome.moved.push(Moved {
+                    kind: row.kind,
+                    agency: row.agency.code().to_string(),
+                    from,
+                    to: row.state,
+                    submitted_at: row.submitted_at,
+                });
                 outcome.changed += 1;
                 written.push(id);
                 events.push(NewEvent::new(row.clone(), change.event, change.message));

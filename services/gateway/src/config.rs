@@ -101,7 +101,9 @@ pub struct Config {
     )]
     pub expiry_warning_days: Vec<u32>,
 
-    /// How often expiry warnings and inquiry deadlines are checked, in milliseconds.
+    /// The longest, in milliseconds, the timers sleep between looking for the next deadline (they
+    /// wake at each deadline's moment, and when measures change), and how often the case keeper
+    /// sweeps.
     #[arg(long, env = "GATEWAY_TIMER_POLL_MS", default_value_t = 60_000)]
     pub timer_poll_ms: u64,
 

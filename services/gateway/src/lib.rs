@@ -29,6 +29,7 @@ pub mod court;
 mod error;
 pub mod events;
 pub mod failpoint;
+pub mod metrics;
 pub mod ops;
 pub mod relay;
 pub mod reports;
@@ -138,10 +139,13 @@ impl Application {
         let readiness = Readiness::new(&[DATABASE, BROKER]);
         // Migrated at build: the database was there; the event listener keeps this current.
         readiness.set(DATABASE, true);
+        let metrics = metrics::GatewayMetrics::new();
         let http_task = http.map(|l| {
-            tokio::spawn(hub_runtime::health::serve(
+            let routes = metrics_route(&metrics, &store, &clock, &readiness);
+            tokio::spawn(hub_runtime::health::serve_with(
                 l,
                 readiness.clone(),
+                routes,
                 shutdown.clone(),
             ))
         });
@@ -178,6 +182,7 @@ impl Application {
             clock.clone(),
             config.report_workers,
             config.report_batch,
+            metrics.clone(),
         );
         let broker_task = tokio::spawn(broker_sessions(
             config.clone(),
@@ -200,14 +205,16 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
-        let timers_task = tokio::spawn(timers::run(
-            store.clone(),
-            clock.clone(),
-            config.expiry_warning_days.clone(),
-            std::time::Duration::from_secs(config.deadline_grace_secs),
-            std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
-            shutdown.clone(),
-        ));
+        let timers_task = tokio::spawn(
+            timers::Timers {
+                store: store.clone(),
+                clock: clock.clone(),
+                horizons: config.expiry_warning_days.clone(),
+                grace: std::time::Duration::from_secs(config.deadline_grace_secs),
+                longest: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
+            }
+            .run(hub.clone(), shutdown.clone()),
+        );
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reporting = tokio::spawn(
@@ -223,10 +230,21 @@ impl Application {
             relay_wake,
             config.instruction_deadline(),
             shutdown.clone(),
+            metrics,
         );
+        let (reflection, reflection_alpha) = hub_runtime::reflection::services(
+            enforcement_proto::FILE_DESCRIPTOR_SET,
+            &[
+                enforcement_proto::v1::court_gateway_server::SERVICE_NAME,
+                enforcement_proto::v1::ops_server::SERVICE_NAME,
+            ],
+        )
+        .context("building the reflection service")?;
         tracing::info!(addr = %listener.local_addr()?, "gateway serving");
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
             .add_service(
                 CourtGatewayServer::new(service)
                     .max_decoding_message_size(config.max_request_bytes),
@@ -248,6 +266,29 @@ impl Application {
         }
         served.context("serving gRPC")
     }
+}
+
+/// `/metrics`: the gateway's series, with the outbox's backlog read at each scrape.
+fn metrics_route(
+    metrics: &metrics::GatewayMetrics,
+    store: &Store,
+    clock: &Clock,
+    readiness: &Readiness,
+) -> axum::Router {
+    let (m, store, clock) = (metrics.clone(), store.clone(), clock.clone());
+    let refresh = move || {
+        let (m, store, clock) = (m.clone(), store.clone(), clock.clone());
+        async move {
+            match store.outbox_backlog().await {
+                Ok((depth, oldest)) => {
+                    let age = oldest.map_or(time::Duration::ZERO, |at| clock.now() - at);
+                    m.outbox(depth, age);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the outbox for metrics failed"),
+            }
+        }
+    };
+    hub_runtime::metrics::route(metrics.registry().clone(), readiness.clone(), refresh)
 }
 
 /// Keeps a broker connection with the relay and the report consumer on it, reconnecting with
@@ -313,6 +354,11 @@ async fn broker_session(
     let channel = hub_bus::reply::within("opening a channel", connection.create_channel())
         .await
         .context("opening the consume channel")?;
+    // Unreadable reports are dead-lettered on a channel of their own, apart from the relay's
+    // ordered stream of instructions.
+    let dead_letters = hub_bus::Publisher::open(&connection)
+        .await
+        .context("opening the dead-letter channel")?;
     let deliveries = tokio::time::timeout(
         SETUP_TIMEOUT,
         hub_bus::consume(
@@ -337,7 +383,7 @@ async fn broker_session(
             r
         },
         async {
-            let r = consumer.run(deliveries, &session).await;
+            let r = consumer.run(deliveries, &dead_letters, &session).await;
             session.cancel();
             r
         }

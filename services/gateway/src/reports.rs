@@ -1,12 +1,13 @@
 //! The consumer of agency reports: decodes each `AgencyReport`, applies it, then acknowledges.
 //!
-//! A report that cannot be decoded is rejected without requeue and lands in the dead-letter
-//! queue. A database failure is retried with back-off; if it persists the delivery is returned
+//! A report that cannot be read (oversized, undecodable, without a valid agency) is put in the
+//! dead-letter queue with the reason in `x-hub-dead-reason`, then acknowledged. A database failure is retried with back-off; if it persists the delivery is returned
 //! to the queue, and the broker's delivery limit bounds how often that can happen.
 
 use std::{sync::Arc, time::Duration};
 
 use enforcement_proto::{convert, v1 as pb};
+use hub_bus::{Published, Publisher, topology::GATEWAY_QUEUE};
 use hub_domain::{AgencyCode, AgencyKind, Clock, MeasureKind};
 use hub_runtime::Backoff;
 use lapin::{Consumer, message::Delivery};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     apply::{Applied, Incoming, apply_reports},
+    metrics::GatewayMetrics,
     store::Store,
 };
 
@@ -27,16 +29,24 @@ pub struct ReportConsumer {
     clock: Clock,
     workers: usize,
     batch: usize,
+    metrics: GatewayMetrics,
 }
 
 impl ReportConsumer {
     /// A consumer applying at most `workers` batches of at most `batch` reports at once.
-    pub fn new(store: Store, clock: Clock, workers: usize, batch: usize) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        workers: usize,
+        batch: usize,
+        metrics: GatewayMetrics,
+    ) -> Self {
         Self {
             store,
             clock,
             workers: workers.max(1),
             batch: batch.max(1),
+            metrics,
         }
     }
 
@@ -47,6 +57,7 @@ impl ReportConsumer {
     pub async fn run(
         &self,
         mut consumer: Consumer,
+        dead_letters: &Publisher,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
         let permits = Arc::new(Semaphore::new(self.workers));
@@ -81,8 +92,9 @@ impl ReportConsumer {
                 }
             }
             let this = self.clone();
+            let dead_letters = dead_letters.clone();
             tasks.spawn(async move {
-                this.handle(batch).await;
+                this.handle(batch, &dead_letters).await;
                 drop(permit);
             });
             if let Some(e) = failed {
@@ -115,27 +127,36 @@ impl ReportConsumer {
         apply_reports(&self.store, updates, now).await
     }
 
-    async fn handle(&self, deliveries: Vec<Delivery>) {
+    async fn handle(&self, deliveries: Vec<Delivery>, dead_letters: &Publisher) {
         let mut updates = Vec::new();
         let mut announcements = Vec::new();
         let mut readable = Vec::with_capacity(deliveries.len());
+        // When each readable report was sent, for the apply lag.
+        let mut sent = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             if delivery.data.len() > hub_bus::MAX_MESSAGE_BYTES {
                 tracing::error!(
                     bytes = delivery.data.len(),
                     "oversized agency report; dead-lettering it"
                 );
-                reject(&delivery).await;
+                let reason = format!(
+                    "report of {} bytes, larger than the {} a message may be",
+                    delivery.data.len(),
+                    hub_bus::MAX_MESSAGE_BYTES
+                );
+                self.dead_letter(dead_letters, &delivery, &reason).await;
                 continue;
             }
             let report = match pb::AgencyReport::decode(delivery.data.as_slice()) {
                 Ok(report) => report,
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable agency report; dead-lettering it");
-                    reject(&delivery).await;
+                    let reason = format!("the agency report could not be decoded: {e}");
+                    self.dead_letter(dead_letters, &delivery, &reason).await;
                     continue;
                 }
             };
+            sent.extend(report.sent_at.as_ref().and_then(convert::instant));
             if report.kind == pb::ReportKind::Announce as i32 {
                 if let Some(announcement) = &report.announcement {
                     announcements.push(announcement.clone());
@@ -145,7 +166,12 @@ impl ReportConsumer {
             }
             let Some(agency) = report.agency.as_ref().and_then(convert::agency_from_proto) else {
                 tracing::error!(report = %report.report_id, "agency report without a valid agency; dead-lettering it");
-                reject(&delivery).await;
+                self.dead_letter(
+                    dead_letters,
+                    &delivery,
+                    "agency report without a valid agency",
+                )
+                .await;
                 continue;
             };
             let answer = report.answer;
@@ -165,6 +191,14 @@ impl ReportConsumer {
                 Ok(applied) => {
                     for (measure, why) in &applied.ignored {
                         tracing::debug!(%measure, ?why, "update not applied");
+                    }
+                    let now = self.clock.now();
+                    for m in &applied.moved {
+                        let since = now - m.submitted_at;
+                        self.metrics.moved(m.kind, &m.agency, m.from, m.to, since);
+                    }
+                    for at in &sent {
+                        self.metrics.report_applied(now - *at);
                     }
                     break;
                 }
@@ -193,6 +227,37 @@ impl ReportConsumer {
             }
         }
     }
+
+    /// Puts an unreadable report in the dead-letter queue with `reason` and acknowledges it; if the
+    /// copy cannot be published, rejects it (the queue's dead-letter exchange takes it, with only
+    /// the broker's reason) rather than lose it or take it again.
+    async fn dead_letter(&self, publisher: &Publisher, delivery: &Delivery, reason: &str) {
+        let copied = hub_bus::dead_letter(
+            publisher,
+            delivery,
+            GATEWAY_QUEUE,
+            delivery.routing_key.as_str(),
+            reason,
+        )
+        .await;
+        let settled = match copied {
+            Ok(Published::Confirmed) => {
+                self.metrics.dead_lettered(GATEWAY_QUEUE);
+                hub_bus::reply::ack(delivery).await
+            }
+            Ok(Published::Returned { reply_text, .. }) => {
+                tracing::warn!(%reply_text, "dead-letter queue missing; rejecting the report");
+                hub_bus::reply::reject(delivery).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-lettering failed; rejecting the report");
+                hub_bus::reply::reject(delivery).await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, "settling a dead-lettered report failed; the broker will redeliver");
+        }
+    }
 }
 
 /// What an adapter announced: the kind, the valid codes, and the measures of those the kind
@@ -213,10 +278,4 @@ fn announced(
         .filter(|m| kind.carries(*m))
         .collect();
     Some((kind, codes, measures))
-}
-
-async fn reject(delivery: &Delivery) {
-    if let Err(e) = hub_bus::reply::reject(delivery).await {
-        tracing::warn!(error = %e, "reject failed; the broker will redeliver");
-    }
 }

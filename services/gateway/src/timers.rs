@@ -3,37 +3,95 @@
 //! without renewal (on the gateway's own clock, even if the agency's notice is late, so that the
 //! case ledger stops counting them on time), and warning courts of measures about to
 //! expire (保全规定 art. 18: the court must tell the applicant the expiry date, and renewal must be
-//! asked for before it). Time comes from the [`Clock`], so tests can move it; the statements
-//! are in [`crate::store::timers`].
+//! asked for before it). They act at each deadline's moment, sleeping until the next one rather
+//! than scanning on a fixed beat. Time comes from the [`Clock`], so tests can move it; the
+//! statements are in [`crate::store::timers`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use hub_domain::Clock;
 use time::OffsetDateTime;
+use tokio::sync::{Notify, broadcast::error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{MeasureRow, Store};
+use crate::{
+    events::EventHub,
+    store::{MeasureRow, Store},
+};
 
 /// What the court reads when an instruction expires undelivered.
 const EXPIRED_UNDELIVERED: &str =
     "no agency answered the instruction before its deadline; it will not be carried out";
 
-/// Runs the timers every `every` until `shutdown`. `horizons` are the warning horizons in days;
-/// `grace` is how long past its deadline an instruction may still be answered.
-pub async fn run(
-    store: Store,
-    clock: Clock,
-    mut horizons: Vec<u32>,
-    grace: Duration,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    let grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MINUTE);
-    // Nearest first: a measure already within 7 days gets the 7-day warning, not the 30-day one.
-    horizons.sort_unstable();
-    horizons.dedup();
-    loop {
-        let now = clock.now();
+/// How long a burst of changes is let pass before the timers look again for the next deadline.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// The gateway's timers. They sleep until the next deadline the database holds, look again when
+/// measures change (a new one may have a nearer deadline) or the clock is moved, and in any case
+/// after `longest`, which also covers changes another gateway made while this one's listener was
+/// reconnecting.
+pub struct Timers {
+    pub store: Store,
+    pub clock: Clock,
+    /// The warning horizons in days.
+    pub horizons: Vec<u32>,
+    /// How long past its deadline an instruction may still be answered.
+    pub grace: Duration,
+    /// The longest the timers sleep.
+    pub longest: Duration,
+}
+
+impl Timers {
+    /// Runs until `shutdown`, hearing changes on `hub`.
+    pub async fn run(mut self, hub: EventHub, shutdown: CancellationToken) {
+        let grace = time::Duration::try_from(self.grace).unwrap_or(time::Duration::MINUTE);
+        // Nearest first: a measure already within 7 days gets the 7-day warning, not the 30-day one.
+        self.horizons.sort_unstable();
+        self.horizons.dedup();
+        let moved = Arc::new(Notify::new());
+        let wake = moved.clone();
+        self.clock.on_advance(move || wake.notify_one());
+        let mut changes = hub.subscribe();
+        loop {
+            let now = self.clock.now();
+            self.pass(now, grace).await;
+            let mut next = self.next(now, grace).await;
+            loop {
+                let wait = until(next, self.clock.now(), self.longest);
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(wait) => break,
+                    () = moved.notified() => break,
+                    _ = changes.recv() => {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(SETTLE) => {}
+                        }
+                        while !matches!(
+                            changes.try_recv(),
+                            Err(TryRecvError::Empty | TryRecvError::Closed)
+                        ) {}
+                        next = self.next(self.clock.now(), grace).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next deadline after `now`, if any (none known when the database cannot say).
+    async fn next(&self, now: OffsetDateTime, grace: time::Duration) -> Option<OffsetDateTime> {
+        match self.store.next_deadline(now, grace, &self.horizons).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "finding the next deadline failed");
+                None
+            }
+        }
+    }
+
+    /// Does what is due at `now`.
+    async fn pass(&self, now: OffsetDateTime, grace: time::Duration) {
+        let store = &self.store;
         match store
             .expire_undelivered(now - grace, EXPIRED_UNDELIVERED)
             .await
@@ -54,7 +112,7 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "lapsing expired measures failed"),
         }
-        for horizon in &horizons {
+        for horizon in &self.horizons {
             if let Err(e) = store
                 .warn_expiring(now, *horizon, |row| warning(row, now))
                 .await
@@ -62,11 +120,16 @@ pub async fn run(
                 tracing::warn!(error = %e, "expiry warnings failed");
             }
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
     }
+}
+
+/// How long to sleep from `now` until `next`, at most `longest`.
+fn until(next: Option<OffsetDateTime>, now: OffsetDateTime, longest: Duration) -> Duration {
+    next.map_or(longest, |next| {
+        Duration::try_from(next - now)
+            .unwrap_or(Duration::ZERO)
+            .min(longest)
+    })
 }
 
 /// What the court reads when its inquiry's deadline passes.
@@ -108,4 +171,28 @@ fn warning(row: &MeasureRow, now: OffsetDateTime) -> String {
         "{what} expires on {date} (UTC+08:00), in {left} day{}: renew before then or it lapses",
         if left == 1 { "" } else { "s" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timers_sleep_until_the_next_deadline_and_no_longer_than_the_longest() {
+        let now = time::macros::datetime!(2026-12-01 12:00 UTC);
+        let minute = Duration::from_secs(60);
+        assert_eq!(until(None, now, minute), minute);
+        assert_eq!(
+            until(Some(now + time::Duration::seconds(5)), now, minute),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            until(Some(now + time::Duration::hours(1)), now, minute),
+            minute
+        );
+        assert_eq!(
+            until(Some(now - time::Duration::seconds(5)), now, minute),
+            Duration::ZERO
+        );
+    }
 }

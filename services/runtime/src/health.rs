@@ -82,10 +82,22 @@ pub async fn serve(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_with(listener, readiness, Router::new(), shutdown).await
+}
+
+/// Serves `/healthz`, `/readyz` and the service's own `routes` (`/metrics`) on `listener` until
+/// `shutdown`.
+pub async fn serve_with(
+    listener: TcpListener,
+    readiness: Readiness,
+    routes: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .with_state(readiness);
+        .with_state(readiness)
+        .merge(routes);
     tracing::info!(addr = %listener.local_addr()?, "health endpoint serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

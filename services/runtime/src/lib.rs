@@ -1,9 +1,12 @@
 //! What every hub process shares: [`init_tracing`], [`cancel_on_signal`], [`Backoff`], a
-//! schema-confined PostgreSQL pool ([`postgres::connect`]) and readiness ([`health`]).
+//! schema-confined PostgreSQL pool ([`postgres::connect`]), readiness ([`health`]), Prometheus
+//! [`metrics`] and gRPC server reflection ([`reflection`]).
 
 mod backoff;
 pub mod health;
+pub mod metrics;
 pub mod postgres;
+pub mod reflection;
 
 pub use backoff::Backoff;
 use tokio_util::sync::CancellationToken;

@@ -12,10 +12,12 @@ mod court;
 mod hub;
 mod process;
 mod sandbox;
+mod scrape;
 
 pub use hub::{AgencyNode, ExtraGateway, System, TestHub, TestHubBuilder};
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
 pub use sandbox::{QueueDepth, QueueNodes, Sandbox};
+pub use scrape::{Sample, Scrape, queue_metrics_path, rabbitmq_prometheus};
 
 /// Names of fake but valid identities and documents for tests.
 pub mod fixtures;

@@ -10,9 +10,8 @@
 use anyhow::Context;
 use enforcement_proto::{convert::instant, v1 as pb};
 use hub_bus::{
-    MessageMeta, Published, Publisher, header_str,
+    Published, Publisher, header_str,
     signing::{HEADER_SIGNATURE, Verifier},
-    topology::{DEAD_LETTER_EXCHANGE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON},
 };
 use hub_domain::AgencyId;
 use lapin::{BasicProperties, message::Delivery};
@@ -91,22 +90,37 @@ impl Worker {
     ) -> anyhow::Result<Handled> {
         let verifier = self.verifier.as_ref();
         let properties = &h.delivery.properties;
+        let agency_code = h.served.agency.code.as_str();
         match read(h.served, verifier, &h.delivery.data, properties) {
             Err(refusal) => {
                 let fate = Fate::Malformed(refusal.reason);
                 self.give_up(h, refusal.about, fate).await?;
+                self.metrics.finished(agency_code, "refused");
             }
             Ok(instruction) => {
                 let call = self.call_with_retries(h, &instruction, session).await?;
                 let about = About::instruction(&instruction);
-                match call {
+                let outcome = match call {
                     Call::Answered(response) => {
+                        let state = response
+                            .outcome
+                            .as_ref()
+                            .and_then(|o| enforcement_proto::convert::state_from_proto(o.state))
+                            .map_or("unknown", |s| s.as_str());
                         self.report_outcome(h, &instruction, *response).await?;
+                        state
                     }
-                    Call::Late => self.give_up(h, about, Fate::Expired).await?,
-                    Call::Failed(cause) => self.give_up(h, about, Fate::AgencyError(cause)).await?,
+                    Call::Late => {
+                        self.give_up(h, about, Fate::Expired).await?;
+                        "expired"
+                    }
+                    Call::Failed(cause) => {
+                        self.give_up(h, about, Fate::AgencyError(cause)).await?;
+                        "failed"
+                    }
                     Call::Interrupted => return Ok(Handled::Returned),
-                }
+                };
+                self.metrics.finished(agency_code, outcome);
             }
         }
         // Only now that the broker holds the report.
@@ -128,7 +142,11 @@ impl Worker {
             if self.past_deadline(instruction) {
                 return Ok(Call::Late);
             }
-            let status = match self.call(instruction).await {
+            let started = std::time::Instant::now();
+            let called = self.call(instruction).await;
+            let agency = h.served.agency.code.as_str();
+            self.metrics.called(agency, started.elapsed());
+            let status = match called {
                 Ok(response) => return Ok(Call::Answered(Box::new(response))),
                 Err(status) => status,
             };
@@ -146,6 +164,7 @@ impl Worker {
                 attempt = retry.failed,
                 "agency call failed; retrying"
             );
+            self.metrics.retried(agency);
             if !receipt_sent {
                 let receipt = report::receipt(&h.served.agency, instruction, self.clock.now());
                 let measure = Some(instruction.measure_id.as_str());
@@ -217,6 +236,7 @@ impl Worker {
         }
         if fate.is_dead_letter() {
             dead_letter(h, &reason).await?;
+            self.metrics.dead_lettered(&h.served.queue.queue);
         }
         Ok(())
     }
@@ -305,41 +325,16 @@ fn misfit(agency: &AgencyId, instruction: &pb::Instruction) -> Option<String> {
 
 /// Puts a copy of the delivery in the dead-letter queue, with why and from where.
 async fn dead_letter(h: &Handling<'_>, reason: &str) -> anyhow::Result<()> {
-    let props = &h.delivery.properties;
-    let mut headers = vec![
-        (HEADER_DEAD_REASON.to_string(), reason.to_string()),
-        (HEADER_DEAD_QUEUE.to_string(), h.served.queue.queue.clone()),
-    ];
-    for key in ["court", "asset", "deadline", HEADER_SIGNATURE] {
-        if let Some(value) = header_str(props, key) {
-            headers.push((key.to_string(), value.to_string()));
-        }
-    }
-    let meta = MessageMeta {
-        message_id: props
-            .message_id()
-            .as_ref()
-            .map(|m| m.to_string())
-            .unwrap_or_default(),
-        correlation_id: props.correlation_id().as_ref().map(|c| c.to_string()),
-        kind: props
-            .kind()
-            .as_ref()
-            .map(|k| k.to_string())
-            .unwrap_or_default(),
-        timestamp: props.timestamp().unwrap_or(0),
-        headers,
-    };
-    match h
-        .publisher
-        .publish(
-            DEAD_LETTER_EXCHANGE,
-            &h.served.queue.routing_key,
-            &h.delivery.data,
-            &meta,
-        )
-        .await
-        .context("dead-lettering")?
+    let queue = &h.served.queue;
+    match hub_bus::dead_letter(
+        h.publisher,
+        h.delivery,
+        &queue.queue,
+        &queue.routing_key,
+        reason,
+    )
+    .await
+    .context("dead-lettering")?
     {
         Published::Confirmed => Ok(()),
         Published::Returned { reply_text, .. } => {

@@ -11,6 +11,7 @@ mod instruction;
 mod lanes;
 mod retry;
 
+use crate::metrics::AdapterMetrics;
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -65,6 +66,8 @@ pub struct Worker {
     backend: AgencyBackendClient<Channel>,
     /// The broker's nodes; each session connects to the next one that answers.
     brokers: hub_bus::Brokers,
+    /// What the worker counts: instructions by outcome, agency calls, retries, dead letters.
+    metrics: AdapterMetrics,
 }
 
 /// A delivery and the index of the agency whose queue it came from.
@@ -76,7 +79,7 @@ type Deliveries = mpsc::Receiver<Result<Incoming, lapin::Error>>;
 impl Worker {
     /// A worker for the agencies in `config`, calling their system at `config.agency_url` and
     /// reading time from `clock`.
-    pub fn new(config: Arc<Config>, clock: Clock) -> anyhow::Result<Self> {
+    pub fn new(config: Arc<Config>, clock: Clock, metrics: AdapterMetrics) -> anyhow::Result<Self> {
         let served = config
             .agencies()
             .into_iter()
@@ -100,6 +103,7 @@ impl Worker {
         let brokers = hub_bus::Brokers::parse(&config.amqp_url).context("ADAPTER_AMQP_URL")?;
         Ok(Self {
             brokers,
+            metrics,
             clock,
             verifier,
             served: Arc::new(served),

@@ -121,6 +121,9 @@ impl Trade for Banking {
 }
 
 impl System for Banking {
+    const ADMIN_SERVICE: &'static str =
+        enforcement_proto::reference::bank_admin_server::SERVICE_NAME;
+
     const SETTINGS: Settings = Settings {
         prefix: "BANK",
         codes: "BANK_CODES",

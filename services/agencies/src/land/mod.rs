@@ -83,6 +83,8 @@ impl Trade for Land {
 }
 
 impl System for Land {
+    const ADMIN_SERVICE: &'static str = admin_pb::land_admin_server::SERVICE_NAME;
+
     const SETTINGS: Settings = Settings {
         prefix: "LAND",
         codes: "LAND_CODES",

@@ -94,6 +94,8 @@ impl Trade for Police {
 }
 
 impl System for Police {
+    const ADMIN_SERVICE: &'static str = admin_pb::police_admin_server::SERVICE_NAME;
+
     const SETTINGS: Settings = Settings {
         prefix: "POLICE",
         codes: "POLICE_CODES",

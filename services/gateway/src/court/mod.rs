@@ -38,6 +38,7 @@ use uuid::Uuid;
 use crate::{
     Error,
     events::EventHub,
+    metrics::GatewayMetrics,
     store::{MeasureRow, NewMeasure, Recorded, Store},
 };
 
@@ -54,6 +55,7 @@ pub struct CourtService {
     relay_wake: Arc<Notify>,
     instruction_deadline: Duration,
     shutdown: CancellationToken,
+    metrics: GatewayMetrics,
 }
 
 impl CourtService {
@@ -65,6 +67,7 @@ impl CourtService {
         relay_wake: Arc<Notify>,
         instruction_deadline: std::time::Duration,
         shutdown: CancellationToken,
+        metrics: GatewayMetrics,
     ) -> Self {
         Self {
             store,
@@ -73,6 +76,7 @@ impl CourtService {
             relay_wake,
             instruction_deadline: Duration::try_from(instruction_deadline).unwrap_or(Duration::DAY),
             shutdown,
+            metrics,
         }
     }
 
@@ -155,7 +159,24 @@ impl CourtGateway for CourtService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        answer(self.submit_measure(request.into_inner()).await)
+        let started = std::time::Instant::now();
+        let submitted = self.submit_measure(request.into_inner()).await;
+        let result = match &submitted {
+            Ok(response) if response.duplicate => "duplicate",
+            Ok(response) => {
+                if let Some(m) = &response.measure {
+                    let kind = enforcement_proto::convert::kind_from_proto(m.kind)
+                        .map_or("unknown", |k| k.as_str());
+                    let agency = m.agency.as_ref().map_or("", |a| a.code.as_str());
+                    self.metrics.submitted(kind, agency);
+                }
+                "accepted"
+            }
+            Err(Error::Refused(_) | Error::KeyReused(_)) => "refused",
+            Err(_) => "error",
+        };
+        self.metrics.submit_took(result, started.elapsed());
+        answer(submitted)
     }
 
     async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Measure>, Status> {

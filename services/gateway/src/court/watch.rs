@@ -91,7 +91,10 @@ impl CourtService {
 
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let this = self.clone();
+        let watching = self.metrics.watching();
         tokio::spawn(async move {
+            // Counted as a watcher until this task ends with the stream.
+            let _watching = watching;
             let mut seen: HashMap<Uuid, i64> = HashMap::new();
             if !send_snapshot(&tx, &mut seen, snapshot).await {
                 return;

@@ -68,6 +68,13 @@ impl Store {
         Ok(leader.then_some(Leader { conn }))
     }
 
+    /// How many instructions wait in the outbox, and when the oldest was recorded.
+    pub async fn outbox_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), sqlx::Error> {
+        sqlx::query_as("SELECT count(*), min(created_at) FROM outbox")
+            .fetch_one(&self.pool)
+            .await
+    }
+
     /// Locks up to `limit` outbox rows in id order (acceptance order) for publishing.
     pub async fn take_outbox(
         &self,

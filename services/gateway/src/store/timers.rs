@@ -9,6 +9,53 @@ use time::OffsetDateTime;
 use super::{IN_FORCE, MeasureRow, Store, UNDELIVERED, WITH_PERIOD, transition};
 
 impl Store {
+    /// The next instant at which a timer has something to do after `now`: an undelivered
+    /// instruction's deadline plus `grace`, an open inquiry's deadline, an expiry of a measure in
+    /// force, or the moment a measure comes within one of the warning `horizons` (days). Every
+    /// part reads one row of an index in deadline order, however many measures are recorded.
+    pub async fn next_deadline(
+        &self,
+        now: OffsetDateTime,
+        grace: time::Duration,
+        horizons: &[u32],
+    ) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+        static NEXT: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT LEAST( \
+                     (SELECT min(deadline) FROM measures \
+                         WHERE kind <> '{inquiry}' AND state IN ({undelivered}) \
+                           AND deadline > $1 - $2::interval) + $2::interval, \
+                     (SELECT min(deadline) FROM measures \
+                         WHERE kind = '{inquiry}' AND state IN ({undelivered}) AND deadline > $1), \
+                     (SELECT min(expires_at) FROM measures \
+                         WHERE state IN ({in_force}) AND expires_at IS NOT NULL \
+                           AND kind IN ({with_period}) AND expires_at > $1), \
+                     (SELECT min(w.at) FROM unnest($3::int[]) AS h(days), LATERAL ( \
+                         SELECT m.expires_at - make_interval(days => h.days) AS at \
+                         FROM measures m \
+                         WHERE m.state IN ({in_force}) AND m.expires_at IS NOT NULL \
+                           AND m.kind IN ({with_period}) \
+                           AND m.expires_at > $1 + make_interval(days => h.days) \
+                           AND (m.warned_within_days IS NULL OR m.warned_within_days > h.days) \
+                         ORDER BY m.expires_at LIMIT 1) AS w))",
+                inquiry = MeasureKind::Inquiry.as_str(),
+                undelivered = *UNDELIVERED,
+                in_force = *IN_FORCE,
+                with_period = *WITH_PERIOD,
+            )
+        });
+        let horizons: Vec<i32> = horizons
+            .iter()
+            .map(|days| i32::try_from(*days).unwrap_or(i32::MAX))
+            .collect();
+        sqlx::query_scalar(NEXT.as_str())
+            .bind(now)
+            .bind(grace)
+            .bind(horizons)
+            .fetch_one(&self.pool)
+            .await
+    }
+
     /// Ends `EXPIRED`, with `message`, the measures whose instruction no agency took by
     /// `cutoff`, and withdraws their instructions from the outbox, so none is carried out late.
     pub async fn expire_undelivered(

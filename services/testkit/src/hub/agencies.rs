@@ -34,6 +34,8 @@ pub struct AgencyNode {
     pub(super) inbox_addr: SocketAddr,
     pub(super) service: Running,
     pub(super) adapter: Option<Running>,
+    /// The HTTP address (health, metrics) of the running adapter.
+    pub(super) adapter_http: Option<SocketAddr>,
     pub(super) system: System,
 }
 
@@ -51,6 +53,17 @@ impl AgencyNode {
     /// The system's gRPC address (AgencyBackend and its admin service).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The HTTP address of its in-process adapter (`/healthz`, `/readyz`, `/metrics`), while it
+    /// runs.
+    pub fn adapter_http_addr(&self) -> Option<SocketAddr> {
+        self.adapter.as_ref().and(self.adapter_http)
+    }
+
+    /// The address of its adapter's inbox (`AgencyInbox`).
+    pub fn inbox_addr(&self) -> SocketAddr {
+        self.inbox_addr
     }
 
     /// The system itself, for faults and lapses.
@@ -105,6 +118,7 @@ impl TestHub {
         let adapter_app =
             hub_adapter::Application::build(adapter_config, self.clock.clone()).await?;
         let inbox_addr = adapter_app.inbox_addr()?;
+        let adapter_http = adapter_app.http_addr();
         let service = start(format!("http://{inbox_addr}"));
         let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
         self.nodes.push(AgencyNode {
@@ -115,6 +129,7 @@ impl TestHub {
             inbox_addr,
             service,
             adapter: Some(adapter),
+            adapter_http,
             system,
         });
         self.wait_registered(kind.as_str(), codes).await
@@ -167,7 +182,7 @@ impl TestHub {
             agency_url: format!("http://{agency_addr}"),
             inbox_listen: inbox,
             gateway_public_key: Some(self.gateway_public_key()),
-            http_listen: None,
+            http_listen: Some(loopback()),
             amqp_url: self.sandbox.amqp_url(),
             prefetch: 64,
             lanes: 16,
@@ -297,8 +312,11 @@ impl TestHub {
             self.adapter_config(kind, &codes, node.addr, node.inbox_addr)
         };
         let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
+        let http = app.http_addr();
         let adapter = Running::spawn(|t| app.run_until_stopped(t));
-        self.node_mut(kind, code)?.adapter = Some(adapter);
+        let node = self.node_mut(kind, code)?;
+        node.adapter = Some(adapter);
+        node.adapter_http = http;
         Ok(())
     }
 }

@@ -19,6 +19,8 @@ pub(super) struct GatewaySettings {
     pub(super) signing_key: String,
     /// Instruction deadline and grace, in seconds.
     pub(super) deadline: (u64, u64),
+    /// The longest the timers sleep and the case keeper's sweep, in milliseconds.
+    pub(super) timer_poll_ms: u64,
 }
 
 impl GatewaySettings {
@@ -41,7 +43,7 @@ impl GatewaySettings {
             report_batch: 64,
             delivery_limit: 10,
             expiry_warning_days: vec![30, 7],
-            timer_poll_ms: 100,
+            timer_poll_ms: self.timer_poll_ms,
             reconnect_ms: 100,
         }
     }
@@ -60,7 +62,7 @@ impl GatewaySettings {
             ),
             ("GATEWAY_DEADLINE_GRACE_SECS", self.deadline.1.to_string()),
             ("GATEWAY_RELAY_POLL_MS", "100".to_string()),
-            ("GATEWAY_TIMER_POLL_MS", "100".to_string()),
+            ("GATEWAY_TIMER_POLL_MS", self.timer_poll_ms.to_string()),
             ("GATEWAY_RECONNECT_MS", "100".to_string()),
         ]
         .map(|(k, v)| (k.to_string(), v))

@@ -66,6 +66,7 @@ pub struct TestHubBuilder {
     gateway_process: Option<Option<String>>,
     /// Instruction deadline and grace, in seconds.
     deadline: (u64, u64),
+    timer_poll_ms: u64,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
     /// The broker's AMQP URLs and management APIs, if not the `HUB_TEST_*` settings.
@@ -126,6 +127,13 @@ impl TestHubBuilder {
         self
     }
 
+    /// The longest the gateway's timers sleep (they wake at each deadline regardless) and how
+    /// often the case keeper sweeps, in milliseconds (100 unless set).
+    pub fn timer_poll(mut self, ms: u64) -> Self {
+        self.timer_poll_ms = ms;
+        self
+    }
+
     /// Adapter retry policy: first delay and attempts.
     pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
         self.adapter_retry_ms = initial_ms;
@@ -152,6 +160,7 @@ impl TestHubBuilder {
             schema: gateway_schema.clone(),
             amqp_url: sandbox.amqp_url(),
             deadline: self.deadline,
+            timer_poll_ms: self.timer_poll_ms,
             signing_key: signer.seed_hex(),
         };
         let mut gateway_http = None;
@@ -225,6 +234,7 @@ impl TestHub {
             systems: Vec::new(),
             gateway_process: None,
             deadline: (3600, 120),
+            timer_poll_ms: 100,
             adapter_retry_ms: 50,
             adapter_attempts: 4,
             broker: None,
