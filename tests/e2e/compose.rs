@@ -21,7 +21,6 @@ struct Service {
     profiles: Vec<String>,
     volumes: Vec<String>,
     has_build_or_image: bool,
-    volumes: Vec<String>,
 }
 
 /// Applies YAML merge keys (`<<: *anchor`), which compose supports and YAML 1.2 leaves alone.
@@ -94,7 +93,6 @@ fn services() -> anyhow::Result<BTreeMap<String, Service>> {
                 profiles: strings(fields.get("profiles")),
                 volumes: strings(fields.get("volumes")),
                 has_build_or_image: fields.contains_key("image") || fields.contains_key("build"),
-                volumes: strings(fields.get("volumes")),
             },
         );
     }
@@ -368,6 +366,11 @@ fn the_cluster_profile_runs_three_rabbitmq_nodes_of_one_cluster() -> anyhow::Res
     assert!(
         advanced.contains("{quorum_cluster_size, 3}"),
         "quorum queues on all three nodes"
+    );
+    Ok(())
+}
+
+#[test]
 fn compose_prometheus_scrapes_every_hub_service_and_evaluates_the_alert_rules() -> anyhow::Result<()>
 {
     let services = services()?;
