@@ -19,8 +19,8 @@ struct Service {
     depends_on: BTreeMap<String, String>,
     healthcheck: Vec<String>,
     profiles: Vec<String>,
-    has_build_or_image: bool,
     volumes: Vec<String>,
+    has_build_or_image: bool,
 }
 
 /// Applies YAML merge keys (`<<: *anchor`), which compose supports and YAML 1.2 leaves alone.
@@ -91,8 +91,8 @@ fn services() -> anyhow::Result<BTreeMap<String, Service>> {
                 depends_on,
                 healthcheck,
                 profiles: strings(fields.get("profiles")),
-                has_build_or_image: fields.contains_key("image") || fields.contains_key("build"),
                 volumes: strings(fields.get("volumes")),
+                has_build_or_image: fields.contains_key("image") || fields.contains_key("build"),
             },
         );
     }
@@ -176,7 +176,7 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
     let mut agencies = Vec::new();
     for (name, s) in &services {
-        if name == "rabbitmq" || name == "postgres" || name == "prometheus" {
+        if name.starts_with("rabbitmq") || name == "postgres" || name == "prometheus" {
             continue;
         }
         assert!(s.has_build_or_image, "{name}: no image");
@@ -315,6 +315,57 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
     assert_eq!(
         bank_codes, fixture_banks,
         "every demo bank of the fixture runs"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_cluster_profile_runs_three_rabbitmq_nodes_of_one_cluster() -> anyhow::Result<()> {
+    let services = services()?;
+    let single = &services["rabbitmq"];
+    let nodes: Vec<String> = (1..=3).map(|n| format!("rabbitmq-{n}")).collect();
+    let conf = std::fs::read_to_string(root().join("deploy/rabbitmq-cluster.conf"))?;
+    let advanced = std::fs::read_to_string(root().join("deploy/rabbitmq-cluster.advanced.config"))?;
+    let cookie = services
+        .get(&nodes[0])
+        .and_then(|s| s.environment.get("RABBITMQ_ERLANG_COOKIE"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !cookie.is_empty(),
+        "the cluster's nodes need an Erlang cookie"
+    );
+    for name in &nodes {
+        let node = services
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no {name} service"))?;
+        assert_eq!(node.profiles, vec!["cluster"], "{name}: profile");
+        assert_eq!(
+            node.environment.get("RABBITMQ_ERLANG_COOKIE"),
+            Some(&cookie),
+            "{name}: every node shares one cookie"
+        );
+        // The same plugins as the single node, the same configuration files.
+        assert_eq!(node.command, single.command, "{name}: command");
+        assert!(!node.healthcheck.is_empty(), "{name}: health check");
+        for file in [
+            "./deploy/rabbitmq-cluster.conf:",
+            "./deploy/rabbitmq-cluster.advanced.config:",
+        ] {
+            assert!(
+                node.volumes.iter().any(|v| v.starts_with(file)),
+                "{name}: does not mount {file}"
+            );
+        }
+        assert!(
+            conf.contains(&format!("= rabbit@{name}")),
+            "the cluster configuration does not name {name}"
+        );
+    }
+    assert!(conf.contains("cluster_partition_handling = pause_minority"));
+    assert!(
+        advanced.contains("{quorum_cluster_size, 3}"),
+        "quorum queues on all three nodes"
     );
     Ok(())
 }

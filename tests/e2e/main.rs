@@ -10,6 +10,7 @@ mod compose;
 mod deadlines;
 mod expiry;
 mod freeze;
+mod gateways;
 mod health;
 mod hubctl;
 mod inquiry;

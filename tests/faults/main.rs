@@ -11,54 +11,7 @@ mod workload;
 use std::time::{Duration, Instant};
 
 use hub_domain::AgencyKind;
-use hub_testkit::TestHub;
-use tokio::sync::watch;
-use workload::{FaultTimes, Progress, Report, Workload, conclude};
-
-/// Runs the workload on `hub`, calls `inject` once a quarter of it is answered (or at once,
-/// for a fault that comes by itself), and checks.
-async fn under_fault<F, Fut>(
-    mut hub: TestHub,
-    fault: &str,
-    when: When,
-    inject: F,
-) -> anyhow::Result<()>
-where
-    F: FnOnce(TestHub, watch::Sender<std::net::SocketAddr>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<(TestHub, FaultTimes)>>,
-{
-    let work = Workload::prepare(&hub).await?;
-    let expected = work.size();
-    assert!(expected >= 2000, "the workload has {expected} measures");
-    let (gateway_tx, gateway_rx) = watch::channel(hub.gateway_addr());
-    let progress = Progress::start(&hub);
-    let started = Instant::now();
-    let running = work.start(gateway_rx);
-    if when == When::QuarterAnswered {
-        progress
-            .wait_for(expected as i64 / 4, Duration::from_secs(180))
-            .await?;
-    }
-    let times;
-    (hub, times) = inject(hub, gateway_tx).await?;
-    let report: anyhow::Result<Report> = running
-        .finish(&hub, &progress, fault, times, started, expected)
-        .await;
-    if report.is_err() {
-        eprintln!("gateway log:\n{}", hub.gateway_log());
-    }
-    hub.shutdown().await?;
-    conclude(&report?)
-}
-
-/// When the fault is injected.
-#[derive(PartialEq, Eq)]
-enum When {
-    /// Once a quarter of the workload is answered.
-    QuarterAnswered,
-    /// At once: the injector waits for the fault itself (a failpoint firing).
-    Started,
-}
+use workload::{FaultTimes, When, under_fault};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_killed_mid_batch_loses_and_doubles_nothing() -> anyhow::Result<()> {
@@ -104,7 +57,7 @@ async fn gateway_dies_at(failpoint: &str, fault: &str) -> anyhow::Result<()> {
         }
         let injected = Instant::now();
         hub.restart_gateway(None).await?;
-        gateway.send_replace(hub.gateway_addr());
+        gateway.send_replace(vec![hub.gateway_addr()]);
         let restored = Instant::now();
         Ok((hub, FaultTimes { injected, restored }))
     })

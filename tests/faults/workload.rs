@@ -132,9 +132,9 @@ impl Workload {
         self.jobs.iter().map(|j| j.orders.len()).sum()
     }
 
-    /// Starts the courts: every order submitted, retried until taken, to the gateway at the
-    /// address `gateway` holds at the time.
-    pub fn start(&self, gateway: watch::Receiver<SocketAddr>) -> Running {
+    /// Starts the courts: every order submitted, retried until taken, to the gateways at the
+    /// addresses `gateway` holds at the time (several instances: the next one on each retry).
+    pub fn start(&self, gateway: watch::Receiver<Vec<SocketAddr>>) -> Running {
         let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
         let jobs = self.jobs.clone();
         let record = accepted.clone();
@@ -232,15 +232,28 @@ fn seal_up(court: &str, key: &str, id: &str, property: &str) -> pb::SubmitReques
 }
 
 /// Submits `request` until the hub takes it, retrying what a court would retry (the hub down,
-/// unavailable, or the connection lost) with the same idempotency key.
+/// unavailable, or the connection lost) with the same idempotency key, at the next gateway
+/// instance each time when there are several.
 async fn submit_until_taken(
-    gateway: &watch::Receiver<SocketAddr>,
+    gateway: &watch::Receiver<Vec<SocketAddr>>,
     request: pb::SubmitRequest,
 ) -> anyhow::Result<pb::Measure> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
+    // Courts spread over the instances: each order starts at an instance of its own.
+    let mut attempt_no = request.idempotency_key.len()
+        + request
+            .idempotency_key
+            .bytes()
+            .map(usize::from)
+            .sum::<usize>();
     loop {
-        let addr = *gateway.borrow();
+        let addr = {
+            let addrs = gateway.borrow();
+            anyhow::ensure!(!addrs.is_empty(), "no gateway address");
+            addrs[attempt_no % addrs.len()]
+        };
+        attempt_no += 1;
         let attempt = async {
             let mut court =
                 pb::court_gateway_client::CourtGatewayClient::connect(format!("http://{addr}"))
@@ -669,4 +682,66 @@ pub fn conclude(report: &Report) -> anyhow::Result<()> {
         "invariants violated:\n{report}"
     );
     Ok(())
+}
+
+/// When the fault is injected.
+#[derive(PartialEq, Eq)]
+pub enum When {
+    /// Once a quarter of the workload is answered.
+    QuarterAnswered,
+    /// At once: the injector waits for the fault itself (a failpoint firing).
+    Started,
+}
+
+/// Runs the workload on `hub`, calls `inject` once a quarter of it is answered (or at once,
+/// for a fault that comes by itself), and checks. Courts call the hub's gateway.
+pub async fn under_fault<F, Fut>(
+    hub: TestHub,
+    fault: &str,
+    when: When,
+    inject: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(TestHub, watch::Sender<Vec<SocketAddr>>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(TestHub, FaultTimes)>>,
+{
+    let gateways = vec![hub.gateway_addr()];
+    under_fault_at(hub, gateways, fault, when, inject).await
+}
+
+/// [`under_fault`] with courts calling any of `gateways` (instances sharing the hub's
+/// database), moving to the next one whenever a call fails.
+pub async fn under_fault_at<F, Fut>(
+    mut hub: TestHub,
+    gateways: Vec<SocketAddr>,
+    fault: &str,
+    when: When,
+    inject: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(TestHub, watch::Sender<Vec<SocketAddr>>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(TestHub, FaultTimes)>>,
+{
+    let work = Workload::prepare(&hub).await?;
+    let expected = work.size();
+    assert!(expected >= 2000, "the workload has {expected} measures");
+    let (gateway_tx, gateway_rx) = watch::channel(gateways);
+    let progress = Progress::start(&hub);
+    let started = Instant::now();
+    let running = work.start(gateway_rx);
+    if when == When::QuarterAnswered {
+        progress
+            .wait_for(expected as i64 / 4, Duration::from_secs(180))
+            .await?;
+    }
+    let times;
+    (hub, times) = inject(hub, gateway_tx).await?;
+    let report: anyhow::Result<Report> = running
+        .finish(&hub, &progress, fault, times, started, expected)
+        .await;
+    if report.is_err() {
+        eprintln!("gateway log:\n{}", hub.gateway_log());
+    }
+    hub.shutdown().await?;
+    conclude(&report?)
 }

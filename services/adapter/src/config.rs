@@ -55,7 +55,8 @@ pub struct Config {
     #[arg(long, env = "ADAPTER_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 
-    /// AMQP URL of RabbitMQ, vhost included.
+    /// AMQP URL of RabbitMQ, vhost included; for a cluster, one URL per node separated by commas
+    /// (a session connects to the next node that answers).
     #[arg(
         long,
         env = "ADAPTER_AMQP_URL",

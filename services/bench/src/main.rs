@@ -55,12 +55,26 @@ struct Args {
     /// Rate of the latency run in freezes per second [default: half the measured throughput].
     #[arg(long)]
     latency_rate: Option<f64>,
+    /// The broker's AMQP URLs without vhost, one per node of a cluster, comma-separated
+    /// (`scripts/cluster.sh urls`) [default: HUB_TEST_AMQP_URL or the machine's node].
+    #[arg(long, requires = "rabbitmq_api")]
+    amqp_url: Option<String>,
+    /// The management API of each node, comma-separated, with `--amqp-url`.
+    #[arg(long, requires = "amqp_url")]
+    rabbitmq_api: Option<String>,
+}
+
+impl Args {
+    /// The broker to run on, when given on the command line.
+    fn broker(&self) -> Option<(&str, &str)> {
+        Some((self.amqp_url.as_deref()?, self.rabbitmq_api.as_deref()?))
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let ceiling = broker_ceiling(args.messages).await?;
+    let ceiling = broker_ceiling(&args).await?;
     eprintln!(
         "broker ceiling: {:.0} msg/s; running the hub",
         ceiling.through
@@ -74,6 +88,13 @@ async fn main() -> anyhow::Result<()> {
     let fair = ceiling.through / 2.0;
     println!();
     println!("== hub benchmark ==");
+    let from_env = std::env::var("HUB_TEST_AMQP_URL").ok();
+    let nodes = args
+        .amqp_url
+        .as_deref()
+        .or(from_env.as_deref())
+        .map_or(1, |u| u.split(',').count());
+    println!("broker: {nodes} RabbitMQ node(s)");
     println!(
         "(a) broker ceiling, one quorum queue, {} B payload, {} messages:",
         ceiling.payload, args.messages
@@ -154,8 +175,9 @@ fn sample_instruction() -> Vec<u8> {
 
 /// (a): publish `n` messages with confirms (a window of outstanding confirms, as the relay
 /// does) while a manual-ack consumer drains the queue.
-async fn broker_ceiling(n: u32) -> anyhow::Result<Ceiling> {
-    let mut sandbox = Sandbox::create().await?;
+async fn broker_ceiling(args: &Args) -> anyhow::Result<Ceiling> {
+    let n = args.messages;
+    let mut sandbox = Sandbox::create_on(args.broker()).await?;
     let payload = sample_instruction();
     let connection = hub_bus::connect(&sandbox.amqp_url(), "bench").await?;
     let publisher = Publisher::open(&connection).await?;
@@ -228,7 +250,11 @@ async fn broker_ceiling(n: u32) -> anyhow::Result<Ceiling> {
 async fn end_to_end_throughput(args: &Args) -> anyhow::Result<(f64, TestHub, u32)> {
     let codes: Vec<String> = (0..args.banks.max(1)).map(|i| format!("B{i:03}")).collect();
     let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-    let hub = TestHub::with_banks(&code_refs).await?;
+    let mut builder = TestHub::builder().banks(&code_refs);
+    if let Some((amqp, api)) = args.broker() {
+        builder = builder.broker(amqp, api);
+    }
+    let hub = builder.start().await?;
     open_accounts(&hub, &codes, 0..args.freezes).await?;
 
     let next = Arc::new(Mutex::new(0u32));

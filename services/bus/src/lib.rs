@@ -18,7 +18,7 @@ pub mod reply;
 pub mod signing;
 pub mod topology;
 
-pub use connect::{connect, consume};
+pub use connect::{Brokers, Connected, connect, consume};
 pub use dead::dead_letter;
 pub use headers::{header_str, header_u64};
 pub use publish::{MessageMeta, PendingConfirm, Published, Publisher};

@@ -37,7 +37,8 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_DATABASE_CONNECTIONS", default_value_t = 16)]
     pub database_connections: u32,
 
-    /// AMQP URL of RabbitMQ, vhost included.
+    /// AMQP URL of RabbitMQ, vhost included; for a cluster, one URL per node separated by commas
+    /// (a session connects to the next node that answers).
     #[arg(
         long,
         env = "GATEWAY_AMQP_URL",

@@ -321,9 +321,18 @@ async fn broker_sessions(
     let policy = QueuePolicy {
         delivery_limit: config.delivery_limit,
     };
+    let brokers = match hub_bus::Brokers::parse(&config.amqp_url) {
+        Ok(brokers) => brokers,
+        Err(e) => {
+            tracing::error!(error = %e, "GATEWAY_AMQP_URL names no broker");
+            return;
+        }
+    };
     loop {
-        let session =
-            broker_session(&config, &policy, &relay, &consumer, &readiness, &shutdown).await;
+        let session = broker_session(
+            &config, &brokers, &policy, &relay, &consumer, &readiness, &shutdown,
+        )
+        .await;
         readiness.set(BROKER, false);
         match session {
             Ok(()) => return,
@@ -341,13 +350,15 @@ async fn broker_sessions(
 
 async fn broker_session(
     config: &Config,
+    brokers: &hub_bus::Brokers,
     policy: &QueuePolicy,
     relay: &Relay,
     consumer: &ReportConsumer,
     readiness: &Readiness,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let connection = hub_bus::connect(&config.amqp_url, "enforcement-gateway")
+    let hub_bus::Connected { connection, node } = brokers
+        .connect("enforcement-gateway")
         .await
         .context("connecting to RabbitMQ")?;
     let publisher = hub_bus::Publisher::open(&connection)
@@ -378,7 +389,7 @@ async fn broker_session(
     .context("consuming agency reports took too long")?
     .context("consuming agency reports")?;
     readiness.set(BROKER, true);
-    tracing::info!("connected to RabbitMQ");
+    tracing::info!(%node, "connected to RabbitMQ");
 
     // Either half failing ends the session; the other half is stopped and drained.
     let session = shutdown.child_token();

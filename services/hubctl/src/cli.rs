@@ -30,7 +30,8 @@ use crate::{
 #[command(name = "hubctl", version, max_term_width = 100)]
 #[command(after_help = EXIT_CODES)]
 pub struct Cli {
-    /// The hub's court gateway.
+    /// The hub's court gateway; several instances separated by commas, the first that
+    /// answers taken.
     #[arg(
         long,
         global = true,

@@ -12,12 +12,32 @@ use crate::error::{Failure, Server};
 /// How long to wait for a TCP connection before saying the server cannot be reached.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A connected channel to `server`.
+/// A connected channel to `server`. Several addresses separated by commas name instances of
+/// one service (gateways sharing one database): the first that answers is taken, so a command
+/// goes on while one instance is down.
 pub async fn channel(server: &Server) -> Result<Channel, Failure> {
-    endpoint(server)?
-        .connect()
-        .await
-        .map_err(|e| Failure::unreachable(server, &e))
+    let mut last = None;
+    for address in addresses(server) {
+        match endpoint(&address)?.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) => last = Some(Failure::unreachable(server, &e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| Failure::Usage(format!("no address of the {} given", server.role))))
+}
+
+/// Each address of `server`, in the order given.
+fn addresses(server: &Server) -> Vec<Server> {
+    server
+        .url
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|url| Server {
+            role: server.role,
+            url: url.to_owned(),
+        })
+        .collect()
 }
 
 /// The endpoint for `server`'s address; `http://` is assumed when no scheme is given.
@@ -51,6 +71,29 @@ mod tests {
     fn a_malformed_address_is_a_usage_error() {
         let failure = endpoint(&Server::hub("http://exa mple")).expect_err("space in host");
         assert_eq!(failure.exit_code(), crate::error::exit::INVALID);
+    }
+
+    #[tokio::test]
+    async fn the_first_of_several_gateways_that_answers_is_taken() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a listener");
+        let live = listener.local_addr().expect("its address");
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let (_, health) = tonic_health::server::health_reporter();
+        let accepting = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let urls = format!("http://{dead}, http://{live}");
+        assert_eq!(addresses(&Server::hub(&urls)).len(), 2);
+        channel(&Server::hub(&urls))
+            .await
+            .expect("the second answers");
+        accepting.abort();
     }
 
     #[tokio::test]

@@ -14,9 +14,9 @@ mod process;
 mod sandbox;
 mod scrape;
 
-pub use hub::{AgencyNode, System, TestHub, TestHubBuilder, new_key};
+pub use hub::{AgencyNode, ExtraGateway, System, TestHub, TestHubBuilder, new_key};
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
-pub use sandbox::{QueueDepth, Sandbox};
+pub use sandbox::{QueueDepth, QueueNodes, Sandbox};
 pub use scrape::{Sample, Scrape, queue_metrics_path, rabbitmq_prometheus};
 
 /// Names of fake but valid identities and documents for tests.

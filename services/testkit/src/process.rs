@@ -25,6 +25,8 @@ pub struct ChildProcess {
     child: Child,
     addr: Option<SocketAddr>,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The first lines it logged (start-up: what it connected to, whether it leads the relay).
+    first_lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl ChildProcess {
@@ -62,6 +64,8 @@ impl ChildProcess {
         let wanted = ready.is_some();
         let ready = ready.map(str::to_string);
         let kept = lines.clone();
+        let first_lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let first = first_lines.clone();
         let label = name.to_string();
         tokio::spawn(async move {
             let mut reader = BufReader::new(stderr).lines();
@@ -76,6 +80,11 @@ impl ChildProcess {
                 {
                     addr_tx.send_replace(Some(addr));
                 }
+                if let Ok(mut first) = first.lock()
+                    && first.len() < KEPT_LINES
+                {
+                    first.push(line.clone());
+                }
                 if let Ok(mut kept) = kept.lock() {
                     if kept.len() >= KEPT_LINES {
                         kept.remove(0);
@@ -89,6 +98,7 @@ impl ChildProcess {
             child,
             addr: None,
             lines,
+            first_lines,
         };
         if wanted {
             let waited =
@@ -139,6 +149,16 @@ impl ChildProcess {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether the process logged a line containing `text`, among its first lines or its last.
+    pub fn has_logged(&self, text: &str) -> bool {
+        [&self.first_lines, &self.lines].iter().any(|lines| {
+            lines
+                .lock()
+                .map(|l| l.iter().any(|line| line.contains(text)))
+                .unwrap_or(false)
+        })
     }
 
     /// The last lines the process logged.

@@ -18,7 +18,10 @@ const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 struct Endpoints {
     database_url: String,
     amqp_url: String,
-    rabbitmq_api: String,
+    /// The management API of each node, one or several.
+    rabbitmq_api: Vec<String>,
+    /// Which of them requests go to.
+    api_node: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     rabbitmq_user: String,
     rabbitmq_password: String,
 }
@@ -32,11 +35,20 @@ impl Endpoints {
                 "postgres://postgres:postgres@127.0.0.1:5432/postgres",
             ),
             amqp_url: var("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672"),
-            rabbitmq_api: var("HUB_TEST_RABBITMQ_API", "http://127.0.0.1:15672"),
+            rabbitmq_api: list(&var("HUB_TEST_RABBITMQ_API", "http://127.0.0.1:15672")),
+            api_node: std::sync::Arc::default(),
             rabbitmq_user: var("HUB_TEST_RABBITMQ_USER", "guest"),
             rabbitmq_password: var("HUB_TEST_RABBITMQ_PASSWORD", "guest"),
         }
     }
+}
+
+/// The entries of a comma-separated list of URLs, without trailing slashes.
+fn list(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 /// Messages in a queue, as the management API reports them.
@@ -48,6 +60,20 @@ pub struct QueueDepth {
     /// Delivered, not yet acknowledged.
     #[serde(default)]
     pub messages_unacknowledged: u64,
+}
+
+/// The nodes of a quorum queue, as the management API reports them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct QueueNodes {
+    /// The node of the queue's leader (`hub1@localhost`); none while it elects one.
+    #[serde(default)]
+    pub leader: Option<String>,
+    /// Every node holding a replica.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Consumers registered (with a single active consumer, one active and the rest waiting).
+    #[serde(default)]
+    pub consumers: u64,
 }
 
 /// A test's own RabbitMQ vhost and PostgreSQL schemas.
@@ -67,7 +93,17 @@ impl Sandbox {
     /// Creates the vhost (with permissions for the test user) and connects to the database.
     /// Also removes what dead runs left behind.
     pub async fn create() -> anyhow::Result<Self> {
-        let sandbox = Self::connect(true).await?;
+        Self::create_on(None).await
+    }
+
+    /// [`Sandbox::create`] on the broker given as (AMQP URLs, management API URLs), each one or
+    /// several comma-separated nodes, instead of the `HUB_TEST_*` settings.
+    pub async fn create_on(broker: Option<(&str, &str)>) -> anyhow::Result<Self> {
+        let mut sandbox = Self::connect(true).await?;
+        if let Some((amqp, api)) = broker {
+            sandbox.endpoints.amqp_url = amqp.to_string();
+            sandbox.endpoints.rabbitmq_api = list(api);
+        }
         sandbox
             .api(
                 reqwest::Method::PUT,
@@ -134,13 +170,25 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// The AMQP URL of the test's vhost.
+    /// The AMQP URL of the test's vhost; on a cluster (`HUB_TEST_AMQP_URL` listing several
+    /// nodes, comma-separated) one URL per node, comma-separated, as the services take them.
     pub fn amqp_url(&self) -> String {
-        format!(
-            "{}/{}",
-            self.endpoints.amqp_url.trim_end_matches('/'),
-            self.vhost
-        )
+        self.endpoints
+            .amqp_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| format!("{}/{}", u.trim_end_matches('/'), self.vhost))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Sends management API requests to the `index`-th of the nodes `HUB_TEST_RABBITMQ_API`
+    /// lists (comma-separated), e.g. when a test is about to stop the node it was using.
+    pub fn use_api_node(&self, index: usize) {
+        self.endpoints
+            .api_node
+            .store(index, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The test's vhost.
@@ -183,6 +231,18 @@ impl Sandbox {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             anyhow::bail!("no queue {queue} in vhost {}", self.vhost);
         }
+        Ok(response.error_for_status()?.json().await?)
+    }
+
+    /// Where a quorum queue of the test's vhost lives: its leader's node and its members.
+    pub async fn queue_nodes(&self, queue: &str) -> anyhow::Result<QueueNodes> {
+        let response = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/queues/{}/{}", self.vhost, encode_path(queue)),
+            )
+            .send()
+            .await?;
         Ok(response.error_for_status()?.json().await?)
     }
 
@@ -374,11 +434,16 @@ fn api(
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
-    http.request(
-        method,
-        format!("{}{path}", endpoints.rabbitmq_api.trim_end_matches('/')),
-    )
-    .basic_auth(&endpoints.rabbitmq_user, Some(&endpoints.rabbitmq_password))
+    let node = endpoints
+        .api_node
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let base = endpoints
+        .rabbitmq_api
+        .get(node)
+        .or_else(|| endpoints.rabbitmq_api.first())
+        .map_or("http://127.0.0.1:15672", String::as_str);
+    http.request(method, format!("{base}{path}"))
+        .basic_auth(&endpoints.rabbitmq_user, Some(&endpoints.rabbitmq_password))
 }
 
 /// The Unix time stamped at the start of a leftover's name.

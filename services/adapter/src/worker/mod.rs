@@ -66,6 +66,8 @@ pub struct Worker {
     served: Arc<Vec<Served>>,
     /// The agency's system (`AgencyBackend`), connected lazily and shared by the lanes.
     backend: AgencyBackendClient<Channel>,
+    /// The broker's nodes; each session connects to the next one that answers.
+    brokers: hub_bus::Brokers,
     /// What the worker counts: instructions by outcome, agency calls, retries, dead letters.
     metrics: AdapterMetrics,
 }
@@ -101,7 +103,9 @@ impl Worker {
             tracing::warn!("no gateway public key: instructions are not verified");
         }
         let signer = config.signer()?;
+        let brokers = hub_bus::Brokers::parse(&config.amqp_url).context("ADAPTER_AMQP_URL")?;
         Ok(Self {
+            brokers,
             metrics,
             clock,
             verifier,
@@ -149,7 +153,9 @@ impl Worker {
             [one] => format!("enforcement-adapter {}", one.agency),
             many => format!("enforcement-adapter {} agencies", many.len()),
         };
-        let connection = hub_bus::connect(&self.config.amqp_url, &name)
+        let hub_bus::Connected { connection, node } = self
+            .brokers
+            .connect(&name)
             .await
             .context("connecting to RabbitMQ")?;
         let publisher = Publisher::open(&connection)
@@ -166,7 +172,7 @@ impl Worker {
         let (mut deliveries, mut forwarders) = self.consume(&channel).await?;
         self.announce(&publisher).await?;
         current.send_replace(Some(publisher.clone()));
-        tracing::info!(queues = self.served.len(), "adapter consuming");
+        tracing::info!(queues = self.served.len(), %node, "adapter consuming");
 
         // Lanes end when they are finished or the session token is cancelled.
         let session = shutdown.child_token();

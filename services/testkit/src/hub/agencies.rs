@@ -268,6 +268,23 @@ impl TestHub {
         kind: AgencyKind,
         code: &str,
     ) -> anyhow::Result<ChildProcess> {
+        self.adapter_process_on(kind, code, None).await
+    }
+
+    /// Starts a second adapter process for bank `code`, standing by behind the first (single
+    /// active consumer) until it goes away. Its inbox listens on a port of its own: the bank
+    /// sends its notices to the first adapter's.
+    pub async fn spawn_standby_adapter_process(&self, code: &str) -> anyhow::Result<ChildProcess> {
+        self.adapter_process_on(AgencyKind::Bank, code, Some(loopback()))
+            .await
+    }
+
+    async fn adapter_process_on(
+        &self,
+        kind: AgencyKind,
+        code: &str,
+        inbox: Option<SocketAddr>,
+    ) -> anyhow::Result<ChildProcess> {
         let node = self.node(kind, code)?;
         anyhow::ensure!(
             node.adapter.is_none(),
@@ -277,7 +294,10 @@ impl TestHub {
             ("ADAPTER_AGENCY_KIND", kind.as_str().to_string()),
             ("ADAPTER_AGENCY_CODES", node.codes.join(",")),
             ("ADAPTER_AGENCY_URL", format!("http://{}", node.addr)),
-            ("ADAPTER_INBOX_LISTEN", node.inbox_addr.to_string()),
+            (
+                "ADAPTER_INBOX_LISTEN",
+                inbox.unwrap_or(node.inbox_addr).to_string(),
+            ),
             ("ADAPTER_AMQP_URL", self.sandbox.amqp_url()),
             ("ADAPTER_GATEWAY_PUBLIC_KEY", self.gateway_public_key()),
             ("ADAPTER_SIGNING_KEY", node.adapter_key.signer.seed_hex()),

@@ -115,11 +115,66 @@ impl TestHub {
         Ok(())
     }
 
+    /// Whether the gateway process logged a line containing `text` (among its first or last).
+    pub fn gateway_has_logged(&self, text: &str) -> bool {
+        match &self.gateway {
+            Some(Gateway::Process(process)) => process.has_logged(text),
+            _ => false,
+        }
+    }
+
     /// The gateway process's last log lines, for diagnosis.
     pub fn gateway_log(&self) -> String {
         match &self.gateway {
             Some(Gateway::Process(process)) => process.log_tail(),
             _ => String::new(),
         }
+    }
+}
+
+/// A further gateway instance of a test hub, in the test process, sharing the hub's database
+/// schema and vhost with the first: courts may call either.
+pub struct ExtraGateway {
+    running: Running,
+    addr: SocketAddr,
+}
+
+impl ExtraGateway {
+    /// The address courts call it at.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops it and waits for it to drain.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.running.stop().await
+    }
+}
+
+/// A broker address nothing listens on (port 1 is never served on loopback).
+const NO_BROKER: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
+
+impl TestHub {
+    /// Starts another gateway instance in the test process, on the same database and vhost.
+    /// Without `broker`, it is given a broker address nothing answers at: it serves courts and
+    /// watch streams from the database, but never relays nor applies a report, so whatever its
+    /// watch streams show was applied by another instance.
+    pub async fn start_extra_gateway(&self, broker: bool) -> anyhow::Result<ExtraGateway> {
+        let mut config = self.gateway_settings.config();
+        if !broker {
+            config.amqp_url = NO_BROKER.into();
+        }
+        let app = hub_gateway::Application::build(config, self.clock.clone()).await?;
+        let addr = app.local_addr()?;
+        Ok(ExtraGateway {
+            running: Running::spawn(|t| app.run_until_stopped(t)),
+            addr,
+        })
+    }
+
+    /// Starts another gateway instance as a process (the failpoints build, nothing armed) on
+    /// the same database and vhost, for tests that kill it.
+    pub async fn spawn_gateway_process(&self) -> anyhow::Result<ChildProcess> {
+        self.gateway_settings.spawn(None).await
     }
 }

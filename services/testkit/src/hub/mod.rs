@@ -29,6 +29,7 @@ mod agencies;
 mod gateway;
 
 pub use agencies::{AgencyNode, System, new_key};
+pub use gateway::ExtraGateway;
 use gateway::{Gateway, GatewaySettings};
 
 /// A running in-process service.
@@ -68,9 +69,18 @@ pub struct TestHubBuilder {
     timer_poll_ms: u64,
     adapter_retry_ms: u64,
     adapter_attempts: u32,
+    /// The broker's AMQP URLs and management APIs, if not the `HUB_TEST_*` settings.
+    broker: Option<(String, String)>,
 }
 
 impl TestHubBuilder {
+    /// Runs on the broker with these AMQP URLs and management API URLs (one each, or one per
+    /// node of a cluster, comma-separated) instead of the `HUB_TEST_*` settings.
+    pub fn broker(mut self, amqp_urls: &str, management_apis: &str) -> Self {
+        self.broker = Some((amqp_urls.to_string(), management_apis.to_string()));
+        self
+    }
+
     /// Banks to run, each its own system with its own adapter.
     pub fn banks(mut self, codes: &[&str]) -> Self {
         for code in codes {
@@ -134,7 +144,12 @@ impl TestHubBuilder {
     /// Starts everything.
     pub async fn start(self) -> anyhow::Result<TestHub> {
         init_logs();
-        let sandbox = Sandbox::create().await?;
+        let sandbox = Sandbox::create_on(
+            self.broker
+                .as_ref()
+                .map(|(amqp, api)| (amqp.as_str(), api.as_str())),
+        )
+        .await?;
         let clock = Clock::adjustable();
         let gateway_schema = sandbox.schema("gateway");
         // Every test hub signs its instructions with a key of its own, and its adapters verify.
@@ -222,6 +237,7 @@ impl TestHub {
             timer_poll_ms: 100,
             adapter_retry_ms: 50,
             adapter_attempts: 4,
+            broker: None,
         }
     }
 

@@ -1,0 +1,121 @@
+//! Several gateway instances on one database: courts may call either, and a watch stream on
+//! one sees every change, whichever instance applied it.
+
+use std::time::Duration;
+
+use enforcement_proto::v1::{self as pb, court_gateway_client::CourtGatewayClient};
+use hub_testkit::{
+    TestHub,
+    fixtures::{self, Freeze},
+};
+
+const COURT: &str = "京0105";
+const SECOND_COURT: &str = "粤03";
+
+#[tokio::test]
+async fn a_watch_stream_on_one_gateway_sees_a_promotion_that_another_gateway_applied()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    // The second instance reaches no broker: it never relays and never applies a report, so
+    // whatever its watch streams show was applied by the first.
+    let second = hub.start_extra_gateway(false).await?;
+    let mut court = CourtGatewayClient::connect(format!("http://{}", second.addr())).await?;
+
+    let id = fixtures::resident_id(41);
+    let account = fixtures::account_number(41);
+    hub.open_account("ICBC", &account, "张三", &id, 1_000_000)
+        .await?;
+    let freeze = |court: &str, key: &str, case: &str, fen: i64| {
+        Freeze::of(fen)
+            .at("ICBC", &account)
+            .held_by("张三", &id)
+            .by(court)
+            .case_number(case)
+            .key(key)
+            .request()
+    };
+    // Both freezes are submitted to the second instance; the first relays them.
+    let first = court
+        .submit(freeze(COURT, "first", &fixtures::case_number(41), 600_000))
+        .await?
+        .into_inner()
+        .measure
+        .expect("measure");
+    hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
+        .await?;
+    let waiting = court
+        .submit(freeze(
+            SECOND_COURT,
+            "second",
+            "（2024）粤03执41号",
+            500_000,
+        ))
+        .await?
+        .into_inner()
+        .measure
+        .expect("measure");
+    hub.wait_for_state(SECOND_COURT, &waiting.measure_id, pb::MeasureState::Waiting)
+        .await?;
+
+    let mut watch = court
+        .watch(pb::WatchRequest {
+            court_code: SECOND_COURT.into(),
+            target: Some(pb::watch_request::Target::MeasureId(
+                waiting.measure_id.clone(),
+            )),
+        })
+        .await?
+        .into_inner();
+    let snapshot = next_event(&mut watch).await?;
+    assert_eq!(snapshot.kind, pb::EventKind::Snapshot as i32);
+    assert_eq!(
+        snapshot.measure.map(|m| m.state),
+        Some(pb::MeasureState::Waiting as i32)
+    );
+
+    court
+        .release(pb::ReleaseRequest {
+            court_code: COURT.into(),
+            idempotency_key: "release-first".into(),
+            measure_id: first.measure_id.clone(),
+            reason: "debt paid".into(),
+            keep_fen: 0,
+        })
+        .await?;
+    // The bank promotes the waiting freeze and notifies; the first instance applies it; the
+    // second instance's watch stream shows it.
+    let promoted = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let event = next_event(&mut watch).await?;
+            if let Some(m) = event.measure
+                && m.state == pb::MeasureState::Effective as i32
+            {
+                return anyhow::Ok(m);
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("no promotion on the second gateway's watch within 20 s"))??;
+    assert_eq!(promoted.held_fen, 500_000);
+    assert_eq!(promoted.waiting_position, 0);
+    let released = court
+        .get(pb::GetRequest {
+            court_code: COURT.into(),
+            measure_id: first.measure_id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(released.state, pb::MeasureState::Released as i32);
+
+    second.stop().await?;
+    hub.shutdown().await
+}
+
+async fn next_event(
+    watch: &mut tonic::Streaming<pb::MeasureEvent>,
+) -> anyhow::Result<pb::MeasureEvent> {
+    tokio::time::timeout(Duration::from_secs(10), watch.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("no watch event within 10 s"))??
+        .ok_or_else(|| anyhow::anyhow!("watch stream ended"))
+}
