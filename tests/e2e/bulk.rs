@@ -222,7 +222,10 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
         },
     )
     .await?;
+    // The bank stops answering, so the calls in flight are lost with the adapter.
+    hub.bank("ICBC")?.system().faults().hold();
     adapter.kill().await?;
+    hub.bank("ICBC")?.system().faults().release();
     let done_at_kill = case_measures(&hub, &case)
         .await?
         .iter()

@@ -8,13 +8,25 @@ use std::{
     time::Duration,
 };
 
+use tokio::sync::watch;
 use tonic::Status;
 
 /// Faults applied before each call to `Execute`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Faults {
     latency_ms: AtomicU64,
     unavailable_calls: AtomicU32,
+    held: watch::Sender<bool>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: AtomicU64::default(),
+            unavailable_calls: AtomicU32::default(),
+            held: watch::Sender::new(false),
+        }
+    }
 }
 
 impl Faults {
@@ -31,12 +43,25 @@ impl Faults {
         self.unavailable_calls.store(calls, Ordering::Relaxed);
     }
 
+    /// Calls wait, unanswered, until [`Faults::release`]: a system that has stopped answering.
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    /// Calls held by [`Faults::hold`] go on, and new ones are no longer held.
+    pub fn release(&self) {
+        self.held.send_replace(false);
+    }
+
     /// Applies the faults to one call.
     pub async fn before_call(&self) -> Result<(), Status> {
         let latency = self.latency_ms.load(Ordering::Relaxed);
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
+        let mut held = self.held.subscribe();
+        // The sender lives as long as `self`, so the wait ends only on release.
+        let _ = held.wait_for(|held| !*held).await;
         let failing =
             self.unavailable_calls
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
@@ -46,5 +71,36 @@ impl Faults {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use super::Faults;
+
+    #[tokio::test]
+    async fn a_held_call_waits_until_release_and_then_goes_on() {
+        let faults = Arc::new(Faults::default());
+        faults.hold();
+        let call = tokio::spawn({
+            let faults = Arc::clone(&faults);
+            async move { faults.before_call().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!call.is_finished(), "a held call must not be answered");
+        faults.release();
+        let answered = tokio::time::timeout(Duration::from_secs(5), call).await;
+        assert!(matches!(answered, Ok(Ok(Ok(())))), "{answered:?}");
+    }
+
+    #[tokio::test]
+    async fn failing_calls_are_counted_down_then_calls_succeed() {
+        let faults = Faults::default();
+        faults.fail_next(2);
+        assert!(faults.before_call().await.is_err());
+        assert!(faults.before_call().await.is_err());
+        assert!(faults.before_call().await.is_ok());
     }
 }
