@@ -75,7 +75,8 @@ impl Decoder for Raw {
 }
 
 async fn submit_raw(hub: &TestHub, bytes: Vec<u8>) -> anyhow::Result<Result<Vec<u8>, Status>> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", hub.gateway_addr()))?
+    let channel = hub_trust::Transport::Tls(hub.pki().court(COURT)?)
+        .endpoint(&hub.gateway_addr().to_string(), None)?
         .connect()
         .await?;
     let mut grpc = tonic::client::Grpc::new(channel);

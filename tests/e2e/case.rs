@@ -53,7 +53,7 @@ async fn watch_case(
     case: &str,
 ) -> anyhow::Result<tonic::Streaming<pb::MeasureEvent>> {
     Ok(hub
-        .court()
+        .court_as(court)
         .await?
         .watch(pb::WatchRequest {
             court_code: court.into(),

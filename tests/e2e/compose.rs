@@ -173,12 +173,27 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         assert!(rabbit.contains(plugin), "RabbitMQ must enable {plugin}");
     }
 
+    // The demo PKI is made once, before any hub service starts, in the volume they all mount.
+    let pki = services
+        .get("pki")
+        .ok_or_else(|| anyhow::anyhow!("no pki service"))?;
+    let making = pki.command.join(" ");
+    assert!(making.contains("hubctl pki init --dir /pki"), "{making}");
+
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
     let mut agencies = Vec::new();
     for (name, s) in &services {
-        if name.starts_with("rabbitmq") || name == "postgres" || name == "prometheus" {
+        if name.starts_with("rabbitmq")
+            || name == "postgres"
+            || name == "prometheus"
+            || name == "pki"
+        {
             continue;
         }
+        assert!(
+            s.volumes.iter().any(|v| v == "pki:/pki:ro"),
+            "{name} must mount the PKI read-only"
+        );
         assert!(s.has_build_or_image, "{name}: no image");
         let binary = if s.profiles.is_empty() {
             s.command.first().cloned().unwrap_or_default()
@@ -193,9 +208,9 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             continue; // tools, run on demand
         }
         assert_eq!(
-            s.healthcheck.get(1..4).map(|h| h.join(" ")),
-            Some("hubctl health --url".to_string()),
-            "{name}: health check"
+            s.healthcheck.get(1..6).map(|h| h.join(" ")),
+            Some("hubctl --pki /pki health --url".to_string()),
+            "{name}: health check, with the demo PKI's operator certificate"
         );
         for infra in ["rabbitmq", "postgres"] {
             assert_eq!(
@@ -204,6 +219,31 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
                 "{name} must wait for a healthy {infra}"
             );
         }
+        assert_eq!(
+            s.depends_on.get("pki").map(String::as_str),
+            Some("service_completed_successfully"),
+            "{name} must wait for the PKI"
+        );
+        // Every service serves mutual TLS with a certificate the pki service issues.
+        let cert = s
+            .environment
+            .iter()
+            .find(|(k, _)| k.ends_with("_TLS_CERT"))
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| anyhow::anyhow!("{name}: no TLS certificate"))?;
+        let issued = cert
+            .strip_prefix("/pki/")
+            .and_then(|c| c.strip_suffix(".pem"))
+            .unwrap_or_default();
+        // The agencies' certificates are issued in a loop over `<kind>-<code>`.
+        let issues = match issued.split_once('-') {
+            _ if issued == "gateway" => making.contains("--gateway"),
+            Some(("system" | "adapter", agency)) => {
+                making.contains("--system") && making.contains(&agency.replacen('.', "-", 1))
+            }
+            _ => false,
+        };
+        assert!(issues, "{name}: the pki service does not issue {cert}");
         let known = match binary.as_str() {
             "gateway" => env_vars(GatewayCli::command()),
             "adapter" => env_vars(AdapterCli::command()),
@@ -264,11 +304,11 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         let inbox_port = port(&a.environment["ADAPTER_INBOX_LISTEN"]);
         assert_eq!(
             a.environment["ADAPTER_AGENCY_URL"],
-            format!("http://{name}:{system_port}")
+            format!("https://{name}:{system_port}")
         );
         assert_eq!(
             system.environment[&format!("{p}_INBOX_URL")],
-            format!("http://{adapter_name}:{inbox_port}")
+            format!("https://{adapter_name}:{inbox_port}")
         );
         assert_eq!(
             a.depends_on.get(name).map(String::as_str),

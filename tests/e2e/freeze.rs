@@ -172,7 +172,7 @@ async fn a_second_courts_freeze_waits_and_takes_effect_when_the_first_is_release
 
     // The second court watches its measure; the first court releases.
     let mut watch = hub
-        .court()
+        .court_as(SECOND_COURT)
         .await?
         .watch(pb::WatchRequest {
             court_code: SECOND_COURT.into(),
@@ -503,7 +503,8 @@ async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted
     // Each account's debtor is a case of its own at each court.
     let mut pairs = tokio::task::JoinSet::new();
     for a in 0..ACCOUNTS {
-        let mut court = hub.court().await?;
+        let mut first = hub.court_as(COURT).await?;
+        let mut second = hub.court_as(SECOND_COURT).await?;
         pairs.spawn(async move {
             let n = 100 + a;
             let mut ids = Vec::new();
@@ -511,6 +512,11 @@ async fn two_freezes_on_one_account_reach_the_bank_in_the_order_the_hub_accepted
                 (COURT, format!("（2024）京0105执{n}号")),
                 (SECOND_COURT, format!("（2024）粤03执{n}号")),
             ] {
+                let court = if court_code == COURT {
+                    &mut first
+                } else {
+                    &mut second
+                };
                 let request = Freeze::of(1_000_000)
                     .at("ICBC", &fixtures::account_number(n))
                     .held_by("张三", &fixtures::resident_id(n))

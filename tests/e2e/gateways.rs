@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use enforcement_proto::v1::{self as pb, court_gateway_client::CourtGatewayClient};
+use enforcement_proto::v1 as pb;
 use hub_testkit::{
     TestHub,
     fixtures::{self, Freeze},
@@ -19,7 +19,9 @@ async fn a_watch_stream_on_one_gateway_sees_a_promotion_that_another_gateway_app
     // The second instance reaches no broker: it never relays and never applies a report, so
     // whatever its watch streams show was applied by the first.
     let second = hub.start_extra_gateway(false).await?;
-    let mut court = CourtGatewayClient::connect(format!("http://{}", second.addr())).await?;
+    let mut court = hub_testkit::court_client(second.addr(), &hub.pki().court(COURT)?).await?;
+    let mut second_court =
+        hub_testkit::court_client(second.addr(), &hub.pki().court(SECOND_COURT)?).await?;
 
     let id = fixtures::resident_id(41);
     let account = fixtures::account_number(41);
@@ -43,7 +45,7 @@ async fn a_watch_stream_on_one_gateway_sees_a_promotion_that_another_gateway_app
         .expect("measure");
     hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
         .await?;
-    let waiting = court
+    let waiting = second_court
         .submit(freeze(
             SECOND_COURT,
             "second",
@@ -57,7 +59,7 @@ async fn a_watch_stream_on_one_gateway_sees_a_promotion_that_another_gateway_app
     hub.wait_for_state(SECOND_COURT, &waiting.measure_id, pb::MeasureState::Waiting)
         .await?;
 
-    let mut watch = court
+    let mut watch = second_court
         .watch(pb::WatchRequest {
             court_code: SECOND_COURT.into(),
             target: Some(pb::watch_request::Target::MeasureId(

@@ -6,9 +6,14 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-/// The gRPC health status of the gateway's court service at `addr`.
-async fn grpc_status(addr: std::net::SocketAddr) -> anyhow::Result<ServingStatus> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
+/// The gRPC health status of the gateway's court service at `addr`, asked with the
+/// certificate in `files`.
+async fn grpc_status(
+    addr: std::net::SocketAddr,
+    files: &hub_trust::TlsFiles,
+) -> anyhow::Result<ServingStatus> {
+    let channel = hub_trust::Transport::Tls(files.clone())
+        .endpoint(&addr.to_string(), None)?
         .connect()
         .await?;
     let mut health = HealthClient::new(channel);
@@ -37,7 +42,7 @@ async fn a_connected_gateway_is_live_and_ready() -> anyhow::Result<()> {
         serde_json::json!({"ready": true, "checks": {"broker": true, "database": true}})
     );
     assert_eq!(
-        grpc_status(hub.gateway_addr()).await?,
+        grpc_status(hub.gateway_addr(), &hub.pki().operator()?).await?,
         ServingStatus::Serving
     );
     hub.shutdown().await
@@ -46,8 +51,15 @@ async fn a_connected_gateway_is_live_and_ready() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<()> {
     let mut sandbox = hub_testkit::Sandbox::create().await?;
+    let pki = hub_testkit::TestPki::create()?;
+    let tls = pki.gateway()?;
     let config = hub_gateway::Config {
         listen: "127.0.0.1:0".parse()?,
+        tls_ca: Some(tls.ca),
+        tls_cert: Some(tls.cert),
+        tls_key: Some(tls.key),
+        tls_deny_list: tls.deny,
+        insecure_plaintext: false,
         http_listen: Some("127.0.0.1:0".parse()?),
         max_request_bytes: 1 << 20,
         database_url: sandbox.database_url().to_string(),
@@ -82,9 +94,13 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
     assert_eq!(body["ready"], false);
     assert_eq!(body["checks"]["broker"], false);
     assert_eq!(body["checks"]["database"], true);
-    assert_eq!(grpc_status(grpc).await?, ServingStatus::NotServing);
+    assert_eq!(
+        grpc_status(grpc, &pki.operator()?).await?,
+        ServingStatus::NotServing
+    );
 
     shutdown.cancel();
     running.await??;
+    pki.remove();
     sandbox.remove().await
 }

@@ -18,21 +18,39 @@ const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 /// Runs hubctl against `hub`'s gateway with `args`.
 pub(crate) async fn hubctl(hub: &TestHub, args: &[&str]) -> anyhow::Result<Output> {
-    hubctl_at(&format!("http://{}", hub.gateway_addr()), args).await
+    hubctl_at(hub, &format!("https://{}", hub.gateway_addr()), args).await
+}
+
+/// The courts hubctl acts for in these tests (the demo's two among them).
+const COURTS: [&str; 2] = ["京0105", "粤03"];
+
+/// hubctl against the gateway at `gateway`, with the certificates of `hub`'s PKI (`--pki`):
+/// the courts' and an operator's, issued before it runs.
+fn hubctl_command(hub: &TestHub, gateway: &str) -> anyhow::Result<tokio::process::Command> {
+    for court in COURTS {
+        hub.pki().court(court)?;
+    }
+    hub.pki().operator()?;
+    let mut command = tokio::process::Command::new(hub_testkit::binary("hubctl")?);
+    command
+        .arg("--gateway")
+        .arg(gateway)
+        .env("HUBCTL_PKI", hub.pki().dir())
+        .env_remove("HUBCTL_GATEWAY")
+        .env_remove("HUBCTL_COURT")
+        .env_remove("HUBCTL_BANK_URL")
+        .env_remove("HUBCTL_TLS_CA")
+        .env_remove("HUBCTL_TLS_CERT")
+        .env_remove("HUBCTL_TLS_KEY")
+        .env_remove("HUB_INSECURE_PLAINTEXT")
+        .kill_on_drop(true);
+    Ok(command)
 }
 
 /// Runs hubctl against the gateway at `gateway`. Asynchronous, so the hub in this process keeps
 /// serving while hubctl talks to it.
-async fn hubctl_at(gateway: &str, args: &[&str]) -> anyhow::Result<Output> {
-    let run = tokio::process::Command::new(hub_testkit::binary("hubctl")?)
-        .arg("--gateway")
-        .arg(gateway)
-        .args(args)
-        .env_remove("HUBCTL_GATEWAY")
-        .env_remove("HUBCTL_COURT")
-        .env_remove("HUBCTL_BANK_URL")
-        .kill_on_drop(true)
-        .output();
+async fn hubctl_at(hub: &TestHub, gateway: &str, args: &[&str]) -> anyhow::Result<Output> {
+    let run = hubctl_command(hub, gateway)?.args(args).output();
     Ok(tokio::time::timeout(RUN_LIMIT, run).await??)
 }
 
@@ -326,8 +344,8 @@ async fn hubctl_exit_codes_tell_not_found_bad_amounts_and_an_unreachable_hub_apa
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let output = hubctl_at(&url, &["--court", COURT, "status", missing]).await?;
+    let url = format!("https://127.0.0.1:{port}");
+    let output = hubctl_at(&hub, &url, &["--court", COURT, "status", missing]).await?;
     assert_eq!(output.status.code(), Some(4), "{}", shown(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr)
@@ -349,9 +367,7 @@ async fn hubctl_watch_prints_each_change_of_a_case_until_ctrl_c() -> anyhow::Res
     hub.open_account("ICBC", &account, "张三", &id, 2_500_000)
         .await?;
 
-    let mut watch = tokio::process::Command::new(hub_testkit::binary("hubctl")?)
-        .arg("--gateway")
-        .arg(format!("http://{}", hub.gateway_addr()))
+    let mut watch = hubctl_command(&hub, &format!("https://{}", hub.gateway_addr()))?
         .args(["--court", COURT, "--json", "watch", "--case", &case])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -811,9 +827,7 @@ async fn hubctl_expiring_lists_a_freeze_in_force_and_watch_warns_days_before_it_
     assert_eq!(succeeded(&soon)?.len(), 0, "{}", shown(&soon));
 
     // A week before expiry the hub warns; watch says so in words.
-    let mut watch = tokio::process::Command::new(hub_testkit::binary("hubctl")?)
-        .arg("--gateway")
-        .arg(format!("http://{}", hub.gateway_addr()))
+    let mut watch = hubctl_command(&hub, &format!("https://{}", hub.gateway_addr()))?
         .args(["--court", COURT, "watch", &freeze.measure_id])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

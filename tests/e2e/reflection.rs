@@ -10,9 +10,15 @@ use tonic_reflection::pb::v1::{
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
-/// Asks the server at `addr` one reflection question and returns its answer.
-async fn ask(addr: SocketAddr, request: MessageRequest) -> anyhow::Result<MessageResponse> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
+/// Asks the server at `addr` one reflection question, over mutual TLS with the test's operator
+/// certificate, and returns its answer.
+async fn ask(
+    hub: &TestHub,
+    addr: SocketAddr,
+    request: MessageRequest,
+) -> anyhow::Result<MessageResponse> {
+    let channel = hub_trust::Transport::Tls(hub.pki().operator()?)
+        .endpoint(&addr.to_string(), None)?
         .connect()
         .await?;
     let mut client = ServerReflectionClient::new(channel);
@@ -34,8 +40,8 @@ async fn ask(addr: SocketAddr, request: MessageRequest) -> anyhow::Result<Messag
 }
 
 /// The services the server at `addr` lists.
-async fn services(addr: SocketAddr) -> anyhow::Result<Vec<String>> {
-    match ask(addr, MessageRequest::ListServices(String::new())).await? {
+async fn services(hub: &TestHub, addr: SocketAddr) -> anyhow::Result<Vec<String>> {
+    match ask(hub, addr, MessageRequest::ListServices(String::new())).await? {
         MessageResponse::ListServicesResponse(list) => {
             let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
             names.sort();
@@ -51,7 +57,7 @@ async fn every_service_lists_its_grpc_services_by_reflection() -> anyhow::Result
     let reflection = "grpc.reflection.v1.ServerReflection";
     let health = "grpc.health.v1.Health";
     // Each lists what it serves, and nothing else of the contract.
-    let gateway = services(hub.gateway_addr()).await?;
+    let gateway = services(&hub, hub.gateway_addr()).await?;
     assert_eq!(
         gateway,
         [
@@ -62,9 +68,9 @@ async fn every_service_lists_its_grpc_services_by_reflection() -> anyhow::Result
         ]
     );
     let bank = hub.bank("ICBC")?;
-    let adapter = services(bank.inbox_addr()).await?;
+    let adapter = services(&hub, bank.inbox_addr()).await?;
     assert_eq!(adapter, ["enforcement.v1.AgencyInbox", health, reflection]);
-    let system = services(bank.addr()).await?;
+    let system = services(&hub, bank.addr()).await?;
     assert_eq!(
         system,
         [
@@ -81,6 +87,7 @@ async fn every_service_lists_its_grpc_services_by_reflection() -> anyhow::Result
 async fn the_gateway_describes_its_methods_by_reflection() -> anyhow::Result<()> {
     let hub = TestHub::with_banks(&["ICBC"]).await?;
     let answer = ask(
+        &hub,
         hub.gateway_addr(),
         MessageRequest::FileContainingSymbol("enforcement.v1.CourtGateway".into()),
     )
@@ -104,6 +111,7 @@ async fn the_gateway_describes_its_methods_by_reflection() -> anyhow::Result<()>
     }
     // A symbol the hub does not have is refused, not answered with something else.
     let missing = ask(
+        &hub,
         hub.gateway_addr(),
         MessageRequest::FileContainingSymbol("enforcement.v1.NoSuchService".into()),
     )

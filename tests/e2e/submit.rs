@@ -275,8 +275,9 @@ async fn a_court_cannot_see_release_or_renew_another_courts_measure() -> anyhow:
     hub.wait_for_state(COURT, &measure.measure_id, pb::MeasureState::Effective)
         .await?;
 
-    let mut court = hub.court().await?;
+    // Another court, with its own certificate, naming itself: the measure is not there for it.
     let other = "粤03";
+    let mut court = hub.court_as(other).await?;
     let get = court
         .get(pb::GetRequest {
             court_code: other.into(),
@@ -297,6 +298,7 @@ async fn a_court_cannot_see_release_or_renew_another_courts_measure() -> anyhow:
         .expect_err("not its measure");
     assert_eq!(release.code(), Code::NotFound);
     // Releasing twice: the second is refused while the first is under way or done.
+    let mut court = hub.court().await?;
     court
         .release(pb::ReleaseRequest {
             court_code: COURT.into(),

@@ -39,11 +39,11 @@ pub fn hub() -> hub_testkit::TestHubBuilder {
         .adapter_retries(100, 12)
 }
 
-/// One asset's orders, submitted in this order.
+/// One asset's orders, submitted in this order, each with the certificate of its court.
 #[derive(Clone)]
 struct Job {
     asset: String,
-    orders: Vec<pb::SubmitRequest>,
+    orders: Vec<(pb::SubmitRequest, hub_trust::TlsFiles)>,
 }
 
 /// The planned workload.
@@ -54,6 +54,19 @@ pub struct Workload {
 impl Workload {
     /// Opens the accounts and registers the properties the workload orders against.
     pub async fn prepare(hub: &TestHub) -> anyhow::Result<Self> {
+        let certificates = [
+            (FIRST_COURT, hub.pki().court(FIRST_COURT)?),
+            (SECOND_COURT, hub.pki().court(SECOND_COURT)?),
+        ];
+        // Each order goes with the certificate of the court it names.
+        let signed = |request: pb::SubmitRequest| {
+            let files = certificates
+                .iter()
+                .find(|(court, _)| *court == request.court_code)
+                .map(|(_, files)| files.clone())
+                .unwrap_or_else(|| certificates[0].1.clone());
+            (request, files)
+        };
         let mut jobs = Vec::new();
         let mut setup = JoinSet::new();
         for (b, bank) in BANKS.iter().enumerate() {
@@ -89,7 +102,7 @@ impl Workload {
                 }
                 jobs.push(Job {
                     asset: format!("bank.{bank}:{account}"),
-                    orders,
+                    orders: orders.into_iter().map(signed).collect(),
                 });
                 drain(&mut setup, 16).await?;
             }
@@ -119,7 +132,7 @@ impl Workload {
             }
             jobs.push(Job {
                 asset: format!("land.{REGISTRY}:{property}"),
-                orders,
+                orders: orders.into_iter().map(signed).collect(),
             });
             drain(&mut setup, 16).await?;
         }
@@ -146,8 +159,8 @@ impl Workload {
                 let gateway = gateway.clone();
                 let record = record.clone();
                 running.spawn(async move {
-                    for (order, request) in job.orders.into_iter().enumerate() {
-                        let measure = submit_until_taken(&gateway, request).await?;
+                    for (order, (request, files)) in job.orders.into_iter().enumerate() {
+                        let measure = submit_until_taken(&gateway, request, &files).await?;
                         if let Ok(mut accepted) = record.lock() {
                             accepted.push(Accepted {
                                 asset: job.asset.clone(),
@@ -233,10 +246,11 @@ fn seal_up(court: &str, key: &str, id: &str, property: &str) -> pb::SubmitReques
 
 /// Submits `request` until the hub takes it, retrying what a court would retry (the hub down,
 /// unavailable, or the connection lost) with the same idempotency key, at the next gateway
-/// instance each time when there are several.
+/// instance each time when there are several, presenting the court's certificate `files`.
 async fn submit_until_taken(
     gateway: &watch::Receiver<Vec<SocketAddr>>,
     request: pb::SubmitRequest,
+    files: &hub_trust::TlsFiles,
 ) -> anyhow::Result<pb::Measure> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
@@ -255,10 +269,9 @@ async fn submit_until_taken(
         };
         attempt_no += 1;
         let attempt = async {
-            let mut court =
-                pb::court_gateway_client::CourtGatewayClient::connect(format!("http://{addr}"))
-                    .await
-                    .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            let mut court = hub_testkit::court_client(addr, files)
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
             court.submit(request.clone()).await
         };
         match tokio::time::timeout(Duration::from_secs(10), attempt).await {

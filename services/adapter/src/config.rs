@@ -1,7 +1,7 @@
 //! Adapter configuration: defaults, overridden by `ADAPTER_*` environment variables, overridden
 //! by command-line flags. One adapter serves one agency.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 use hub_domain::{AgencyCode, AgencyId, AgencyKind};
@@ -50,6 +50,28 @@ pub struct Config {
     /// The id the signing key's public half is registered under at the hub.
     #[arg(long, env = "ADAPTER_SIGNING_KEY_ID", default_value = "adapter-1")]
     pub signing_key_id: String,
+
+    /// The hub CA's certificate (PEM): the agency system must present a certificate it issued,
+    /// both when the adapter calls it and when it calls the inbox.
+    #[arg(long, env = "ADAPTER_TLS_CA", value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// The adapter's certificate (PEM), naming the agencies it serves.
+    #[arg(long, env = "ADAPTER_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The adapter's private key (PEM).
+    #[arg(long, env = "ADAPTER_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The deny list the inbox checks callers against, read again whenever it changes.
+    #[arg(long, env = "ADAPTER_TLS_DENY_LIST", value_name = "FILE")]
+    pub tls_deny_list: Option<PathBuf>,
+
+    /// Plain-text gRPC to the agency system and on the inbox. Development only; warned about at
+    /// every start.
+    #[arg(long, env = "HUB_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
 
     /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "ADAPTER_HTTP_LISTEN")]
@@ -112,6 +134,18 @@ impl Config {
             tracing::warn!("no signing key: reports go out unsigned");
         }
         Ok(signer)
+    }
+
+    /// Mutual TLS from the configured files, or the plain-text mode if asked for.
+    pub fn transport(&self) -> Result<hub_trust::Transport, hub_trust::TrustError> {
+        hub_trust::Transport::from_settings(
+            "the adapter",
+            self.tls_ca.clone(),
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            self.tls_deny_list.clone(),
+            self.insecure_plaintext,
+        )
     }
 
     /// The agencies served.

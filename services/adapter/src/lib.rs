@@ -6,6 +6,7 @@
 //! forwards them the same way. One adapter process serves one agency (or several of a kind
 //! served by one system); run it with [`Application`]. Time is read only from the [`Clock`] it
 //! is built with, so tests can move it forward together with the gateway's and the agencies'.
+//! Both gRPC hops with the agency system are mutual TLS with the hub CA's certificates.
 
 pub mod config;
 pub mod inbox;
@@ -20,7 +21,6 @@ use enforcement_proto::v1::agency_inbox_server::AgencyInboxServer;
 use hub_domain::Clock;
 use hub_runtime::health::Readiness;
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -35,6 +35,8 @@ pub struct Application {
     listener: TcpListener,
     http: Option<TcpListener>,
     worker: Worker,
+    /// The inbox's side of mutual TLS; none in plain text.
+    tls: Option<hub_trust::ServerTls>,
     metrics: metrics::AdapterMetrics,
 }
 
@@ -42,8 +44,12 @@ impl Application {
     /// Checks the configuration and binds the inbox; time will be read from `clock`.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let config = Arc::new(config);
+        let transport = config.transport()?;
+        let tls = transport
+            .server()
+            .context("loading the adapter's TLS files")?;
         let metrics = metrics::AdapterMetrics::new();
-        let worker = Worker::new(config.clone(), clock.clone(), metrics.clone())?;
+        let worker = Worker::new(config.clone(), clock.clone(), metrics.clone(), &transport)?;
         let listener = TcpListener::bind(config.inbox_listen)
             .await
             .with_context(|| format!("binding the inbox on {}", config.inbox_listen))?;
@@ -56,6 +62,7 @@ impl Application {
             listener,
             http,
             worker,
+            tls,
             metrics,
         })
     }
@@ -126,16 +133,12 @@ impl Application {
             &[enforcement_proto::v1::agency_inbox_server::SERVICE_NAME],
         )
         .context("building the reflection service")?;
-        let served = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
-            .add_service(AgencyInboxServer::new(inbox))
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
+            .add_service(AgencyInboxServer::new(inbox));
+        let served = hub_trust::serve(router, self.listener, self.tls, shutdown.clone()).await;
         shutdown.cancel();
         let _ = consuming.await;
         let _ = tracking.await;

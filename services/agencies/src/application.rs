@@ -129,9 +129,14 @@ impl<S: System> Application<S> {
             )),
             office.clone(),
         );
+        let transport = config.transport()?;
+        let tls = transport
+            .server()
+            .with_context(|| format!("loading the {name}'s TLS files"))?;
         let sender = NoticeSender::new(
             office.pool.clone(),
             &config.inbox_url,
+            &transport,
             office.notices_wake.clone(),
             Duration::from_millis(config.notice_poll_ms),
         )?;
@@ -164,18 +169,13 @@ impl<S: System> Application<S> {
         )
         .context("building the reflection service")?;
         tracing::info!(addr = %listener.local_addr()?, "{name} serving");
-        let served = tonic::transport::Server::builder()
-            .add_routes(
-                routes
-                    .add_service(health_service)
-                    .add_service(reflection)
-                    .add_service(reflection_alpha),
-            )
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
+        let router = tonic::transport::Server::builder().add_routes(
+            routes
+                .add_service(health_service)
+                .add_service(reflection)
+                .add_service(reflection_alpha),
+        );
+        let served = hub_trust::serve(router, listener, tls, shutdown.clone()).await;
         shutdown.cancel();
         let _ = sending.await;
         let _ = lapsing.await;

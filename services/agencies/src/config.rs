@@ -45,6 +45,14 @@ pub struct Settings {
     pub default_schema: Option<&'static str>,
     /// Where the adapter's inbox is unless told otherwise.
     pub default_inbox_url: &'static str,
+    /// The hub CA's certificate.
+    pub tls_ca: &'static str,
+    /// The system's certificate.
+    pub tls_cert: &'static str,
+    /// The system's key.
+    pub tls_key: &'static str,
+    /// The deny list.
+    pub tls_deny_list: &'static str,
 }
 
 /// A reference agency's configuration (`<PREFIX>_*` environment variables or flags).
@@ -87,6 +95,27 @@ pub struct AgencyConfig<S: System> {
     #[arg(long, env = S::SETTINGS.inbox_url, default_value = S::SETTINGS.default_inbox_url)]
     pub inbox_url: String,
 
+    /// The hub CA's certificate (PEM): the adapter must present a certificate it issued, both
+    /// when it calls this system and when this system calls its inbox.
+    #[arg(long, env = S::SETTINGS.tls_ca, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// The system's certificate (PEM).
+    #[arg(long, env = S::SETTINGS.tls_cert, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The system's private key (PEM).
+    #[arg(long, env = S::SETTINGS.tls_key, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The deny list callers are checked against, read again whenever it changes.
+    #[arg(long, env = S::SETTINGS.tls_deny_list, value_name = "FILE")]
+    pub tls_deny_list: Option<PathBuf>,
+
+    /// Plain-text gRPC. Development only; warned about at every start.
+    #[arg(long, env = "HUB_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
+
     /// Demo records to load at start-up (JSON; records already there are left alone).
     #[arg(long, env = S::SETTINGS.fixture)]
     pub fixture: Option<PathBuf>,
@@ -114,6 +143,18 @@ pub struct AgencyConfig<S: System> {
 }
 
 impl<S: System> AgencyConfig<S> {
+    /// Mutual TLS from the configured files, or the plain-text mode if asked for.
+    pub fn transport(&self) -> Result<hub_trust::Transport, hub_trust::TrustError> {
+        hub_trust::Transport::from_settings(
+            &format!("the reference {}", S::NAME),
+            self.tls_ca.clone(),
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            self.tls_deny_list.clone(),
+            self.insecure_plaintext,
+        )
+    }
+
     /// The register's schema: as configured, else the kind's default, else (the bank) one named
     /// after the first code served.
     pub fn schema(&self) -> String {

@@ -56,14 +56,16 @@ pub struct NoticeSender {
 }
 
 impl NoticeSender {
-    /// A sender to the inbox at `inbox_url`, woken by `wake` and every `poll`.
+    /// A sender to the inbox at `inbox_url` (over `transport`), woken by `wake` and every `poll`.
     pub fn new(
         pool: PgPool,
         inbox_url: &str,
+        transport: &hub_trust::Transport,
         wake: Arc<Notify>,
         poll: Duration,
     ) -> anyhow::Result<Self> {
-        let endpoint = Channel::from_shared(inbox_url.to_string())?
+        let endpoint = transport
+            .endpoint(inbox_url, None)?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));
         Ok(Self {

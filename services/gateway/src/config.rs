@@ -1,7 +1,7 @@
 //! Gateway configuration: defaults, overridden by `GATEWAY_*` environment variables, overridden
 //! by command-line flags.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
@@ -15,6 +15,29 @@ pub struct Config {
     /// Address of the HTTP health endpoint (`/healthz`, `/readyz`); none if unset.
     #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+
+    /// The hub CA's certificate (PEM): every client (court, operator) must present a
+    /// certificate it issued.
+    #[arg(long, env = "GATEWAY_TLS_CA", value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// The gateway's own certificate (PEM), naming the hosts courts reach it by.
+    #[arg(long, env = "GATEWAY_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The gateway's private key (PEM).
+    #[arg(long, env = "GATEWAY_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The deny list: serials of revoked certificates, one per line, read again whenever the
+    /// file changes (`hubctl pki revoke` writes it).
+    #[arg(long, env = "GATEWAY_TLS_DENY_LIST", value_name = "FILE")]
+    pub tls_deny_list: Option<PathBuf>,
+
+    /// Serve gRPC in plain text and believe the court each request names. Development only;
+    /// warned about at every start.
+    #[arg(long, env = "HUB_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
 
     /// Largest request a court may send, in bytes; larger ones are refused unread.
     #[arg(long, env = "GATEWAY_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
@@ -125,6 +148,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// Mutual TLS from the configured files, or the plain-text mode if asked for.
+    pub fn transport(&self) -> Result<hub_trust::Transport, hub_trust::TrustError> {
+        hub_trust::Transport::from_settings(
+            "the gateway",
+            self.tls_ca.clone(),
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            self.tls_deny_list.clone(),
+            self.insecure_plaintext,
+        )
+    }
+
     /// The instruction deadline as a duration.
     pub fn instruction_deadline(&self) -> Duration {
         Duration::from_secs(self.instruction_deadline_secs)

@@ -8,6 +8,9 @@
 //! [`events`] streams every change to watching courts. Every SQL statement is in [`store`].
 //! Errors are [`Error`]; what a court is told of one is decided in one place.
 //!
+//! Every call arrives over mutual TLS ([`hub_trust`]): the court is the one its certificate
+//! names, and only operators reach the Ops service ([`caller`]).
+//!
 //! [`Application`] wires these together: build it from a [`Config`], then run it until a
 //! shutdown token is cancelled.
 
@@ -24,6 +27,7 @@ macro_rules! all_parsed {
 
 pub mod apply;
 pub mod audit;
+pub mod caller;
 pub mod case;
 pub mod config;
 pub mod court;
@@ -48,7 +52,6 @@ use hub_bus::topology::{GATEWAY_QUEUE, QueuePolicy, declare_gateway};
 use hub_domain::Clock;
 use hub_runtime::health::Readiness;
 use tokio::{net::TcpListener, sync::Notify};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -89,6 +92,8 @@ pub struct Application {
     http: Option<TcpListener>,
     store: Store,
     clock: Clock,
+    /// Mutual TLS (loaded, so a bad file fails the start) or plain text.
+    tls: Option<hub_trust::ServerTls>,
 }
 
 /// The gateway's readiness checks.
@@ -98,6 +103,10 @@ const BROKER: &str = "broker";
 impl Application {
     /// Connects to PostgreSQL, creates and migrates the schema, and binds the listener.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let tls = config
+            .transport()?
+            .server()
+            .context("loading the gateway's TLS files")?;
         let store = Store::connect(
             &config.database_url,
             &config.database_schema,
@@ -116,6 +125,7 @@ impl Application {
             http,
             store,
             clock,
+            tls,
         })
     }
 
@@ -138,7 +148,9 @@ impl Application {
             http,
             store,
             clock,
+            tls,
         } = self;
+        let plaintext = tls.is_none();
         let readiness = Readiness::new(&[DATABASE, BROKER]);
         // Migrated at build: the database was there; the event listener keeps this current.
         readiness.set(DATABASE, true);
@@ -247,7 +259,12 @@ impl Application {
             config.instruction_deadline(),
             shutdown.clone(),
             metrics,
-        );
+        )
+        .believing_requests(plaintext);
+        let operators_only = move |request: tonic::Request<()>| {
+            caller::Caller::of(&request, plaintext).may_operate()?;
+            Ok(request)
+        };
         let (reflection, reflection_alpha) = hub_runtime::reflection::services(
             enforcement_proto::FILE_DESCRIPTOR_SET,
             &[
@@ -256,8 +273,8 @@ impl Application {
             ],
         )
         .context("building the reflection service")?;
-        tracing::info!(addr = %listener.local_addr()?, "gateway serving");
-        let served = tonic::transport::Server::builder()
+        tracing::info!(addr = %listener.local_addr()?, tls = !plaintext, "gateway serving");
+        let router = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -265,12 +282,10 @@ impl Application {
                 CourtGatewayServer::new(service)
                     .max_decoding_message_size(config.max_request_bytes),
             )
-            .add_service(enforcement_proto::v1::ops_server::OpsServer::new(ops))
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
-            )
-            .await;
+            .add_service(
+                enforcement_proto::v1::ops_server::OpsServer::with_interceptor(ops, operators_only),
+            );
+        let served = hub_trust::serve(router, listener, tls, shutdown.clone()).await;
         shutdown.cancel();
         let _ = listener_task.await;
         let _ = broker_task.await;

@@ -13,6 +13,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use hub_domain::{CourtCode, Money};
 
 use crate::{
+    cmd::pki::PkiCommand,
     cmd::{
         agency_key::AgencyCommand, answers::AnswersArgs, audit::AuditCommand, bank::BankCommand,
         case::CaseCommand, deduct::DeductArgs, distrain::DistrainArgs, dlq::DlqCommand,
@@ -52,6 +53,34 @@ pub struct Cli {
         value_parser = parse::court
     )]
     pub court: Option<CourtCode>,
+
+    /// A PKI directory as `hubctl pki` lays it out: court commands present `court-<CODE>.pem`,
+    /// the others `operator.pem`, all trusting its `ca.pem`.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "HUBCTL_PKI",
+        default_value = ".run/pki",
+        value_name = "DIR"
+    )]
+    pub pki: std::path::PathBuf,
+
+    /// The hub CA's certificate, with --tls-cert and --tls-key instead of --pki.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HUBCTL_TLS_CA", value_name = "PEM", requires_all = ["tls_cert", "tls_key"])]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// The certificate to present (a court's, or an operator's for dlq).
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HUBCTL_TLS_CERT", value_name = "PEM", requires_all = ["tls_ca", "tls_key"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The certificate's private key.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HUBCTL_TLS_KEY", value_name = "PEM", requires_all = ["tls_ca", "tls_cert"])]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Plain-text gRPC, for a hub run with HUB_INSECURE_PLAINTEXT=1.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HUB_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
 
     /// Machine-readable output: one JSON object per line, full ids, amounts in fen, RFC 3339 UTC
     /// times.
@@ -138,6 +167,10 @@ pub enum Command {
     /// The audit log (for operators, no --court): verify its hash chains.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The hub's certificate authority: create it, issue the certificates of courts,
+    /// agencies' adapters and systems, operators and the gateway, revoke them.
+    #[command(subcommand)]
+    Pki(PkiCommand),
 }
 
 /// The case a measure belongs to and its documents.

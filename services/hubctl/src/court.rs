@@ -27,7 +27,7 @@ pub struct Court {
 impl Court {
     /// Connects to the hub at `hub` on behalf of court `code`.
     pub async fn connect(hub: Server, code: CourtCode) -> Result<Self, Failure> {
-        let channel = connect::channel(&hub).await?;
+        let channel = connect::channel(&hub, connect::Party::Court(&code)).await?;
         Ok(Self {
             client: CourtGatewayClient::new(channel),
             code,
@@ -35,13 +35,9 @@ impl Court {
         })
     }
 
-    /// The same connection, acting for another court.
-    pub fn acting_for(&self, code: CourtCode) -> Self {
-        Self {
-            client: self.client.clone(),
-            code,
-            hub: self.hub.clone(),
-        }
+    /// A session for another court: its own connection, with that court's certificate.
+    pub async fn acting_for(&self, code: CourtCode) -> Result<Self, Failure> {
+        Self::connect(self.hub.clone(), code).await
     }
 
     /// The court acted for.

@@ -36,14 +36,23 @@ pub struct Server {
     pub role: &'static str,
     /// The address given on the command line.
     pub url: String,
+    /// How hubctl proves who it is to this server.
+    pub credentials: std::sync::Arc<crate::connect::Credentials>,
 }
 
 impl Server {
+    /// The same server, reached with `credentials`.
+    pub fn with(mut self, credentials: &std::sync::Arc<crate::connect::Credentials>) -> Self {
+        self.credentials = credentials.clone();
+        self
+    }
+
     /// The hub's court gateway at `url`.
     pub fn hub(url: &str) -> Self {
         Self {
             role: "hub",
             url: url.to_owned(),
+            credentials: std::sync::Arc::new(crate::connect::Credentials::Plaintext),
         }
     }
 
@@ -52,6 +61,7 @@ impl Server {
         Self {
             role: "service",
             url: url.to_owned(),
+            credentials: std::sync::Arc::new(crate::connect::Credentials::Plaintext),
         }
     }
 
@@ -60,6 +70,7 @@ impl Server {
         Self {
             role: "bank",
             url: url.to_owned(),
+            credentials: std::sync::Arc::new(crate::connect::Credentials::Plaintext),
         }
     }
 }

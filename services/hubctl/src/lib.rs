@@ -40,8 +40,21 @@ use crate::{
 
 /// Runs one command line and says how it went: output on stdout, failures on stderr.
 pub async fn run(cli: Cli) -> ExitCode {
+    let credentials = std::sync::Arc::new(if cli.insecure_plaintext {
+        connect::Credentials::Plaintext
+    } else {
+        match (cli.tls_ca, cli.tls_cert, cli.tls_key) {
+            (Some(ca), Some(cert), Some(key)) => connect::Credentials::Files(hub_trust::TlsFiles {
+                ca,
+                cert,
+                key,
+                deny: None,
+            }),
+            _ => connect::Credentials::Dir(cli.pki),
+        }
+    });
     let context = Context {
-        hub: Server::hub(&cli.gateway),
+        hub: Server::hub(&cli.gateway).with(&credentials),
         court: cli.court,
         out: Output { json: cli.json },
     };
@@ -77,6 +90,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Dlq(command) => cmd::dlq::run(context, command).await,
         Command::Agency(command) => cmd::agency_key::run(context, command).await,
         Command::Audit(command) => cmd::audit::run(context, command).await,
+        Command::Pki(command) => cmd::pki::run(context, command),
     }
 }
 

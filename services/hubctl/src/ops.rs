@@ -19,7 +19,7 @@ pub struct Ops {
 impl Ops {
     /// Connects to the gateway at `hub`.
     pub async fn connect(hub: Server) -> Result<Self, Failure> {
-        let channel = connect::channel(&hub).await?;
+        let channel = connect::channel(&hub, connect::Party::Operator).await?;
         Ok(Self {
             client: OpsClient::new(channel),
             hub,

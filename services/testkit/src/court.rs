@@ -79,7 +79,7 @@ impl TestHub {
 
     /// Submits a measure and returns it as recorded.
     pub async fn submit(&self, request: pb::SubmitRequest) -> anyhow::Result<pb::Measure> {
-        self.court()
+        self.court_as(&request.court_code)
             .await?
             .submit(request)
             .await?
@@ -96,7 +96,7 @@ impl TestHub {
     ) -> anyhow::Result<Vec<pb::Measure>> {
         let mut calls = tokio::task::JoinSet::new();
         for (i, request) in requests.into_iter().enumerate() {
-            let mut court = self.court().await?;
+            let mut court = self.court_as(&request.court_code).await?;
             calls.spawn(async move { (i, court.submit(request).await) });
         }
         let mut measures = Vec::new();
@@ -120,7 +120,7 @@ impl TestHub {
     /// A case as its court sees it (`GetCase`).
     pub async fn case(&self, court: &str, case_number: &str) -> anyhow::Result<pb::Case> {
         Ok(self
-            .court()
+            .court_as(court)
             .await?
             .get_case(pb::GetCaseRequest {
                 court_code: court.into(),
@@ -148,7 +148,7 @@ impl TestHub {
     /// One measure, as its court sees it.
     pub async fn measure(&self, court: &str, measure_id: &str) -> anyhow::Result<pb::Measure> {
         Ok(self
-            .court()
+            .court_as(court)
             .await?
             .get(pb::GetRequest {
                 court_code: court.into(),

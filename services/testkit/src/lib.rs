@@ -3,18 +3,24 @@
 //! [`Sandbox`] gives a test its own RabbitMQ vhost and its own PostgreSQL schemas, and removes
 //! them afterwards (also when the test panics; leftovers of killed runs are swept by later runs).
 //! [`TestHub`] runs a whole hub inside the test process — gateway, and for each bank a reference
-//! bank and its adapter — on loopback ports chosen by the OS, with one adjustable clock.
+//! bank and its adapter — on loopback ports chosen by the OS, with one adjustable clock, and a
+//! PKI of its own ([`TestPki`]): every court, operator and agency client speaks mutual TLS with
+//! a certificate of the test's CA.
 //!
 //! Settings come from the environment, with defaults for this machine's services:
 //! `HUB_TEST_DATABASE_URL`, `HUB_TEST_AMQP_URL`, `HUB_TEST_RABBITMQ_API`.
 
 mod court;
 mod hub;
+mod pki;
 mod process;
 mod sandbox;
 mod scrape;
 
-pub use hub::{AgencyNode, ExtraGateway, System, TestHub, TestHubBuilder, new_key};
+pub use hub::{
+    AgencyNode, DEFAULT_COURT, ExtraGateway, System, TestHub, TestHubBuilder, court_client, new_key,
+};
+pub use pki::TestPki;
 pub use process::{ChildProcess, binary, gateway_with_failpoints};
 pub use sandbox::{QueueDepth, QueueNodes, Sandbox};
 pub use scrape::{Sample, Scrape, queue_metrics_path, rabbitmq_prometheus};

@@ -1,7 +1,18 @@
-//! Trust: what the hub believes of what agencies say. Reports must be signed by the agency's
-//! adapter and outcomes sealed by its system, with keys registered at the gateway; forged,
-//! unsigned, wrongly keyed and replayed reports change nothing and end in dead letters with the
-//! reason; keys rotate with an overlap.
+//! Trust: every party proves who it is with a certificate of the hub CA, sees only what is its
+//! own, and signs what it says.
+//!
+//! - [`handshake`]: no client certificate, one of another CA, an expired one and a revoked one
+//!   are each refused by the gateway, an adapter's inbox and an agency system.
+//! - [`courts`]: a court is its certificate: naming another court is `PERMISSION_DENIED` on
+//!   `court_code` with nothing written, another court's measures are absent, and only an
+//!   operator's certificate opens the Ops service.
+//! - [`reports`]: reports must be signed by the agency's adapter and outcomes sealed by its
+//!   system, with keys registered at the gateway; forged, unsigned, wrongly keyed and replayed
+//!   reports change nothing and end in dead letters with the reason; keys rotate with an overlap.
+//! - [`audit`]: the audit log is a hash chain that names the first entry altered, removed or
+//!   reordered.
 
 mod audit;
+mod courts;
+mod handshake;
 mod reports;

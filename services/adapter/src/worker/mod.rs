@@ -81,7 +81,12 @@ type Deliveries = mpsc::Receiver<Result<Incoming, lapin::Error>>;
 impl Worker {
     /// A worker for the agencies in `config`, calling their system at `config.agency_url` and
     /// reading time from `clock`.
-    pub fn new(config: Arc<Config>, clock: Clock, metrics: AdapterMetrics) -> anyhow::Result<Self> {
+    pub fn new(
+        config: Arc<Config>,
+        clock: Clock,
+        metrics: AdapterMetrics,
+        transport: &hub_trust::Transport,
+    ) -> anyhow::Result<Self> {
         let served = config
             .agencies()
             .into_iter()
@@ -90,7 +95,8 @@ impl Worker {
                 agency,
             })
             .collect();
-        let endpoint = Channel::from_shared(config.agency_url.clone())
+        let endpoint = transport
+            .endpoint(&config.agency_url, None)
             .with_context(|| format!("agency URL {:?}", config.agency_url))?
             .connect_timeout(Duration::from_secs(5));
         let verifier = config

@@ -139,6 +139,10 @@ impl System for Banking {
         default_listen: "127.0.0.1:20061",
         default_schema: None,
         default_inbox_url: "http://127.0.0.1:20071",
+        tls_ca: "BANK_TLS_CA",
+        tls_cert: "BANK_TLS_CERT",
+        tls_key: "BANK_TLS_KEY",
+        tls_deny_list: "BANK_TLS_DENY_LIST",
     };
 
     fn migrator() -> &'static Migrator {

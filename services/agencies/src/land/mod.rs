@@ -100,6 +100,10 @@ impl System for Land {
         default_listen: "127.0.0.1:20081",
         default_schema: Some("land"),
         default_inbox_url: "http://127.0.0.1:20091",
+        tls_ca: "LAND_TLS_CA",
+        tls_cert: "LAND_TLS_CERT",
+        tls_key: "LAND_TLS_KEY",
+        tls_deny_list: "LAND_TLS_DENY_LIST",
     };
 
     fn migrator() -> &'static Migrator {

@@ -111,6 +111,10 @@ impl System for Police {
         default_listen: "127.0.0.1:20082",
         default_schema: Some("police"),
         default_inbox_url: "http://127.0.0.1:20092",
+        tls_ca: "POLICE_TLS_CA",
+        tls_cert: "POLICE_TLS_CERT",
+        tls_key: "POLICE_TLS_KEY",
+        tls_deny_list: "POLICE_TLS_DENY_LIST",
     };
 
     fn migrator() -> &'static Migrator {

@@ -247,6 +247,12 @@ async fn spawn<S: System, A>(
         database_url: sandbox.database_url().to_string(),
         database_schema: Some(sandbox.schema(S::SETTINGS.prefix)),
         inbox_url,
+        // The reference systems' own rules are tested here; TLS on their hops end to end.
+        tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
+        tls_deny_list: None,
+        insecure_plaintext: true,
         fixture: options.fixture.map(fixture_path),
         notice_poll_ms: 100,
         lapse_poll_ms: options.lapse_poll_ms,

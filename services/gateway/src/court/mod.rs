@@ -10,6 +10,8 @@
 //! | `GetCase`, `AmendCase`, `CloseCase` | [`case`] |
 //! | `FreezeDeposits` (a case-level order) | [`case_order`] |
 //!
+//! Every RPC first checks that the caller's certificate is the court the request names
+//! ([`Caller::may_act_for`]); the handlers then only ever read and write that court's measures.
 //! Each handler returns the gateway's [`Error`]; what the court is told of it is decided once,
 //! in `impl From<Error> for Status`.
 
@@ -37,6 +39,7 @@ use uuid::Uuid;
 
 use crate::{
     Error,
+    caller::Caller,
     events::EventHub,
     metrics::GatewayMetrics,
     store::{MeasureRow, NewMeasure, Recorded, Store},
@@ -56,6 +59,8 @@ pub struct CourtService {
     instruction_deadline: Duration,
     shutdown: CancellationToken,
     metrics: GatewayMetrics,
+    /// Plain-text mode: no certificates, the court each request names is believed.
+    plaintext: bool,
 }
 
 impl CourtService {
@@ -77,7 +82,26 @@ impl CourtService {
             instruction_deadline: Duration::try_from(instruction_deadline).unwrap_or(Duration::DAY),
             shutdown,
             metrics,
+            plaintext: false,
         }
+    }
+
+    /// Believes the court each request names (the plain-text mode, without certificates).
+    pub fn believing_requests(mut self, plaintext: bool) -> Self {
+        self.plaintext = plaintext;
+        self
+    }
+
+    /// The request, if the caller's certificate is the court it names (see [`Caller`]).
+    fn authorised<T>(
+        &self,
+        request: Request<T>,
+        court_code: impl Fn(&T) -> &str,
+    ) -> Result<T, Status> {
+        let caller = Caller::of(&request, self.plaintext);
+        let request = request.into_inner();
+        caller.may_act_for(court_code(&request))?;
+        Ok(request)
     }
 
     /// Records a measure (or finds the original of a resubmission) and wakes the relay.
@@ -160,7 +184,9 @@ impl CourtGateway for CourtService {
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let started = std::time::Instant::now();
-        let submitted = self.submit_measure(request.into_inner()).await;
+        let submitted = self
+            .submit_measure(self.authorised(request, |r| &r.court_code)?)
+            .await;
         let result = match &submitted {
             Ok(response) if response.duplicate => "duplicate",
             Ok(response) => {
@@ -180,14 +206,20 @@ impl CourtGateway for CourtService {
     }
 
     async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Measure>, Status> {
-        answer(self.get_measure(request.into_inner()).await)
+        answer(
+            self.get_measure(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn list(
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
-        answer(self.list_case(request.into_inner()).await)
+        answer(
+            self.list_case(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     type WatchStream = WatchStream;
@@ -196,7 +228,10 @@ impl CourtGateway for CourtService {
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        answer(self.watch_measures(request.into_inner()).await)
+        answer(
+            self.watch_measures(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     type InquireStream = InquireStream;
@@ -205,62 +240,89 @@ impl CourtGateway for CourtService {
         &self,
         request: Request<pb::InquireRequest>,
     ) -> Result<Response<Self::InquireStream>, Status> {
-        answer(self.inquire_agencies(request.into_inner()).await)
+        answer(
+            self.inquire_agencies(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn list_answers(
         &self,
         request: Request<pb::ListAnswersRequest>,
     ) -> Result<Response<pb::ListAnswersResponse>, Status> {
-        answer(self.inquiry_answers(request.into_inner()).await)
+        answer(
+            self.inquiry_answers(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn list_expiring(
         &self,
         request: Request<pb::ListExpiringRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
-        answer(self.list_expiring_measures(request.into_inner()).await)
+        answer(
+            self.list_expiring_measures(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn release(
         &self,
         request: Request<pb::ReleaseRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        answer(self.release_measure(request.into_inner()).await)
+        answer(
+            self.release_measure(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn renew(
         &self,
         request: Request<pb::RenewRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        answer(self.renew_measure(request.into_inner()).await)
+        answer(
+            self.renew_measure(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn get_case(
         &self,
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.read_case(request.into_inner()).await)
+        answer(
+            self.read_case(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn freeze_deposits(
         &self,
         request: Request<pb::FreezeDepositsRequest>,
     ) -> Result<Response<pb::CaseOrder>, Status> {
-        answer(self.place_order(request.into_inner()).await)
+        answer(
+            self.place_order(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn amend_case(
         &self,
         request: Request<pb::AmendCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.amend_amount(request.into_inner()).await)
+        answer(
+            self.amend_amount(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 
     async fn close_case(
         &self,
         request: Request<pb::CloseCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.close_down(request.into_inner()).await)
+        answer(
+            self.close_down(self.authorised(request, |r| &r.court_code)?)
+                .await,
+        )
     }
 }

@@ -74,9 +74,13 @@ pub struct Bank {
 impl Bank {
     /// Connects to the administration service at `url`, for the bank `code` (empty when the
     /// system serves one bank).
-    pub async fn connect(url: &str, code: &str) -> Result<Self, Failure> {
-        let server = Server::bank(url);
-        let channel = connect::channel(&server).await?;
+    pub async fn connect(
+        url: &str,
+        code: &str,
+        credentials: &std::sync::Arc<connect::Credentials>,
+    ) -> Result<Self, Failure> {
+        let server = Server::bank(url).with(credentials);
+        let channel = connect::channel(&server, connect::Party::Operator).await?;
         Ok(Self {
             client: BankAdminClient::new(channel),
             server,
@@ -165,7 +169,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             holder_id,
             balance,
         } => {
-            let opened = Bank::connect(&bank.url, &bank.code)
+            let opened = Bank::connect(&bank.url, &bank.code, &context.hub.credentials)
                 .await?
                 .open(&account, &holder_name, &holder_id, balance.fen())
                 .await?;
@@ -178,7 +182,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             account,
             amount,
         } => {
-            let credited = Bank::connect(&bank.url, &bank.code)
+            let credited = Bank::connect(&bank.url, &bank.code, &context.hub.credentials)
                 .await?
                 .credit(&account, amount.fen())
                 .await?;
@@ -190,7 +194,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             out.text(format::bank::account(&credited));
         }
         BankCommand::Show { bank, account } => {
-            let shown = Bank::connect(&bank.url, &bank.code)
+            let shown = Bank::connect(&bank.url, &bank.code, &context.hub.credentials)
                 .await?
                 .account(&account)
                 .await?;
@@ -198,7 +202,7 @@ pub async fn run(context: &Context, command: BankCommand) -> Result<(), Failure>
             out.text(format::bank::account(&shown));
         }
         BankCommand::Freezes { bank, account } => {
-            let freezes = Bank::connect(&bank.url, &bank.code)
+            let freezes = Bank::connect(&bank.url, &bank.code, &context.hub.credentials)
                 .await?
                 .freezes(account.as_deref())
                 .await?;

@@ -25,8 +25,8 @@ pub struct HealthArgs {
 
 /// Asks the service at `args.url` whether it is serving.
 pub async fn run(context: &Context, args: HealthArgs) -> Result<(), Failure> {
-    let server = Server::service(&args.url);
-    let channel = connect::channel(&server).await?;
+    let server = Server::service(&args.url).with(&context.hub.credentials);
+    let channel = connect::channel(&server, connect::Party::Operator).await?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: args.service.clone(),

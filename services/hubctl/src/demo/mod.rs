@@ -70,8 +70,8 @@ pub async fn run(context: &Context, args: DemoArgs) -> Result<(), Failure> {
     let first = court_code(FIRST_COURT)?;
     let second = court_code(SECOND_COURT)?;
     let first_court = Court::connect(context.hub.clone(), first).await?;
-    let second_court = first_court.acting_for(second);
-    let bank = Bank::connect(&args.bank_url.url, &args.bank).await?;
+    let second_court = first_court.acting_for(second).await?;
+    let bank = Bank::connect(&args.bank_url.url, &args.bank, &context.hub.credentials).await?;
     let mut walk = Walk {
         first: first_court,
         second: second_court,

@@ -115,6 +115,7 @@ impl TestHub {
             codes.first().map(String::as_str).unwrap_or("none")
         );
         let schema = self.sandbox.schema(&name);
+        let (adapter_tls, system_tls) = self.node_tls(kind, &parsed)?;
         // Each system and its adapter sign with keys of their own, registered for every code
         // they serve before they say anything.
         let adapter_key = new_key(&format!("{name}-adapter"))?;
@@ -127,24 +128,31 @@ impl TestHub {
         // The adapter's inbox is bound after the system; the system learns its URL before it runs.
         let (addr, system, start) = match kind {
             AgencyKind::Bank => {
-                self.build_system::<Banking>(&parsed, &schema, &seal_key, System::Bank)
+                self.build_system::<Banking>(&parsed, &schema, &system_tls, &seal_key, System::Bank)
                     .await?
             }
             AgencyKind::LandRegistry => {
-                self.build_system::<Land>(&parsed, &schema, &seal_key, System::Land)
+                self.build_system::<Land>(&parsed, &schema, &system_tls, &seal_key, System::Land)
                     .await?
             }
             AgencyKind::PublicSecurity => {
-                self.build_system::<Police>(&parsed, &schema, &seal_key, System::Police)
-                    .await?
+                self.build_system::<Police>(
+                    &parsed,
+                    &schema,
+                    &system_tls,
+                    &seal_key,
+                    System::Police,
+                )
+                .await?
             }
         };
-        let adapter_config = self.adapter_config(kind, &parsed, addr, loopback(), &adapter_key);
+        let adapter_config =
+            self.adapter_config(kind, &parsed, addr, loopback(), &adapter_tls, &adapter_key);
         let adapter_app =
             hub_adapter::Application::build(adapter_config, self.clock.clone()).await?;
         let inbox_addr = adapter_app.inbox_addr()?;
         let adapter_http = adapter_app.http_addr();
-        let service = start(format!("http://{inbox_addr}"));
+        let service = start(format!("https://{inbox_addr}"));
         let adapter = Running::spawn(|t| adapter_app.run_until_stopped(t));
         self.nodes.push(AgencyNode {
             kind,
@@ -168,6 +176,7 @@ impl TestHub {
         &self,
         codes: &[AgencyCode],
         schema: &str,
+        tls: &hub_trust::TlsFiles,
         seal_key: &KeyedSigner,
         system: fn(Office<S>) -> System,
     ) -> anyhow::Result<(
@@ -181,6 +190,11 @@ impl TestHub {
             database_url: self.sandbox.database_url().to_string(),
             database_schema: Some(schema.to_string()),
             inbox_url: String::new(),
+            tls_ca: Some(tls.ca.clone()),
+            tls_cert: Some(tls.cert.clone()),
+            tls_key: Some(tls.key.clone()),
+            tls_deny_list: tls.deny.clone(),
+            insecure_plaintext: false,
             fixture: None,
             notice_poll_ms: 200,
             lapse_poll_ms: 200,
@@ -205,13 +219,19 @@ impl TestHub {
         codes: &[AgencyCode],
         agency_addr: SocketAddr,
         inbox: SocketAddr,
+        tls: &hub_trust::TlsFiles,
         key: &KeyedSigner,
     ) -> hub_adapter::Config {
         hub_adapter::Config {
             agency_kind: kind,
             agency_codes: codes.to_vec(),
-            agency_url: format!("http://{agency_addr}"),
+            agency_url: format!("https://{agency_addr}"),
             inbox_listen: inbox,
+            tls_ca: Some(tls.ca.clone()),
+            tls_cert: Some(tls.cert.clone()),
+            tls_key: Some(tls.key.clone()),
+            tls_deny_list: tls.deny.clone(),
+            insecure_plaintext: false,
             gateway_public_key: Some(self.gateway_public_key()),
             signing_key: Some(key.signer.seed_hex()),
             signing_key_id: key.key_id.clone(),
@@ -226,6 +246,26 @@ impl TestHub {
             delivery_limit: 10,
             reconnect_ms: 100,
         }
+    }
+
+    /// The certificates of the adapter and of the system serving `codes` of `kind`.
+    pub fn node_tls(
+        &self,
+        kind: AgencyKind,
+        codes: &[AgencyCode],
+    ) -> anyhow::Result<(hub_trust::TlsFiles, hub_trust::TlsFiles)> {
+        let agencies: Vec<hub_domain::AgencyId> = codes
+            .iter()
+            .map(|code| hub_domain::AgencyId::new(kind, code.clone()))
+            .collect();
+        let name = agencies
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        Ok((
+            self.pki.adapter(&format!("adapter-{name}"), &agencies)?,
+            self.pki.system(&format!("system-{name}"), &agencies)?,
+        ))
     }
 
     /// Waits until the gateway's registry lists every agency `codes` of `kind` (the adapter
@@ -290,10 +330,20 @@ impl TestHub {
             node.adapter.is_none(),
             "stop the in-process adapter of {code} first"
         );
+        let codes = node
+            .codes
+            .iter()
+            .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (tls, _) = self.node_tls(kind, &codes)?;
+        let path = |p: &std::path::Path| p.display().to_string();
         let env = [
             ("ADAPTER_AGENCY_KIND", kind.as_str().to_string()),
             ("ADAPTER_AGENCY_CODES", node.codes.join(",")),
-            ("ADAPTER_AGENCY_URL", format!("http://{}", node.addr)),
+            ("ADAPTER_AGENCY_URL", format!("https://{}", node.addr)),
+            ("ADAPTER_TLS_CA", path(&tls.ca)),
+            ("ADAPTER_TLS_CERT", path(&tls.cert)),
+            ("ADAPTER_TLS_KEY", path(&tls.key)),
             (
                 "ADAPTER_INBOX_LISTEN",
                 inbox.unwrap_or(node.inbox_addr).to_string(),
@@ -344,7 +394,15 @@ impl TestHub {
                 .iter()
                 .map(|c| AgencyCode::parse(c).map_err(|e| anyhow::anyhow!("{e}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            self.adapter_config(kind, &codes, node.addr, node.inbox_addr, &node.adapter_key)
+            let (tls, _) = self.node_tls(kind, &codes)?;
+            self.adapter_config(
+                kind,
+                &codes,
+                node.addr,
+                node.inbox_addr,
+                &tls,
+                &node.adapter_key,
+            )
         };
         let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
         let http = app.http_addr();

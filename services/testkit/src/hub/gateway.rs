@@ -21,12 +21,19 @@ pub(super) struct GatewaySettings {
     pub(super) deadline: (u64, u64),
     /// The longest the timers sleep and the case keeper's sweep, in milliseconds.
     pub(super) timer_poll_ms: u64,
+    /// The gateway's certificate, key, the test CA and deny list.
+    pub(super) tls: hub_trust::TlsFiles,
 }
 
 impl GatewaySettings {
     pub(super) fn config(&self) -> hub_gateway::Config {
         hub_gateway::Config {
             listen: loopback(),
+            tls_ca: Some(self.tls.ca.clone()),
+            tls_cert: Some(self.tls.cert.clone()),
+            tls_key: Some(self.tls.key.clone()),
+            tls_deny_list: self.tls.deny.clone(),
+            insecure_plaintext: false,
             http_listen: Some(loopback()),
             max_request_bytes: 1 << 20,
             database_url: self.database_url.clone(),
@@ -66,9 +73,15 @@ impl GatewaySettings {
             ("GATEWAY_RELAY_POLL_MS", "100".to_string()),
             ("GATEWAY_TIMER_POLL_MS", self.timer_poll_ms.to_string()),
             ("GATEWAY_RECONNECT_MS", "100".to_string()),
+            ("GATEWAY_TLS_CA", path(&self.tls.ca)),
+            ("GATEWAY_TLS_CERT", path(&self.tls.cert)),
+            ("GATEWAY_TLS_KEY", path(&self.tls.key)),
         ]
         .map(|(k, v)| (k.to_string(), v))
         .to_vec();
+        if let Some(deny) = &self.tls.deny {
+            env.push(("GATEWAY_TLS_DENY_LIST".into(), path(deny)));
+        }
         if let Some(failpoint) = failpoint {
             env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));
         }
@@ -177,4 +190,8 @@ impl TestHub {
     pub async fn spawn_gateway_process(&self) -> anyhow::Result<ChildProcess> {
         self.gateway_settings.spawn(None).await
     }
+}
+
+fn path(path: &std::path::Path) -> String {
+    path.display().to_string()
 }

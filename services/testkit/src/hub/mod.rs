@@ -22,8 +22,12 @@ use tonic::transport::Channel;
 
 use crate::{
     Sandbox,
+    pki::TestPki,
     process::{ChildProcess, binary, gateway_with_failpoints},
 };
+
+/// The court of `TestHub::court`, the one most tests act for.
+pub const DEFAULT_COURT: &str = "京0105";
 
 mod agencies;
 mod gateway;
@@ -150,6 +154,7 @@ impl TestHubBuilder {
                 .map(|(amqp, api)| (amqp.as_str(), api.as_str())),
         )
         .await?;
+        let pki = TestPki::create()?;
         let clock = Clock::adjustable();
         let gateway_schema = sandbox.schema("gateway");
         // Every test hub signs its instructions with a key of its own, and its adapters verify.
@@ -162,6 +167,7 @@ impl TestHubBuilder {
             deadline: self.deadline,
             timer_poll_ms: self.timer_poll_ms,
             signing_key: signer.seed_hex(),
+            tls: pki.gateway()?,
         };
         let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
@@ -182,6 +188,7 @@ impl TestHubBuilder {
         };
         let mut hub = TestHub {
             sandbox,
+            pki,
             clock,
             gateway: Some(gateway),
             gateway_addr,
@@ -216,6 +223,8 @@ impl TestHubBuilder {
 /// A hub running in the test process against the test's sandbox.
 pub struct TestHub {
     sandbox: Sandbox,
+    /// The test's own CA and certificates.
+    pki: TestPki,
     clock: Clock,
     gateway: Option<Gateway>,
     gateway_addr: SocketAddr,
@@ -256,9 +265,32 @@ impl TestHub {
         &self.clock
     }
 
-    /// A client of the court gateway.
+    /// The test's PKI: its CA, the certificates of every party, the deny list.
+    pub fn pki(&self) -> &TestPki {
+        &self.pki
+    }
+
+    /// A client of the court gateway, as court [`DEFAULT_COURT`] (by its certificate).
     pub async fn court(&self) -> anyhow::Result<CourtGatewayClient<Channel>> {
-        Ok(CourtGatewayClient::new(channel(self.gateway_addr).await?))
+        self.court_as(DEFAULT_COURT).await
+    }
+
+    /// A client of the court gateway with court `code`'s certificate; with
+    /// [`DEFAULT_COURT`]'s if `code` is not a court code (a test of the gateway's validation).
+    pub async fn court_as(&self, code: &str) -> anyhow::Result<CourtGatewayClient<Channel>> {
+        let files = match hub_domain::CourtCode::parse(code) {
+            Ok(_) => self.pki.court(code)?,
+            Err(_) => self.pki.court(DEFAULT_COURT)?,
+        };
+        self.gateway_client(&files).await
+    }
+
+    /// A client of the court gateway with the certificate in `files`.
+    pub async fn gateway_client(
+        &self,
+        files: &hub_trust::TlsFiles,
+    ) -> anyhow::Result<CourtGatewayClient<Channel>> {
+        court_client(self.gateway_addr, files).await
     }
 
     /// How many rows a table of the gateway's schema holds (`measures`, `outbox`, …).
@@ -307,7 +339,7 @@ impl TestHub {
         &self,
     ) -> anyhow::Result<enforcement_proto::v1::ops_client::OpsClient<Channel>> {
         Ok(enforcement_proto::v1::ops_client::OpsClient::new(
-            channel(self.gateway_addr).await?,
+            channel(self.gateway_addr, &self.pki.operator()?).await?,
         ))
     }
 
@@ -348,19 +380,25 @@ impl TestHub {
 
     /// The administration client of the system serving bank `code`.
     pub async fn bank_admin(&self, code: &str) -> anyhow::Result<BankAdminClient<Channel>> {
-        Ok(BankAdminClient::new(channel(self.bank(code)?.addr).await?))
+        Ok(BankAdminClient::new(
+            channel(self.bank(code)?.addr, &self.pki.operator()?).await?,
+        ))
     }
 
     /// The administration client of the land registry system serving `code`.
     pub async fn land_admin(&self, code: &str) -> anyhow::Result<LandAdminClient<Channel>> {
         let node = self.node(AgencyKind::LandRegistry, code)?;
-        Ok(LandAdminClient::new(channel(node.addr).await?))
+        Ok(LandAdminClient::new(
+            channel(node.addr, &self.pki.operator()?).await?,
+        ))
     }
 
     /// The administration client of the public security system serving `code`.
     pub async fn police_admin(&self, code: &str) -> anyhow::Result<PoliceAdminClient<Channel>> {
         let node = self.node(AgencyKind::PublicSecurity, code)?;
-        Ok(PoliceAdminClient::new(channel(node.addr).await?))
+        Ok(PoliceAdminClient::new(
+            channel(node.addr, &self.pki.operator()?).await?,
+        ))
     }
 
     /// Stops everything and removes the sandbox.
@@ -393,6 +431,7 @@ impl TestHub {
             }
         }
         self.sandbox.remove().await?;
+        self.pki.remove();
         anyhow::ensure!(
             failures.is_empty(),
             "services failed: {}",
@@ -422,8 +461,21 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Channel::from_shared(format!("http://{addr}"))?
+/// A mutual-TLS channel to `addr` with the certificate in `files`.
+/// A client of the court gateway at `addr`, presenting the certificate in `files`.
+pub async fn court_client(
+    addr: SocketAddr,
+    files: &hub_trust::TlsFiles,
+) -> anyhow::Result<CourtGatewayClient<Channel>> {
+    Ok(CourtGatewayClient::new(channel(addr, files).await?))
+}
+
+pub(crate) async fn channel(
+    addr: SocketAddr,
+    files: &hub_trust::TlsFiles,
+) -> anyhow::Result<Channel> {
+    hub_trust::Transport::Tls(files.clone())
+        .endpoint(&addr.to_string(), None)?
         .connect()
         .await
         .with_context(|| format!("connecting to {addr}"))
@@ -439,7 +491,7 @@ impl TestHub {
         done: impl Fn(&enforcement_proto::v1::Measure) -> bool,
     ) -> anyhow::Result<enforcement_proto::v1::Measure> {
         use enforcement_proto::v1 as pb;
-        let mut client = self.court().await?;
+        let mut client = self.court_as(court).await?;
         let mut stream = client
             .watch(pb::WatchRequest {
                 court_code: court.into(),
