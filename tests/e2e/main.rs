@@ -17,6 +17,7 @@ mod inquiry;
 mod land;
 mod metrics;
 mod ops;
+mod overdue;
 mod police;
 mod reflection;
 mod security;

@@ -268,20 +268,42 @@ impl<T: Trade> Office<T> {
         Ok(lapsed)
     }
 
-    /// Executes an instruction once; a repeat gets the stored answer.
+    /// Executes an instruction once; a repeat gets the stored answer. `None` only for a reminder
+    /// of an instruction that never reached the agency.
     async fn execute_once(
         &self,
         code: &AgencyCode,
         instruction: &pb::Instruction,
-    ) -> Result<pb::ExecuteResponse, sqlx::Error> {
+    ) -> Result<Option<pb::ExecuteResponse>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if let Some(earlier) =
             journal::recall(&mut tx, code.as_str(), &instruction.instruction_id).await?
         {
             tx.commit().await?;
-            return Ok(earlier);
+            return Ok(Some(earlier));
         }
         let now = stored::now(&self.clock);
+        if let Some(pb::instruction::Action::Reminder(reminder)) = &instruction.action {
+            // A reminder (督办) is answered with what was done about the instruction it reminds
+            // of: that answer again, or nothing if the instruction never arrived.
+            let Some(answer) =
+                journal::recall(&mut tx, code.as_str(), &reminder.instruction_id).await?
+            else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            journal::remember(
+                &mut tx,
+                code.as_str(),
+                instruction,
+                "reminder",
+                &answer,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(answer));
+        }
         let carried = match &instruction.action {
             Some(action) => {
                 let desk = Desk {
@@ -312,7 +334,7 @@ impl<T: Trade> Office<T> {
         };
         journal::remember(&mut tx, code.as_str(), instruction, action, &response, now).await?;
         tx.commit().await?;
-        Ok(response)
+        Ok(Some(response))
     }
 }
 
@@ -333,7 +355,11 @@ impl<T: Trade> AgencyBackend for Office<T> {
         self.faults.before_call().await?;
         let code = self.addressed(instruction.agency.as_ref())?;
         match self.execute_once(code, &instruction).await {
-            Ok(mut response) => {
+            Ok(None) => Err(Status::not_found(format!(
+                "the reminded instruction has not reached {} {code}",
+                T::UNIT
+            ))),
+            Ok(Some(mut response)) => {
                 self.seal(code, &instruction, &mut response);
                 tracing::info!(
                     agency = %code,

@@ -141,6 +141,17 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_TIMER_POLL_MS", default_value_t = 60_000)]
     pub timer_poll_ms: u64,
 
+    /// When agencies must have answered (督办): comma-separated
+    /// `<agency kind|*>.<measure kind|*>=<seconds>` rules, the most specific winning. A measure
+    /// unanswered past its deadline is overdue (the court is told, the agency reminded), and
+    /// escalated past twice it.
+    #[arg(
+        long,
+        env = "GATEWAY_ANSWER_DEADLINES",
+        default_value = crate::overdue::DEFAULT
+    )]
+    pub answer_deadlines: String,
+
     /// First delay before reconnecting to RabbitMQ or PostgreSQL, in milliseconds; doubles up to
     /// ten seconds.
     #[arg(long, env = "GATEWAY_RECONNECT_MS", default_value_t = 200)]

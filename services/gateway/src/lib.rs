@@ -37,6 +37,7 @@ pub mod failpoint;
 pub mod keys;
 pub mod metrics;
 pub mod ops;
+pub mod overdue;
 pub mod relay;
 pub mod reports;
 pub mod store;
@@ -155,6 +156,7 @@ impl Application {
         // Migrated at build: the database was there; the event listener keeps this current.
         readiness.set(DATABASE, true);
         let metrics = metrics::GatewayMetrics::new();
+        let deadlines: overdue::AnswerDeadlines = config.answer_deadlines.parse()?;
         let http_task = http.map(|l| {
             let routes = metrics_route(&metrics, &store, &clock, &readiness);
             tokio::spawn(hub_runtime::health::serve_with(
@@ -240,6 +242,8 @@ impl Application {
                 grace: std::time::Duration::from_secs(config.deadline_grace_secs),
                 longest: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
                 metrics: metrics.clone(),
+                deadlines: deadlines.clone(),
+                reminder_deadline: config.instruction_deadline(),
             }
             .run(hub.clone(), shutdown.clone()),
         );
@@ -250,7 +254,8 @@ impl Application {
                 .clone()
                 .report_to::<CourtGatewayServer<CourtService>>(health_reporter, shutdown.clone()),
         );
-        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone());
+        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone())
+            .with_deadlines(deadlines.clone());
         let service = CourtService::new(
             store,
             hub,
@@ -300,7 +305,8 @@ impl Application {
     }
 }
 
-/// `/metrics`: the gateway's series, with the outbox's backlog read at each scrape.
+/// `/metrics`: the gateway's series, with the outbox's backlog and the overdue measures read at
+/// each scrape.
 fn metrics_route(
     metrics: &metrics::GatewayMetrics,
     store: &Store,
@@ -317,6 +323,10 @@ fn metrics_route(
                     m.outbox(depth, age);
                 }
                 Err(e) => tracing::warn!(error = %e, "reading the outbox for metrics failed"),
+            }
+            match store.list_overdue(0).await {
+                Ok((_, overdue)) => m.overdue_now(overdue),
+                Err(e) => tracing::warn!(error = %e, "counting overdue measures failed"),
             }
         }
     };

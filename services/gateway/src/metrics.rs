@@ -10,6 +10,8 @@
 //! | `hub_dead_letters_total{queue}` | messages the gateway put in the dead-letter queue |
 //! | `hub_outbox_depth`, `hub_outbox_oldest_age_seconds` | instructions not yet published, and how long the oldest has waited |
 //! | `hub_watchers` | open watch streams |
+//! | `hub_measures_overdue` | measures past their answer deadline without the agency's answer (督办), at each scrape |
+//! | `hub_reminders_total{kind,agency,level}` | reminders queued for agencies, by the level reached |
 //! | `hub_dependency_up{dependency}` | database and broker connected |
 //!
 //! Agency queue depth, ready and unacknowledged counts and consumers come from RabbitMQ's own
@@ -30,6 +32,8 @@ pub(crate) const DEAD_LETTERS: &str = "hub_dead_letters_total";
 pub(crate) const OUTBOX_DEPTH: &str = "hub_outbox_depth";
 pub(crate) const OUTBOX_AGE: &str = "hub_outbox_oldest_age_seconds";
 pub(crate) const WATCHERS: &str = "hub_watchers";
+pub(crate) const OVERDUE: &str = "hub_measures_overdue";
+pub(crate) const REMINDERS: &str = "hub_reminders_total";
 
 const DESCRIPTIONS: &[(&str, &str)] = &[
     (
@@ -59,6 +63,14 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "Seconds the oldest unpublished instruction has waited (0 when none).",
     ),
     (WATCHERS, "Open watch streams."),
+    (
+        OVERDUE,
+        "Measures past their answer deadline without the agency's answer.",
+    ),
+    (
+        REMINDERS,
+        "Reminders queued for agencies about overdue measures, by kind, agency and level.",
+    ),
 ];
 
 /// The gateway's metrics.
@@ -155,6 +167,26 @@ impl GatewayMetrics {
         self.metrics
             .gauge(OUTBOX_AGE, &[])
             .set(oldest_age.as_seconds_f64().max(0.0));
+    }
+
+    /// A measure became overdue at `level`, and its agency was reminded.
+    pub(crate) fn overdue(&self, kind: MeasureKind, agency: &str, level: i16) {
+        let level = level.to_string();
+        self.metrics
+            .counter(
+                REMINDERS,
+                &[
+                    ("kind", kind.as_str()),
+                    ("agency", agency),
+                    ("level", &level),
+                ],
+            )
+            .increment(1);
+    }
+
+    /// How many measures are overdue now.
+    pub(crate) fn overdue_now(&self, overdue: i64) {
+        self.metrics.gauge(OVERDUE, &[]).set(overdue as f64);
     }
 
     /// A watch stream opened; counted until the returned guard is dropped.

@@ -40,16 +40,25 @@ pub struct OpsService {
     /// The registry of agency keys.
     store: crate::store::Store,
     clock: hub_domain::Clock,
+    /// When agencies must have answered, for the overdue list.
+    deadlines: crate::overdue::AnswerDeadlines,
 }
 
 impl OpsService {
-    /// Operations on the broker at `amqp_url` and on the keys in `store`.
+    /// Operations on the broker at `amqp_url` and on the keys and measures in `store`.
     pub fn new(amqp_url: String, store: crate::store::Store, clock: hub_domain::Clock) -> Self {
         Self {
             amqp_url,
             store,
             clock,
+            deadlines: crate::overdue::AnswerDeadlines::default(),
         }
+    }
+
+    /// The answer deadlines overdue measures are listed by.
+    pub fn with_deadlines(mut self, deadlines: crate::overdue::AnswerDeadlines) -> Self {
+        self.deadlines = deadlines;
+        self
     }
 
     async fn session(&self) -> Result<Session, Status> {
@@ -155,6 +164,45 @@ impl Ops for OpsService {
         crate::keys::list(&self.store, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn list_overdue(
+        &self,
+        request: Request<pb::ListOverdueRequest>,
+    ) -> Result<Response<pb::ListOverdueResponse>, Status> {
+        let limit = match request.into_inner().limit {
+            0 => DEFAULT_LIST,
+            n if n > MAX_LIST => {
+                return Err(crate::validate::invalid(
+                    "limit",
+                    format!("must be at most {MAX_LIST}"),
+                ));
+            }
+            n => n,
+        };
+        let (rows, total) = self
+            .store
+            .list_overdue(i64::from(limit))
+            .await
+            .map_err(crate::Error::from)?;
+        let now = self.clock.now();
+        let overdue = rows
+            .iter()
+            .map(|row| {
+                let due = self.deadlines.due_at(row, 1);
+                pb::OverdueMeasure {
+                    measure: Some(row.to_proto()),
+                    due_at: Some(enforcement_proto::convert::timestamp(due)),
+                    overdue_ms: i64::try_from((now - due).whole_milliseconds().max(0))
+                        .unwrap_or(i64::MAX),
+                    deadline_secs: self.deadlines.secs(row.agency.kind(), row.kind),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListOverdueResponse {
+            overdue,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn verify_audit(
@@ -395,6 +443,10 @@ fn summarise(kind: &str, data: &[u8]) -> String {
                             .join(" / ")
                     ),
                     Some(pb::instruction::Action::ExitRestriction(_)) => "exit restriction".into(),
+                    Some(pb::instruction::Action::Reminder(r)) => format!(
+                        "reminder (督办, level {}) of instruction {}",
+                        r.level, r.instruction_id
+                    ),
                     Some(pb::instruction::Action::Inquiry(_)) => "inquiry".into(),
                     Some(pb::instruction::Action::Release(r)) => {
                         format!("release of measure {}", r.target_measure_id)

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     events::EventHub,
+    overdue::{self, AnswerDeadlines},
     store::{MeasureRow, Store},
 };
 
@@ -39,8 +40,12 @@ pub struct Timers {
     pub grace: Duration,
     /// The longest the timers sleep.
     pub longest: Duration,
-    /// Counts instructions expired undelivered among the outcomes.
+    /// Counts instructions expired undelivered among the outcomes, and overdue measures.
     pub metrics: crate::metrics::GatewayMetrics,
+    /// When agencies must have answered (督办).
+    pub deadlines: AnswerDeadlines,
+    /// How long a reminder may wait for its agency.
+    pub reminder_deadline: Duration,
 }
 
 impl Timers {
@@ -82,13 +87,21 @@ impl Timers {
 
     /// The next deadline after `now`, if any (none known when the database cannot say).
     async fn next(&self, now: OffsetDateTime, grace: time::Duration) -> Option<OffsetDateTime> {
-        match self.store.next_deadline(now, grace, &self.horizons).await {
+        let deadline = match self.store.next_deadline(now, grace, &self.horizons).await {
             Ok(next) => next,
             Err(e) => {
                 tracing::warn!(error = %e, "finding the next deadline failed");
                 None
             }
-        }
+        };
+        let overdue = match self.store.next_overdue(now, &self.deadlines).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "finding the next answer deadline failed");
+                None
+            }
+        };
+        deadline.into_iter().chain(overdue).min()
     }
 
     /// Does what is due at `now`.
@@ -118,6 +131,30 @@ impl Timers {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "lapsing expired measures failed"),
+        }
+        let deadlines = &self.deadlines;
+        match store
+            .mark_overdue(
+                now,
+                deadlines,
+                |row| overdue::told(row, deadlines),
+                |row, id| overdue::reminder(row, deadlines, id, now, self.reminder_deadline),
+            )
+            .await
+        {
+            Ok(marked) => {
+                for row in &marked {
+                    tracing::warn!(
+                        measure = %row.id,
+                        agency = row.agency.code(),
+                        level = row.overdue_level,
+                        "measure overdue; reminder queued for the agency"
+                    );
+                    self.metrics
+                        .overdue(row.kind, row.agency.code(), row.overdue_level);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "marking overdue measures failed"),
         }
         for horizon in &self.horizons {
             if let Err(e) = store

@@ -18,8 +18,8 @@ use crate::{
         agency_key::AgencyCommand, answers::AnswersArgs, audit::AuditCommand, bank::BankCommand,
         case::CaseCommand, deduct::DeductArgs, distrain::DistrainArgs, dlq::DlqCommand,
         expiring::ExpiringArgs, freeze::FreezeArgs, health::HealthArgs, inquire::InquireArgs,
-        list::ListArgs, release::ReleaseArgs, renew::RenewArgs, restrict_exit::RestrictExitArgs,
-        seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
+        list::ListArgs, ops::OpsCommand, release::ReleaseArgs, renew::RenewArgs,
+        restrict_exit::RestrictExitArgs, seal_up::SealUpArgs, status::StatusArgs, watch::WatchArgs,
     },
     demo::DemoArgs,
 };
@@ -167,6 +167,9 @@ pub enum Command {
     /// The audit log (for operators, no --court): verify its hash chains.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// What operators watch over the whole hub (no --court): overdue measures (督办).
+    #[command(subcommand)]
+    Ops(OpsCommand),
     /// The hub's certificate authority: create it, issue the certificates of courts,
     /// agencies' adapters and systems, operators and the gateway, revoke them.
     #[command(subcommand)]

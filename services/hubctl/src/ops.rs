@@ -95,6 +95,18 @@ impl Ops {
         }
     }
 
+    /// The overdue measures, longest overdue first.
+    pub async fn list_overdue(&mut self, limit: u32) -> Result<pb::ListOverdueResponse, Failure> {
+        match self
+            .client
+            .list_overdue(pb::ListOverdueRequest { limit })
+            .await
+        {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
     /// Ends a key's validity.
     pub async fn retire_key(
         &mut self,

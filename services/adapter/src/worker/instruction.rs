@@ -97,6 +97,26 @@ impl Worker {
                 self.give_up(h, refusal.about, fate).await?;
                 self.metrics.finished(agency_code, "refused");
             }
+            Ok(instruction) if is_reminder(&instruction) => {
+                // A reminder (督办) is the hub's, not a court's order: its answer is the agency's
+                // answer to the reminded instruction again; if it has none, the measure is left
+                // to the instruction itself.
+                let outcome = match self.call_with_retries(h, &instruction, session).await? {
+                    Call::Answered(response) => {
+                        self.report_outcome(h, &instruction, *response).await?;
+                        "reminded"
+                    }
+                    Call::Late | Call::Failed(_) => {
+                        tracing::warn!(
+                            measure = %instruction.measure_id,
+                            "the agency did not take the reminder"
+                        );
+                        "reminder-unanswered"
+                    }
+                    Call::Interrupted => return Ok(Handled::Returned),
+                };
+                self.metrics.finished(agency_code, outcome);
+            }
             Ok(instruction) => {
                 let call = self.call_with_retries(h, &instruction, session).await?;
                 let about = About::instruction(&instruction);
@@ -165,7 +185,7 @@ impl Worker {
                 "agency call failed; retrying"
             );
             self.metrics.retried(agency);
-            if !receipt_sent {
+            if !receipt_sent && !is_reminder(instruction) {
                 let receipt = report::receipt(&h.served.agency, instruction, self.clock.now());
                 let measure = Some(instruction.measure_id.as_str());
                 let signer = self.signer.as_ref();
@@ -243,6 +263,14 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Whether `instruction` is the hub's reminder of an earlier one.
+fn is_reminder(instruction: &pb::Instruction) -> bool {
+    matches!(
+        instruction.action,
+        Some(pb::instruction::Action::Reminder(_))
+    )
 }
 
 /// Reads a delivery as an instruction for `served`: no larger than a message may be, signed by

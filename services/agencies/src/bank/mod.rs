@@ -109,7 +109,11 @@ impl Trade for Banking {
                 let (changes, answer) = ledger.inquire(instruction).await?;
                 (changes, Some(answer), "inquiry")
             }
-            Action::SealUp(_) | Action::Distraint(_) | Action::ExitRestriction(_) => {
+            // Reminders are answered by the office for every trade.
+            Action::SealUp(_)
+            | Action::Distraint(_)
+            | Action::ExitRestriction(_)
+            | Action::Reminder(_) => {
                 return Ok(None);
             }
         }))

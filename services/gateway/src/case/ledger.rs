@@ -337,6 +337,7 @@ pub(crate) mod tests {
             inquiry_refused: 0,
             inquiry_unanswered: 0,
             warned_within_days: None,
+            overdue_level: 0,
             amount_fen: None,
         }
     }

@@ -73,6 +73,9 @@ pub struct MeasureRow {
     /// What a freeze is for now, as its bank reports it (ordered, less deductions and
     /// reductions); `None` until reported: `requested_fen`.
     pub amount_fen: Option<i64>,
+    /// 0, or how far past its answer deadline the measure went unanswered (督办): 1 past it, 2
+    /// past twice it ([`crate::overdue`]).
+    pub overdue_level: i16,
 }
 
 /// Whom a measure is addressed to: one agency, or (an inquiry of several, or of every agency of
@@ -177,6 +180,7 @@ impl MeasureRow {
             inquiry_refused: 0,
             inquiry_unanswered: 0,
             warned_within_days: None,
+            overdue_level: 0,
             amount_fen: None,
         }
     }
@@ -225,6 +229,7 @@ impl MeasureRow {
             } else {
                 0
             },
+            overdue_level: u32::try_from(self.overdue_level).unwrap_or(0),
             inquiry: (self.kind == MeasureKind::Inquiry).then(|| {
                 let count = |n: i32| u32::try_from(n).unwrap_or(0);
                 pb::InquiryProgress {

@@ -45,7 +45,7 @@ macro_rules! measure_columns {
          reason_code, reason_message, agency_revision, version, instruction_id, deadline, \
          submitted_at, effective_at, expires_at, updated_at, inquiry_addressed, \
          inquiry_answered, inquiry_found, inquiry_found_nothing, inquiry_refused, \
-         inquiry_unanswered, warned_within_days, amount_fen"
+         inquiry_unanswered, warned_within_days, amount_fen, overdue_level"
     };
 }
 
@@ -292,6 +292,9 @@ fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
 static IN_FORCE: LazyLock<String> = LazyLock::new(|| states_where(MeasureState::is_in_force));
 /// The states of measures no agency has taken yet (`'submitted', 'dispatched'`).
 static UNDELIVERED: LazyLock<String> = LazyLock::new(|| states_where(MeasureState::is_undelivered));
+/// The states in which the agency's answer is still awaited: overdue measures are among them.
+static UNANSWERED: LazyLock<String> =
+    LazyLock::new(|| states_where(|s| s.is_undelivered() || s == MeasureState::Delivered));
 /// The kinds of measures that bind an asset for a period.
 static WITH_PERIOD: LazyLock<String> = LazyLock::new(|| kinds_where(MeasureKind::has_period));
 

@@ -79,6 +79,7 @@ impl ReportBatch {
                 inquiry_refused: 0,
                 inquiry_unanswered: 0,
                 warned_within_days: None,
+                overdue_level: 0,
                 amount_fen: None,
                 ..deduction.clone()
             };

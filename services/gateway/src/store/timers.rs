@@ -4,9 +4,14 @@ use std::sync::LazyLock;
 
 use enforcement_proto::v1 as pb;
 use hub_domain::{MeasureKind, MeasureState};
+use prost::Message;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
-use super::{IN_FORCE, MeasureRow, Store, UNDELIVERED, WITH_PERIOD, transition};
+use super::{
+    Addressee, IN_FORCE, MeasureRow, Store, UNANSWERED, UNDELIVERED, WITH_PERIOD, transition,
+};
+use crate::overdue::AnswerDeadlines;
 
 impl Store {
     /// The next instant at which a timer has something to do after `now`: an undelivered
@@ -188,5 +193,158 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(warned)
+    }
+}
+
+/// The answer deadlines as a table for SQL: `d(d_agency, d_kind, d_secs)`.
+const DEADLINES: &str =
+    "unnest($1::text[], $2::text[], $3::bigint[]) AS d(d_agency, d_kind, d_secs)";
+
+impl Store {
+    /// The next moment after `now` at which a measure still awaiting its agency's answer becomes
+    /// overdue (or overdue at the next level), by `deadlines`.
+    pub async fn next_overdue(
+        &self,
+        now: OffsetDateTime,
+        deadlines: &AnswerDeadlines,
+    ) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+        static NEXT: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT min(m.submitted_at + make_interval(secs => d.d_secs * (m.overdue_level + 1))) \
+                 FROM measures m JOIN {DEADLINES} ON m.agency_kind = d.d_agency AND m.kind = d.d_kind \
+                 WHERE m.state IN ({unanswered}) AND m.kind <> '{inquiry}' AND m.overdue_level < {top} \
+                   AND m.submitted_at + make_interval(secs => d.d_secs * (m.overdue_level + 1)) > $4",
+                unanswered = *UNANSWERED,
+                inquiry = MeasureKind::Inquiry.as_str(),
+                top = crate::overdue::TOP_LEVEL,
+            )
+        });
+        let (agencies, kinds, secs) = deadlines.table();
+        sqlx::query_scalar(NEXT.as_str())
+            .bind(agencies)
+            .bind(kinds)
+            .bind(secs)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Marks the measures that are overdue at `now` at their level, records an `OVERDUE` event
+    /// for each with what `told` says, and queues for each a reminder (`remind` builds it from
+    /// the marked row and a new instruction id) to its agency, in one transaction. Inquiries are
+    /// not reminded: they close at their own deadline.
+    pub async fn mark_overdue(
+        &self,
+        now: OffsetDateTime,
+        deadlines: &AnswerDeadlines,
+        told: impl Fn(&MeasureRow) -> String,
+        remind: impl Fn(&MeasureRow, Uuid) -> pb::Instruction,
+    ) -> Result<Vec<MeasureRow>, sqlx::Error> {
+        static MARK: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                concat!(
+                    "WITH due AS ( \
+                         SELECT m.id AS due_id, \
+                             CASE WHEN $4 >= m.submitted_at + make_interval(secs => d.d_secs * {top}) \
+                                 THEN {top} ELSE 1 END AS due_level \
+                         FROM measures m JOIN {deadlines} \
+                             ON m.agency_kind = d.d_agency AND m.kind = d.d_kind \
+                         WHERE m.state IN ({unanswered}) AND m.kind <> '{inquiry}' \
+                           AND m.overdue_level < {top} \
+                           AND $4 >= m.submitted_at + make_interval(secs => d.d_secs * (m.overdue_level + 1)) \
+                         ORDER BY m.id FOR UPDATE OF m) \
+                     UPDATE measures SET overdue_level = due.due_level, version = version + 1, \
+                         updated_at = $4 \
+                     FROM due WHERE measures.id = due.due_id AND measures.state IN ({unanswered}) \
+                     RETURNING ",
+                    measure_columns!()
+                ),
+                deadlines = DEADLINES,
+                unanswered = *UNANSWERED,
+                inquiry = MeasureKind::Inquiry.as_str(),
+                top = crate::overdue::TOP_LEVEL,
+            )
+        });
+        let (agencies, kinds, secs) = deadlines.table();
+        let mut tx = self.pool.begin().await?;
+        let marked = transition(
+            &mut tx,
+            &self.channel,
+            sqlx::query_as(MARK.as_str())
+                .bind(agencies)
+                .bind(kinds)
+                .bind(secs)
+                .bind(now),
+            pb::EventKind::Overdue,
+            told,
+        )
+        .await?;
+        if marked.is_empty() {
+            tx.rollback().await?;
+            return Ok(marked);
+        }
+        for row in &marked {
+            let Addressee::Agency(agency) = &row.agency else {
+                continue;
+            };
+            let instruction = remind(row, Uuid::now_v7());
+            let Ok(instruction_id) = Uuid::parse_str(&instruction.instruction_id) else {
+                continue;
+            };
+            let deadline = enforcement_proto::convert::instant_opt(instruction.deadline.as_ref())
+                .unwrap_or(row.deadline);
+            sqlx::query(
+                "INSERT INTO outbox (measure_id, instruction_id, routing_key, court_code, asset_key, \
+                     deadline, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(row.id)
+            .bind(instruction_id)
+            .bind(agency.routing_key())
+            .bind(&row.court_code)
+            .bind(&row.asset_key)
+            .bind(deadline)
+            .bind(instruction.encode_to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(self.outbox_channel())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    /// The measures overdue now, longest overdue first (at most `limit`), and how many there are.
+    pub async fn list_overdue(&self, limit: i64) -> Result<(Vec<MeasureRow>, i64), sqlx::Error> {
+        static LIST: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                concat!(
+                    "SELECT ",
+                    measure_columns!(),
+                    " FROM measures WHERE overdue_level > 0 AND state IN ({unanswered}) \
+                     AND kind <> '{inquiry}' ORDER BY submitted_at, id LIMIT $1"
+                ),
+                unanswered = *UNANSWERED,
+                inquiry = MeasureKind::Inquiry.as_str(),
+            )
+        });
+        static COUNT: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT count(*) FROM measures WHERE overdue_level > 0 AND state IN ({unanswered}) \
+                 AND kind <> '{inquiry}'",
+                unanswered = *UNANSWERED,
+                inquiry = MeasureKind::Inquiry.as_str(),
+            )
+        });
+        let rows = sqlx::query_as(LIST.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let total = sqlx::query_scalar(COUNT.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
     }
 }

@@ -17,6 +17,7 @@ pub mod health;
 pub mod inquire;
 pub mod keygen;
 pub mod list;
+pub mod ops;
 pub mod pki;
 pub mod release;
 pub mod renew;

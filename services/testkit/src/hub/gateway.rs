@@ -23,6 +23,8 @@ pub(super) struct GatewaySettings {
     pub(super) timer_poll_ms: u64,
     /// The gateway's certificate, key, the test CA and deny list.
     pub(super) tls: hub_trust::TlsFiles,
+    /// `GATEWAY_ANSWER_DEADLINES`.
+    pub(super) answer_deadlines: String,
 }
 
 impl GatewaySettings {
@@ -53,6 +55,7 @@ impl GatewaySettings {
             expiry_warning_days: vec![30, 7],
             timer_poll_ms: self.timer_poll_ms,
             reconnect_ms: 100,
+            answer_deadlines: self.answer_deadlines.clone(),
         }
     }
 
@@ -73,6 +76,7 @@ impl GatewaySettings {
             ("GATEWAY_RELAY_POLL_MS", "100".to_string()),
             ("GATEWAY_TIMER_POLL_MS", self.timer_poll_ms.to_string()),
             ("GATEWAY_RECONNECT_MS", "100".to_string()),
+            ("GATEWAY_ANSWER_DEADLINES", self.answer_deadlines.clone()),
             ("GATEWAY_TLS_CA", path(&self.tls.ca)),
             ("GATEWAY_TLS_CERT", path(&self.tls.cert)),
             ("GATEWAY_TLS_KEY", path(&self.tls.key)),

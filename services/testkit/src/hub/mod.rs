@@ -75,6 +75,8 @@ pub struct TestHubBuilder {
     adapter_attempts: u32,
     /// The broker's AMQP URLs and management APIs, if not the `HUB_TEST_*` settings.
     broker: Option<(String, String)>,
+    /// `GATEWAY_ANSWER_DEADLINES`.
+    answer_deadlines: String,
 }
 
 impl TestHubBuilder {
@@ -138,6 +140,12 @@ impl TestHubBuilder {
         self
     }
 
+    /// The gateway's answer deadlines (`GATEWAY_ANSWER_DEADLINES`), e.g. `bank.freeze=5`.
+    pub fn answer_deadlines(mut self, rules: &str) -> Self {
+        self.answer_deadlines = rules.to_string();
+        self
+    }
+
     /// Adapter retry policy: first delay and attempts.
     pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
         self.adapter_retry_ms = initial_ms;
@@ -168,6 +176,7 @@ impl TestHubBuilder {
             timer_poll_ms: self.timer_poll_ms,
             signing_key: signer.seed_hex(),
             tls: pki.gateway()?,
+            answer_deadlines: self.answer_deadlines.clone(),
         };
         let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
@@ -247,6 +256,7 @@ impl TestHub {
             adapter_retry_ms: 50,
             adapter_attempts: 4,
             broker: None,
+            answer_deadlines: hub_gateway::overdue::DEFAULT.to_string(),
         }
     }
 
