@@ -126,7 +126,8 @@ async fn a_freeze_at_a_stopped_bank_becomes_overdue_is_escalated_and_the_bank_is
     assert_eq!(listed.total, 0, "nothing is overdue before its deadline");
 
     // Past the deadline: overdue, level 1.
-    hub.clock().advance(time::Duration::seconds((DEADLINE + 1) as i64));
+    hub.clock()
+        .advance(time::Duration::seconds((DEADLINE + 1) as i64));
     let first = next_overdue(&mut watch).await?;
     let measure = first.measure.clone().unwrap_or_default();
     assert_eq!(measure.overdue_level, 1);
@@ -182,7 +183,8 @@ async fn a_freeze_at_a_stopped_bank_becomes_overdue_is_escalated_and_the_bank_is
     assert_eq!(line["overdue"]["deadline_secs"], DEADLINE);
 
     // Past twice the deadline: escalated, level 2.
-    hub.clock().advance(time::Duration::seconds(DEADLINE as i64));
+    hub.clock()
+        .advance(time::Duration::seconds(DEADLINE as i64));
     let second = next_overdue(&mut watch).await?;
     assert_eq!(second.measure.unwrap_or_default().overdue_level, 2);
     assert!(second.message.contains("escalated"), "{}", second.message);
@@ -195,7 +197,8 @@ async fn a_freeze_at_a_stopped_bank_becomes_overdue_is_escalated_and_the_bank_is
         1.0
     );
     // No third level: more time changes nothing.
-    hub.clock().advance(time::Duration::seconds((3 * DEADLINE) as i64));
+    hub.clock()
+        .advance(time::Duration::seconds((3 * DEADLINE) as i64));
 
     // The adapter returns: the freeze is carried out once, and both reminders reach the bank
     // behind it and are answered with the freeze's own answer.

@@ -1,4 +1,4 @@
-//! What every hub process shares: [`init_tracing`], [`cancel_on_signal`], [`Backoff`], a
+//! What every hub process shares: [`init_tracing`] (with personal data masked: [`redact`]), [`cancel_on_signal`], [`Backoff`], a
 //! schema-confined PostgreSQL pool ([`postgres::connect`]), readiness ([`health`]), Prometheus
 //! [`metrics`] and gRPC server reflection ([`reflection`]).
 
@@ -6,15 +6,17 @@ mod backoff;
 pub mod health;
 pub mod metrics;
 pub mod postgres;
+pub mod redact;
 pub mod reflection;
 
 pub use backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), with personal data masked
+/// ([`redact`]).
 pub fn init_tracing() {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(redact::Redacting(std::io::stderr))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

@@ -12,6 +12,7 @@
 
 mod court;
 mod hub;
+pub mod logs;
 mod pki;
 mod process;
 mod sandbox;

@@ -161,6 +161,20 @@ impl ChildProcess {
         })
     }
 
+    /// The lines kept of what the process logged: its first and its last, each once.
+    pub fn logged(&self) -> Vec<String> {
+        let mut all = self
+            .first_lines
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        if let Ok(last) = self.lines.lock() {
+            let new = last.iter().filter(|line| !all.contains(line)).cloned();
+            all.extend(new.collect::<Vec<_>>());
+        }
+        all
+    }
+
     /// The last lines the process logged.
     pub fn log_tail(&self) -> String {
         self.lines.lock().map(|l| l.join("\n")).unwrap_or_default()

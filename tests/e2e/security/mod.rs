@@ -9,10 +9,12 @@
 //! - [`reports`]: reports must be signed by the agency's adapter and outcomes sealed by its
 //!   system, with keys registered at the gateway; forged, unsigned, wrongly keyed and replayed
 //!   reports change nothing and end in dead letters with the reason; keys rotate with an overlap.
+//! - [`logs`]: no service logs a name, identity number or account number.
 //! - [`audit`]: the audit log is a hash chain that names the first entry altered, removed or
 //!   reordered.
 
 mod audit;
 mod courts;
 mod handshake;
+mod logs;
 mod reports;

@@ -127,6 +127,18 @@ impl Worker {
                             .as_ref()
                             .and_then(|o| enforcement_proto::convert::state_from_proto(o.state))
                             .map_or("unknown", |s| s.as_str());
+                        if let Some(reason) =
+                            response.outcome.as_ref().and_then(|o| o.reason.as_ref())
+                        {
+                            // In the agency's words; the log masks personal data in it.
+                            tracing::info!(
+                                measure = %instruction.measure_id,
+                                state,
+                                reason = reason.code,
+                                message = %reason.message,
+                                "the agency gave a reason"
+                            );
+                        }
                         self.report_outcome(h, &instruction, *response).await?;
                         state
                     }

@@ -140,6 +140,14 @@ impl TestHub {
         }
     }
 
+    /// The lines kept of the gateway process's log (its first and last).
+    pub fn gateway_log_lines(&self) -> Vec<String> {
+        match &self.gateway {
+            Some(Gateway::Process(process)) => process.logged(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The gateway process's last log lines, for diagnosis.
     pub fn gateway_log(&self) -> String {
         match &self.gateway {

@@ -454,16 +454,7 @@ impl TestHub {
 /// Logs of the in-process services go to the test's output, filtered by `RUST_LOG`
 /// (default: warnings and errors).
 fn init_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
-    });
+    crate::logs::init();
 }
 
 /// Port 0 on loopback: the OS picks a free port when the service binds.
@@ -471,7 +462,6 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-/// A mutual-TLS channel to `addr` with the certificate in `files`.
 /// A client of the court gateway at `addr`, presenting the certificate in `files`.
 pub async fn court_client(
     addr: SocketAddr,
@@ -480,6 +470,7 @@ pub async fn court_client(
     Ok(CourtGatewayClient::new(channel(addr, files).await?))
 }
 
+/// A mutual-TLS channel to `addr` with the certificate in `files`.
 pub(crate) async fn channel(
     addr: SocketAddr,
     files: &hub_trust::TlsFiles,
