@@ -237,7 +237,7 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
             .unwrap_or_default();
         // The agencies' certificates are issued in a loop over `<kind>-<code>`.
         let issues = match issued.split_once('-') {
-            _ if issued == "gateway" => making.contains("--gateway"),
+            _ if issued == "gateway" => making.contains("--gateway-server"),
             Some(("system" | "adapter", agency)) => {
                 making.contains("--system") && making.contains(&agency.replacen('.', "-", 1))
             }

@@ -379,6 +379,25 @@ mod tests {
         Cli::try_parse_from(std::iter::once("hubctl").chain(args.iter().copied()))
     }
 
+    #[test]
+    fn the_gateway_certificate_flag_does_not_clash_with_the_global_gateway_address() {
+        let cli = parse(&[
+            "--gateway",
+            "https://127.0.0.1:20051",
+            "pki",
+            "issue",
+            "--dir",
+            "pki",
+            "--gateway-server",
+        ])
+        .expect("parses");
+        assert_eq!(cli.gateway, "https://127.0.0.1:20051");
+        let Command::Pki(crate::cmd::pki::PkiCommand::Issue(args)) = cli.command else {
+            panic!("not pki issue: {:?}", cli.command);
+        };
+        assert!(args.gateway);
+    }
+
     const FREEZE: &[&str] = &[
         "--court",
         "京0105",

@@ -56,8 +56,9 @@ pub struct IssueArgs {
     /// An operator, by name: may use the Ops service (dead letters).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
-    /// The gateway.
-    #[arg(long)]
+    /// The gateway's server certificate (`--gateway-server`: `--gateway` is hubctl's global
+    /// option naming the gateway to call).
+    #[arg(long = "gateway-server", id = "gateway_server")]
     pub gateway: bool,
     /// A DNS name or IP address the holder serves at [default for the gateway, adapters and
     /// systems: localhost and 127.0.0.1].
@@ -150,7 +151,8 @@ fn issue(context: &Context, args: IssueArgs) -> Result<(), Failure> {
     let parties = parties(&args);
     let Some(first) = parties.first() else {
         return Err(Failure::Usage(
-            "name at least one party: --court, --adapter, --system, --operator or --gateway".into(),
+            "name at least one party: --court, --adapter, --system, --operator or --gateway-server"
+                .into(),
         ));
     };
     let serves = parties.iter().any(|p| {
