@@ -170,16 +170,7 @@ impl Ops for OpsService {
         &self,
         request: Request<pb::ListOverdueRequest>,
     ) -> Result<Response<pb::ListOverdueResponse>, Status> {
-        let limit = match request.into_inner().limit {
-            0 => DEFAULT_LIST,
-            n if n > MAX_LIST => {
-                return Err(crate::validate::invalid(
-                    "limit",
-                    format!("must be at most {MAX_LIST}"),
-                ));
-            }
-            n => n,
-        };
+        let limit = list_limit(request.into_inner().limit)?;
         let (rows, total) = self
             .store
             .list_overdue(i64::from(limit))
@@ -228,16 +219,7 @@ impl Ops for OpsService {
         &self,
         request: Request<pb::ListDeadLettersRequest>,
     ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
-        let limit = match request.into_inner().limit {
-            0 => DEFAULT_LIST,
-            n if n > MAX_LIST => {
-                return Err(crate::validate::invalid(
-                    "limit",
-                    format!("must be at most {MAX_LIST}"),
-                ));
-            }
-            n => n,
-        };
+        let limit = list_limit(request.into_inner().limit)?;
         let mut session = self.session().await?;
         let total = session.total().await;
         let mut letters = Vec::new();
@@ -544,4 +526,16 @@ fn not_found(id: &str) -> Status {
 
 fn broker(e: lapin::Error) -> Status {
     crate::Error::Broker(e).into()
+}
+
+/// How many to list for a requested `limit`: 0 means the default; more than the most is refused.
+fn list_limit(limit: u32) -> Result<u32, Status> {
+    match limit {
+        0 => Ok(DEFAULT_LIST),
+        n if n > MAX_LIST => Err(crate::validate::invalid(
+            "limit",
+            format!("must be at most {MAX_LIST}"),
+        )),
+        n => Ok(n),
+    }
 }
