@@ -19,6 +19,7 @@ mod metrics;
 mod ops;
 mod overdue;
 mod police;
+mod ranking;
 mod reflection;
 mod security;
 mod shape;

@@ -34,6 +34,7 @@ pub mod court;
 mod error;
 pub mod events;
 pub mod failpoint;
+pub mod figures;
 pub mod keys;
 pub mod metrics;
 pub mod ops;

@@ -1,4 +1,5 @@
-//! The `Ops` gRPC service: dead letters listed, inspected, replayed, discarded.
+//! The `Ops` gRPC service: dead letters listed, inspected, replayed, discarded; agency keys;
+//! the audit chain verified; agency and court figures ([`crate::figures`]).
 //!
 //! Each call opens its own broker connection (operators act rarely) and takes messages off the
 //! dead-letter queue with manual acknowledgement: the ones it was not asked to remove are
@@ -55,7 +56,7 @@ impl OpsService {
         }
     }
 
-    /// The answer deadlines overdue measures are listed by.
+    /// The answer deadlines overdue measures are listed by, and the ranking counts on time against.
     pub fn with_deadlines(mut self, deadlines: crate::overdue::AnswerDeadlines) -> Self {
         self.deadlines = deadlines;
         self
@@ -204,6 +205,27 @@ impl Ops for OpsService {
             .await
             .map_err(crate::Error::from)?;
         Ok(Response::new(pb::VerifyAuditResponse { chains }))
+    }
+
+    async fn agency_figures(
+        &self,
+        _request: Request<pb::AgencyFiguresRequest>,
+    ) -> Result<Response<pb::AgencyFiguresResponse>, Status> {
+        crate::figures::agencies(&self.store, &self.amqp_url, self.clock.now())
+            .await
+            .map(Response::new)
+    }
+
+    async fn ranking(
+        &self,
+        request: Request<pb::RankingRequest>,
+    ) -> Result<Response<pb::RankingResponse>, Status> {
+        let month = crate::figures::month(&request.into_inner().month)?;
+        let now = self.clock.now();
+        crate::figures::ranking(&self.store, &self.deadlines, month, now)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn retire_agency_key(

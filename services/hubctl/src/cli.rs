@@ -167,7 +167,8 @@ pub enum Command {
     /// The audit log (for operators, no --court): verify its hash chains.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// What operators watch over the whole hub (no --court): overdue measures (督办).
+    /// What operators watch over the whole hub (no --court): overdue measures (督办), every
+    /// agency now, and the monthly ranking of agencies and courts.
     #[command(subcommand)]
     Ops(OpsCommand),
     /// The hub's certificate authority: create it, issue the certificates of courts,

@@ -5,7 +5,7 @@
 //! This module holds the words everything is written with: amounts, times, the names of wire
 //! values, short ids. What is made of them is in one module per thing shown: [`measure`]
 //! (a measure, its summary, tables of measures), [`event`] (the watch stream), [`case`] (a case's
-//! ledger and orders), [`inquiry`] (an inquiry's answers), [`dlq`] (dead letters), [`bank`] (a reference bank's accounts and
+//! ledger and orders), [`inquiry`] (an inquiry's answers), [`dlq`] (dead letters), [`figures`] (agency figures and the monthly ranking), [`bank`] (a reference bank's accounts and
 //! freezes); [`layout`] lines text up in columns.
 
 use enforcement_proto::{convert, v1 as pb};
@@ -19,6 +19,7 @@ pub mod bank;
 pub mod case;
 pub mod dlq;
 pub mod event;
+pub mod figures;
 pub mod inquiry;
 pub mod layout;
 pub mod measure;

@@ -298,6 +298,97 @@ pub fn dead_letters_waiting(total: u32, listed: usize) -> Value {
     })
 }
 
+/// `hubctl ops agencies`: every agency, with its windows (`last_hour`, `last_day`); rates in
+/// basis points, times in milliseconds.
+pub fn agency_figures(f: &pb::AgencyFiguresResponse) -> Value {
+    let window = |w: Option<&pb::AgencyWindow>| {
+        let w = w.copied().unwrap_or_default();
+        json!({
+            "window_ms": w.window_ms,
+            "answered": w.answered,
+            "failed": w.failed,
+            "rejected": w.rejected,
+            "error_rate_bp": w.error_rate_bp,
+            "refusal_rate_bp": w.refusal_rate_bp,
+            "p50_response_ms": w.p50_response_ms,
+            "p95_response_ms": w.p95_response_ms,
+        })
+    };
+    let agencies: Vec<Value> = f
+        .agencies
+        .iter()
+        .map(|a| {
+            json!({
+                "agency_kind": a.agency_kind,
+                "agency_code": a.agency_code,
+                "connected": a.connected,
+                "queue_exists": a.queue_exists,
+                "queue_depth": a.queue_depth,
+                "consumers": a.consumers,
+                "last_announced": time(a.last_announced.as_ref()),
+                "in_flight": a.in_flight,
+                "oldest_waiting": time(a.oldest_waiting.as_ref()),
+                "last_hour": window(a.last_hour.as_ref()),
+                "last_day": window(a.last_day.as_ref()),
+            })
+        })
+        .collect();
+    json!({
+        "at": time(f.at.as_ref()),
+        "agencies": agencies,
+    })
+}
+
+/// `hubctl ops ranking`: the month, its bounds, every agency and court in rank order; rates in
+/// basis points, times in milliseconds, amounts in fen.
+pub fn ranking(r: &pb::RankingResponse) -> Value {
+    let agencies: Vec<Value> = r
+        .agencies
+        .iter()
+        .map(|a| {
+            json!({
+                "agency_kind": a.agency_kind,
+                "agency_code": a.agency_code,
+                "measures": a.measures,
+                "on_time": a.on_time,
+                "late": a.late,
+                "unanswered": a.unanswered,
+                "on_time_rate_bp": a.on_time_rate_bp,
+                "median_response_ms": a.median_response_ms,
+                "rejected": a.rejected,
+                "failed": a.failed,
+            })
+        })
+        .collect();
+    let courts: Vec<Value> = r
+        .courts
+        .iter()
+        .map(|c| {
+            json!({
+                "court_code": c.court_code,
+                "measures": c.measures,
+                "effective": c.effective,
+                "rejected": c.rejected,
+                "effective_rate_bp": c.effective_rate_bp,
+                "cases": c.cases,
+                "enforcement_fen": c.enforcement_fen,
+                "secured_fen": c.secured_fen,
+                "frozen_fen": c.frozen_fen,
+                "deducted_fen": c.deducted_fen,
+                "secured_rate_bp": c.secured_rate_bp,
+            })
+        })
+        .collect();
+    json!({
+        "month": r.month,
+        "from": time(r.from.as_ref()),
+        "until": time(r.until.as_ref()),
+        "at": time(r.at.as_ref()),
+        "agencies": agencies,
+        "courts": courts,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

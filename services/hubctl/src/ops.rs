@@ -119,6 +119,31 @@ impl Ops {
     }
 }
 
+impl Ops {
+    /// Every agency in the registry now.
+    pub async fn agency_figures(&mut self) -> Result<pb::AgencyFiguresResponse, Failure> {
+        match self
+            .client
+            .agency_figures(pb::AgencyFiguresRequest {})
+            .await
+        {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// The ranking of `month` (`YYYY-MM`).
+    pub async fn ranking(&mut self, month: &str) -> Result<pb::RankingResponse, Failure> {
+        let request = pb::RankingRequest {
+            month: month.to_owned(),
+        };
+        match self.client.ranking(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+}
+
 fn request(message_id: &str) -> pb::DeadLetterRequest {
     pb::DeadLetterRequest {
         message_id: message_id.to_owned(),

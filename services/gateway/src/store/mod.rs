@@ -17,7 +17,8 @@
 //! them: [`measures`] (recording and reading), [`outbox`] (the relay), [`reports`] (applying what
 //! agencies report), [`timers`], [`registry`] and [`inquiries`]; the case ledger's tables
 //! (`cases`, `case_events`, `case_orders`, `case_order_accounts`, `remainders`) are [`cases`],
-//! [`orders`], [`remainders`] and [`lapse`].
+//! [`orders`], [`remainders`] and [`lapse`]; operators' figures read across them in
+//! [`figures`].
 //!
 //! Which states and kinds a statement means comes from the domain's own rules
 //! ([`MeasureState::is_undelivered`], [`MeasureKind::has_period`], …): the lists in the SQL are
@@ -51,6 +52,7 @@ macro_rules! measure_columns {
 
 pub mod audit;
 pub mod cases;
+pub mod figures;
 pub mod inquiries;
 pub mod keys;
 pub mod lapse;

@@ -2,6 +2,7 @@
 //! reports the answer; what the measure-creating commands share is in [`submit`], the options
 //! several commands share in [`crate::cli`].
 
+pub mod agencies;
 pub mod agency_key;
 pub mod answers;
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod keygen;
 pub mod list;
 pub mod ops;
 pub mod pki;
+pub mod ranking;
 pub mod release;
 pub mod renew;
 pub mod restrict_exit;

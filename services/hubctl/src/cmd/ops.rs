@@ -1,5 +1,7 @@
-//! `hubctl ops …`: what operators watch over the whole hub. `ops overdue` lists the measures
-//! whose agency has not answered by its deadline (督办), longest overdue first.
+//! `hubctl ops …`: what operators watch over the whole hub (no --court). `ops overdue` lists the
+//! measures whose agency has not answered by its deadline (督办), longest overdue first; `ops
+//! agencies` shows every agency now and `ops ranking` the monthly ranking of agencies and courts,
+//! computed by the gateway from its own records.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -21,11 +23,30 @@ pub enum OpsCommand {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
     },
+    /// Every agency in the registry now: connected or not, its queue, what it has not answered,
+    /// response times and failure and refusal rates over the last hour and day.
+    Agencies,
+    /// The monthly ranking notice (月排名通报): per agency, measures sent, on time, late, not
+    /// answered, median response time; per court, measures, effective rate, and what its cases
+    /// opened that month have secured against their enforcement amounts.
+    Ranking {
+        /// The month, `YYYY-MM`, in China Standard Time (e.g. 2026-11).
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+    },
 }
 
 /// Runs one `ops` subcommand.
 pub async fn run(context: &Context, command: OpsCommand) -> Result<(), Failure> {
-    let OpsCommand::Overdue { limit } = command;
+    match command {
+        OpsCommand::Overdue { limit } => overdue(context, limit).await,
+        OpsCommand::Agencies => super::agencies::run(context).await,
+        OpsCommand::Ranking { month } => super::ranking::run(context, &month).await,
+    }
+}
+
+/// `hubctl ops overdue`.
+async fn overdue(context: &Context, limit: u32) -> Result<(), Failure> {
     let listed = context.ops().await?.list_overdue(limit).await?;
     for o in &listed.overdue {
         let Some(m) = &o.measure else { continue };
