@@ -24,3 +24,4 @@ mod reflection;
 mod security;
 mod shape;
 mod submit;
+mod trace;

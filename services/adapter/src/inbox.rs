@@ -110,9 +110,21 @@ impl AgencyInbox for Inbox {
             sent_at: Some(timestamp(self.clock.now())),
             announcement: None,
             seal: None,
+            // Unprompted: no delivery was taken, no instruction answered.
+            received_at: None,
+            answered_at: None,
         };
         let signer = self.signer.as_ref();
-        match publish_report(&publisher, signer, &agency, &report, measure.as_deref()).await {
+        match publish_report(
+            &publisher,
+            signer,
+            &agency,
+            &report,
+            measure.as_deref(),
+            None,
+        )
+        .await
+        {
             Ok(()) => Ok(Response::new(pb::NotifyResponse {})),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "forwarding notice failed");

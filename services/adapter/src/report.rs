@@ -16,6 +16,7 @@ use hub_bus::{
     MessageMeta, Published, Publisher,
     signing::{HEADER_KEY_ID, HEADER_SIGNATURE, KeyedSigner},
     topology::OUTCOMES_EXCHANGE,
+    trace::{TRACEPARENT, TraceId},
 };
 use hub_domain::{AgencyId, MeasureKind};
 use prost::Message;
@@ -89,6 +90,9 @@ pub(crate) fn outcome(
         announcement: None,
         // The agency's seal over its answer, forwarded as made.
         seal: response.seal,
+        // Stamped by the worker, which knows when it took the delivery and had the answer.
+        received_at: None,
+        answered_at: None,
     })
 }
 
@@ -119,6 +123,7 @@ pub(crate) fn receipt(
         sent_at: Some(timestamp(now)),
         announcement: None,
         seal: None,
+        ..Default::default()
     }
 }
 
@@ -155,6 +160,7 @@ pub(crate) fn failure(
         sent_at: Some(timestamp(now)),
         announcement: None,
         seal: None,
+        ..Default::default()
     }
 }
 
@@ -186,22 +192,27 @@ pub(crate) fn announcement(
 
 /// Publishes a report for `agency`, signed with `signer` if there is one, and waits for the
 /// broker's confirm. The message's timestamp is the report's `sent_at`; the signature covers the
-/// body exactly as published (headers `x-hub-key-id`, `x-hub-signature`).
+/// body exactly as published (headers `x-hub-key-id`, `x-hub-signature`). A report on an
+/// instruction carries the measure's `trace` on as its `traceparent` header (not signed).
 pub(crate) async fn publish_report(
     publisher: &Publisher,
     signer: Option<&KeyedSigner>,
     agency: &AgencyId,
     report: &pb::AgencyReport,
     measure_id: Option<&str>,
+    trace: Option<&TraceId>,
 ) -> anyhow::Result<()> {
     let sent_at = report.sent_at.as_ref().map_or(0, |t| t.seconds);
     let body = report.encode_to_vec();
-    let headers = signer.map_or_else(Vec::new, |s| {
+    let mut headers = signer.map_or_else(Vec::new, |s| {
         vec![
             (HEADER_KEY_ID.to_string(), s.key_id.clone()),
             (HEADER_SIGNATURE.to_string(), s.signer.sign(&body)),
         ]
     });
+    if let Some(trace) = trace {
+        headers.push((TRACEPARENT.to_string(), trace.traceparent()));
+    }
     let meta = MessageMeta {
         message_id: report.report_id.clone(),
         correlation_id: measure_id.map(str::to_string),

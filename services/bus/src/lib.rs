@@ -6,6 +6,7 @@
 //! - [`consume`] opens a manual-ack consumer with a bounded prefetch.
 //! - [`dead_letter`] puts what a consumer cannot process in the dead-letter queue, with why.
 //! - [`reply`] bounds every wait on the broker, so a dead connection cannot hang a service.
+//! - [`trace`] is the W3C trace context a measure's messages carry (`traceparent`).
 //!
 //! Messages enter as protobuf bytes with [`MessageMeta`] and leave as lapin deliveries; this crate
 //! does not know the envelopes' contents.
@@ -17,6 +18,7 @@ mod publish;
 pub mod reply;
 pub mod signing;
 pub mod topology;
+pub mod trace;
 
 pub use connect::{Brokers, Connected, connect, consume};
 pub use dead::dead_letter;

@@ -43,6 +43,7 @@ pub mod relay;
 pub mod reports;
 pub mod store;
 pub mod timers;
+pub mod trace;
 pub mod trust;
 pub mod validate;
 

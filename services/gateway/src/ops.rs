@@ -1,5 +1,6 @@
-//! The `Ops` gRPC service: dead letters listed, inspected, replayed, discarded; agency keys;
-//! the audit chain verified; agency and court figures ([`crate::figures`]).
+//! The `Ops` gRPC service: dead letters listed, inspected, replayed, discarded; agency keys,
+//! overdue measures, the audit chain, agency and court figures ([`crate::figures`]) and a
+//! measure's trace ([`crate::trace`]).
 //!
 //! Each call opens its own broker connection (operators act rarely) and takes messages off the
 //! dead-letter queue with manual acknowledgement: the ones it was not asked to remove are
@@ -195,6 +196,15 @@ impl Ops for OpsService {
             overdue,
             total: u32::try_from(total).unwrap_or(u32::MAX),
         }))
+    }
+
+    async fn trace(
+        &self,
+        request: Request<pb::TraceRequest>,
+    ) -> Result<Response<pb::TraceResponse>, Status> {
+        crate::trace::trace(&self.store, &request.into_inner().measure_id)
+            .await
+            .map(Response::new)
     }
 
     async fn verify_audit(

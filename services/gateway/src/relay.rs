@@ -16,6 +16,7 @@ use hub_bus::{
     MessageMeta, PendingConfirm, Published, Publisher,
     signing::{HEADER_SIGNATURE, Signer},
     topology::INSTRUCTIONS_EXCHANGE,
+    trace::{TRACEPARENT, TraceId},
 };
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::Notify;
@@ -126,6 +127,10 @@ impl Relay {
         }
 
         crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_PUBLISH);
+        // The instant the broker is handed the batch is when its measures are DISPATCHED (the
+        // audit entry is written once the broker has confirmed): the agency's adapter may take
+        // an instruction before its confirm comes back, never before it was sent.
+        let handed_over = self.clock.now();
         // Send everything, then collect the confirms: one round trip per batch, not per row.
         let mut pending: Vec<PendingConfirm> = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -158,7 +163,7 @@ impl Relay {
         crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_COMMIT);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let now = self.clock.now();
-        for row in batch.settle(&ids, &deliveries, now).await? {
+        for row in batch.settle(&ids, &deliveries, handed_over).await? {
             let agency = row.agency.code();
             let since = now - row.submitted_at;
             self.metrics.outcome(row.kind, agency, row.state, since);
@@ -185,6 +190,10 @@ fn meta(row: &OutboxRow, signer: Option<&Signer>) -> MessageMeta {
     if let Some(signer) = signer {
         meta.headers
             .push((HEADER_SIGNATURE.to_string(), signer.sign(&row.payload)));
+    }
+    if let Some(trace) = row.trace_id.as_deref().and_then(|t| TraceId::parse(t).ok()) {
+        meta.headers
+            .push((TRACEPARENT.to_string(), trace.traceparent()));
     }
     meta
 }

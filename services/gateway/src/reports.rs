@@ -15,6 +15,7 @@ use hub_bus::{
     Published, Publisher, header_str,
     signing::{HEADER_KEY_ID, HEADER_SIGNATURE, Verifier},
     topology::GATEWAY_QUEUE,
+    trace::{TRACEPARENT, TraceId},
 };
 use hub_domain::{AgencyCode, AgencyKind, Clock, MeasureKind};
 use hub_runtime::Backoff;
@@ -225,6 +226,17 @@ impl ReportConsumer {
         if let Seen::Replayed(why) = &seen {
             return Err(why.reason());
         }
+        let trace = header_str(props, TRACEPARENT).and_then(|v| TraceId::from_traceparent(v).ok());
+        let instruction_id = Uuid::parse_str(&report.instruction_id).ok();
+        if instruction_id.is_some() {
+            let measure = report.updates.first().map_or("", |u| u.measure_id.as_str());
+            tracing::info!(
+                report = %report_id,
+                %measure,
+                trace_id = %trace.map(|t| t.to_string()).unwrap_or_default(),
+                "applying the agency's report"
+            );
+        }
         Ok((
             seen,
             NewReceipt {
@@ -233,6 +245,10 @@ impl ReportConsumer {
                 agency_code: agency.code.to_string(),
                 digest,
                 sent_at,
+                instruction_id,
+                delivered_at: report.received_at.as_ref().and_then(convert::instant),
+                answered_at: report.answered_at.as_ref().and_then(convert::instant),
+                trace_id: trace.map(|t| t.to_string()),
             },
         ))
     }

@@ -171,6 +171,9 @@ pub enum Command {
     /// agency now, and the monthly ranking of agencies and courts.
     #[command(subcommand)]
     Ops(OpsCommand),
+    /// A measure's timeline (for operators, no --court): accepted, published, delivered, agency
+    /// answered, report sent, applied, each with its time and the time since the hop before.
+    Trace(crate::cmd::trace::TraceArgs),
     /// The hub's certificate authority: create it, issue the certificates of courts,
     /// agencies' adapters and systems, operators and the gateway, revoke them.
     #[command(subcommand)]

@@ -40,6 +40,16 @@ pub fn local_time(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| at.to_string())
 }
 
+/// An instant in China Standard Time to the millisecond, e.g. `2026-11-03 14:05:09.042 +08:00`.
+pub fn local_time_ms(at: OffsetDateTime) -> String {
+    let format = format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3] [offset_hour sign:mandatory]:[offset_minute]"
+    );
+    at.to_offset(CHINA_STANDARD_TIME)
+        .format(&format)
+        .unwrap_or_else(|_| at.to_string())
+}
+
 /// The calendar date of an instant in China Standard Time, e.g. `2026-11-03`.
 pub fn local_date(at: OffsetDateTime) -> String {
     at.to_offset(CHINA_STANDARD_TIME).date().to_string()

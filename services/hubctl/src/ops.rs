@@ -107,6 +107,17 @@ impl Ops {
         }
     }
 
+    /// A measure's hops through the hub, in order.
+    pub async fn trace(&mut self, measure_id: &str) -> Result<pb::TraceResponse, Failure> {
+        let request = pb::TraceRequest {
+            measure_id: measure_id.to_owned(),
+        };
+        match self.client.trace(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
     /// Ends a key's validity.
     pub async fn retire_key(
         &mut self,

@@ -13,14 +13,46 @@ pub use backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`), with personal data masked
-/// ([`redact`]).
+/// ([`redact`]), in the human format, or with `HUB_LOG_FORMAT=json` one JSON object per line
+/// (fields and the current spans included, for a log collector to index by `trace_id`).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
         .with_writer(redact::Redacting(std::io::stderr))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+        .with_env_filter(filter);
+    match LogFormat::from_env() {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+/// How a process writes its log lines (`HUB_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people reading a terminal: the default.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The format `HUB_LOG_FORMAT` names: `json`, or anything else (unset included) for the
+    /// human format.
+    pub fn from_env() -> Self {
+        Self::parse(std::env::var("HUB_LOG_FORMAT").ok().as_deref())
+    }
+
+    fn parse(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("json") => Self::Json,
+            _ => Self::Human,
+        }
+    }
 }
 
 /// A token cancelled on SIGTERM or Ctrl-C: the one shutdown signal of a process, which every
@@ -56,4 +88,18 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogFormat;
+
+    #[test]
+    fn only_json_turns_the_json_format_on() {
+        assert_eq!(LogFormat::parse(Some("json")), LogFormat::Json);
+        assert_eq!(LogFormat::parse(Some(" JSON ")), LogFormat::Json);
+        assert_eq!(LogFormat::parse(None), LogFormat::Human);
+        assert_eq!(LogFormat::parse(Some("")), LogFormat::Human);
+        assert_eq!(LogFormat::parse(Some("text")), LogFormat::Human);
+    }
 }

@@ -12,10 +12,12 @@ use enforcement_proto::{convert::instant, v1 as pb};
 use hub_bus::{
     Published, Publisher, header_str,
     signing::{HEADER_SIGNATURE, Verifier},
+    trace::{TRACEPARENT, TraceId},
 };
 use hub_domain::AgencyId;
 use lapin::{BasicProperties, message::Delivery};
 use prost::Message;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -30,6 +32,19 @@ pub(super) struct Handling<'a> {
     pub(super) delivery: &'a Delivery,
     /// The session's confirming publisher, for reports and dead letters.
     pub(super) publisher: &'a Publisher,
+    /// When the adapter took the delivery: the `received_at` of every report on it.
+    pub(super) received_at: OffsetDateTime,
+    /// The measure's trace, from the delivery's `traceparent`: passed on to the agency's
+    /// system and put on every report on the instruction.
+    pub(super) trace: Option<TraceId>,
+}
+
+impl Handling<'_> {
+    /// Stamps a report on this delivery with when the adapter took it.
+    fn stamped(&self, mut report: pb::AgencyReport) -> pb::AgencyReport {
+        report.received_at = Some(enforcement_proto::convert::timestamp(self.received_at));
+        report
+    }
 }
 
 /// What became of one delivery.
@@ -70,8 +85,9 @@ pub(super) struct Refusal {
 
 /// What came of calling the agency.
 enum Call {
-    /// The agency answered (boxed: an answer is large, the other endings small).
-    Answered(Box<pb::ExecuteResponse>),
+    /// The agency answered (boxed: an answer is large, the other endings small), at the
+    /// instant given.
+    Answered(Box<pb::ExecuteResponse>, OffsetDateTime),
     /// The deadline passed before an attempt could be made.
     Late,
     /// The agency failed for good, or the attempts ran out: why.
@@ -102,8 +118,9 @@ impl Worker {
                 // answer to the reminded instruction again; if it has none, the measure is left
                 // to the instruction itself.
                 let outcome = match self.call_with_retries(h, &instruction, session).await? {
-                    Call::Answered(response) => {
-                        self.report_outcome(h, &instruction, *response).await?;
+                    Call::Answered(response, answered_at) => {
+                        self.report_outcome(h, &instruction, *response, answered_at)
+                            .await?;
                         "reminded"
                     }
                     Call::Late | Call::Failed(_) => {
@@ -121,7 +138,7 @@ impl Worker {
                 let call = self.call_with_retries(h, &instruction, session).await?;
                 let about = About::instruction(&instruction);
                 let outcome = match call {
-                    Call::Answered(response) => {
+                    Call::Answered(response, answered_at) => {
                         let state = response
                             .outcome
                             .as_ref()
@@ -139,7 +156,8 @@ impl Worker {
                                 "the agency gave a reason"
                             );
                         }
-                        self.report_outcome(h, &instruction, *response).await?;
+                        self.report_outcome(h, &instruction, *response, answered_at)
+                            .await?;
                         state
                     }
                     Call::Late => {
@@ -161,13 +179,19 @@ impl Worker {
     }
 
     /// Calls the agency until it answers, retrying passing failures with growing delay; sends
-    /// the court a receipt the first time the agency does not answer.
+    /// the court a receipt the first time the agency does not answer. An answer comes with when
+    /// it came.
     async fn call_with_retries(
         &self,
         h: &Handling<'_>,
         instruction: &pb::Instruction,
         session: &CancellationToken,
     ) -> anyhow::Result<Call> {
+        tracing::info!(
+            measure = %instruction.measure_id,
+            instruction = %instruction.instruction_id,
+            "instruction taken; calling the agency"
+        );
         let mut retries = Retries::new(self.config.retry_backoff(), self.config.retry_attempts);
         let mut receipt_sent = false;
         loop {
@@ -175,11 +199,14 @@ impl Worker {
                 return Ok(Call::Late);
             }
             let started = std::time::Instant::now();
-            let called = self.call(instruction).await;
+            let called = self.call(instruction, h.trace.as_ref()).await;
             let agency = h.served.agency.code.as_str();
             self.metrics.called(agency, started.elapsed());
             let status = match called {
-                Ok(response) => return Ok(Call::Answered(Box::new(response))),
+                Ok(response) => {
+                    let answered_at = self.clock.now();
+                    return Ok(Call::Answered(Box::new(response), answered_at));
+                }
                 Err(status) => status,
             };
             let (code, message) = (status.code(), status.message());
@@ -199,9 +226,11 @@ impl Worker {
             self.metrics.retried(agency);
             if !receipt_sent && !is_reminder(instruction) {
                 let receipt = report::receipt(&h.served.agency, instruction, self.clock.now());
+                let receipt = h.stamped(receipt);
                 let measure = Some(instruction.measure_id.as_str());
                 let signer = self.signer.as_ref();
-                publish_report(h.publisher, signer, &h.served.agency, &receipt, measure).await?;
+                let (agency, trace) = (&h.served.agency, h.trace.as_ref());
+                publish_report(h.publisher, signer, agency, &receipt, measure, trace).await?;
                 receipt_sent = true;
             }
             tokio::select! {
@@ -223,13 +252,18 @@ impl Worker {
             .is_some_and(|deadline| self.clock.now() > deadline)
     }
 
-    /// One call to the agency's system, within the call timeout.
+    /// One call to the agency's system, within the call timeout, with the measure's trace as
+    /// `traceparent` metadata (a new span id each call).
     async fn call(
         &self,
         instruction: &pb::Instruction,
+        trace: Option<&TraceId>,
     ) -> Result<pb::ExecuteResponse, tonic::Status> {
         let mut request = tonic::Request::new(instruction.clone());
         request.set_timeout(self.config.call_timeout());
+        if let Some(value) = trace.and_then(|t| t.traceparent().parse().ok()) {
+            request.metadata_mut().insert(TRACEPARENT, value);
+        }
         let mut backend = self.backend.clone();
         backend
             .execute(request)
@@ -237,20 +271,28 @@ impl Worker {
             .map(tonic::Response::into_inner)
     }
 
-    /// Reports the agency's answer to the gateway (and waits for the broker's confirm).
+    /// Reports the agency's answer, given at `answered_at`, to the gateway (and waits for the
+    /// broker's confirm).
     async fn report_outcome(
         &self,
         h: &Handling<'_>,
         instruction: &pb::Instruction,
         response: pb::ExecuteResponse,
+        answered_at: OffsetDateTime,
     ) -> anyhow::Result<()> {
         let agency = &h.served.agency;
-        let Some(outcome) = report::outcome(agency, instruction, response, self.clock.now()) else {
+        let Some(mut outcome) = report::outcome(agency, instruction, response, self.clock.now())
+        else {
             let fate = Fate::AgencyError("the agency answered without an outcome".into());
             return self.give_up(h, About::instruction(instruction), fate).await;
         };
+        outcome.answered_at = Some(enforcement_proto::convert::timestamp(answered_at));
+        let outcome = h.stamped(outcome);
         let measure = Some(instruction.measure_id.as_str());
-        publish_report(h.publisher, self.signer.as_ref(), agency, &outcome, measure).await
+        let (signer, trace) = (self.signer.as_ref(), h.trace.as_ref());
+        publish_report(h.publisher, signer, agency, &outcome, measure, trace).await?;
+        tracing::info!(measure = %instruction.measure_id, report = %outcome.report_id, "outcome reported");
+        Ok(())
     }
 
     /// Ends an instruction the adapter cannot carry out: tells the gateway (if the measure is
@@ -266,8 +308,17 @@ impl Worker {
             let agency = &h.served.agency;
             let now = self.clock.now();
             let failure = report::failure(agency, measure_id, &about.instruction_id, &fate, now);
-            let signer = self.signer.as_ref();
-            publish_report(h.publisher, signer, agency, &failure, Some(measure_id)).await?;
+            let failure = h.stamped(failure);
+            let (signer, trace) = (self.signer.as_ref(), h.trace.as_ref());
+            publish_report(
+                h.publisher,
+                signer,
+                agency,
+                &failure,
+                Some(measure_id),
+                trace,
+            )
+            .await?;
         }
         if fate.is_dead_letter() {
             dead_letter(h, &reason).await?;

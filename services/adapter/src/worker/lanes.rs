@@ -8,10 +8,14 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use hub_bus::{Publisher, header_str};
+use hub_bus::{
+    Publisher, header_str,
+    trace::{TRACEPARENT, TraceId},
+};
 use lapin::message::Delivery;
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     Incoming, Worker,
@@ -84,12 +88,22 @@ async fn lane(
             leave(delivery);
             continue;
         };
+        // The measure's trace, as the relay sent it; an instruction without one (or with one
+        // malformed) is carried out all the same, untraced.
+        let trace = header_str(&delivery.properties, TRACEPARENT)
+            .and_then(|value| TraceId::from_traceparent(value).ok());
         let handling = Handling {
             served,
             delivery: &delivery,
             publisher: &publisher,
+            received_at: worker.clock.now(),
+            trace,
         };
-        match worker.handle(&handling, &session).await {
+        let span = tracing::info_span!(
+            "instruction",
+            trace_id = %trace.map(|t| t.to_string()).unwrap_or_default()
+        );
+        match worker.handle(&handling, &session).instrument(span).await {
             Ok(Handled::Done | Handled::Returned) => {}
             Err(e) => {
                 // Broker trouble: the delivery stays unacknowledged and comes back after the

@@ -253,6 +253,7 @@ impl Worker {
             &first.agency,
             &report,
             None,
+            None,
         )
         .await
         .context("announcing the agencies")

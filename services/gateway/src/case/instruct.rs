@@ -115,6 +115,7 @@ impl Orders {
             submitted_at: now,
             payload: instruction.encode_to_vec(),
             addressed: 0,
+            trace_id: hub_bus::trace::TraceId::generate(),
         })
         .await
     }
@@ -194,6 +195,7 @@ impl Orders {
             submitted_at: now,
             payload: instruction.encode_to_vec(),
             addressed: 0,
+            trace_id: hub_bus::trace::TraceId::generate(),
         })
         .await
     }

@@ -232,6 +232,7 @@ impl CourtService {
             submitted_at: now,
             payload: instruction.encode_to_vec(),
             addressed: 0,
+            trace_id: hub_bus::trace::TraceId::generate(),
         })
     }
 }

@@ -232,6 +232,7 @@ fn new_inquiry(valid: &ValidInquiry, codes: Vec<String>, now: time::OffsetDateTi
             submitted_at: now,
             payload: Vec::new(),
             addressed: i32::try_from(codes.len()).unwrap_or(i32::MAX),
+            trace_id: hub_bus::trace::TraceId::generate(),
         },
         codes,
         messages,

@@ -29,6 +29,7 @@ use enforcement_proto::{
     convert::timestamp,
     v1::{self as pb, court_gateway_server::CourtGateway},
 };
+use hub_bus::trace::{TRACEPARENT, TraceId};
 use hub_domain::{Clock, CourtCode};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Notify;
@@ -184,8 +185,9 @@ impl CourtGateway for CourtService {
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let started = std::time::Instant::now();
+        let trace = trace_of(request.metadata());
         let submitted = self
-            .submit_measure(self.authorised(request, |r| &r.court_code)?)
+            .submit_measure(self.authorised(request, |r| &r.court_code)?, trace)
             .await;
         let result = match &submitted {
             Ok(response) if response.duplicate => "duplicate",
@@ -325,4 +327,15 @@ impl CourtGateway for CourtService {
                 .await,
         )
     }
+}
+
+/// The trace a court's call belongs to: the trace id of its `traceparent` metadata when that is
+/// well formed, else a new one. A malformed one is not refused: tracing is the hub's aid, not a
+/// condition of an order.
+pub(crate) fn trace_of(metadata: &tonic::metadata::MetadataMap) -> TraceId {
+    metadata
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| TraceId::from_traceparent(v).ok())
+        .unwrap_or_else(TraceId::generate)
 }

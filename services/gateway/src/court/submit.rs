@@ -32,6 +32,7 @@ impl CourtService {
     pub(super) async fn submit_measure(
         &self,
         req: pb::SubmitRequest,
+        trace: hub_bus::trace::TraceId,
     ) -> Result<pb::SubmitResponse, Error> {
         let now = self.clock.now();
         let valid = validate::submit(&req, now)?;
@@ -112,6 +113,7 @@ impl CourtService {
                 submitted_at: now,
                 payload: instruction.encode_to_vec(),
                 addressed: 0,
+                trace_id: trace,
             })
             .await?;
         if let Some(remainder) = remainder {
@@ -119,7 +121,7 @@ impl CourtService {
         }
         case.commit().await?;
         self.relay_wake.notify_one();
-        tracing::info!(measure = %recorded.id, kind = %recorded.kind, court = %recorded.court_code, agency = %recorded.agency.code(), "measure recorded");
+        tracing::info!(measure = %recorded.id, kind = %recorded.kind, court = %recorded.court_code, agency = %recorded.agency.code(), trace_id = %trace, "measure recorded");
         Ok(submitted(Recorded::New(recorded)))
     }
 

@@ -41,8 +41,9 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
                  agency_kind, agency_code, asset_key, asset_display, requested_fen, state, \
-                 instruction_id, deadline, submitted_at, updated_at, inquiry_addressed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $14, $15) \
+                 instruction_id, deadline, submitted_at, updated_at, inquiry_addressed, trace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $14, $15, \
+                 $16) \
              ON CONFLICT (court_code, idempotency_key) DO NOTHING",
         )
         .bind(row.id)
@@ -60,6 +61,7 @@ impl Store {
         .bind(row.deadline)
         .bind(row.submitted_at)
         .bind(row.inquiry_addressed)
+        .bind(m.trace_id.to_string())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {

@@ -47,6 +47,14 @@ pub struct NewReceipt {
     pub digest: Vec<u8>,
     /// The report's `sent_at`.
     pub sent_at: Option<OffsetDateTime>,
+    /// For a report on an instruction: which.
+    pub instruction_id: Option<Uuid>,
+    /// The report's `received_at`: when the adapter took the instruction's delivery.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// The report's `answered_at`: when the agency's system answered.
+    pub answered_at: Option<OffsetDateTime>,
+    /// The trace id of the report's `traceparent` header.
+    pub trace_id: Option<String>,
 }
 
 const KEY_COLUMNS: &str = "agency_kind, agency_code, key_id, public_key, valid_from, valid_until";
@@ -216,13 +224,17 @@ async fn insert_receipts(
     let codes: Vec<&str> = unique.iter().map(|r| r.agency_code.as_str()).collect();
     let digests: Vec<Vec<u8>> = unique.iter().map(|r| r.digest.clone()).collect();
     let sent: Vec<Option<OffsetDateTime>> = unique.iter().map(|r| r.sent_at).collect();
+    let instructions: Vec<Option<Uuid>> = unique.iter().map(|r| r.instruction_id).collect();
+    let delivered: Vec<Option<OffsetDateTime>> = unique.iter().map(|r| r.delivered_at).collect();
+    let answered: Vec<Option<OffsetDateTime>> = unique.iter().map(|r| r.answered_at).collect();
+    let traces: Vec<Option<&str>> = unique.iter().map(|r| r.trace_id.as_deref()).collect();
     // A notice forwarded again keeps its first receipt's digest but moves its `sent_at`, so a
     // copy of the second is recognised too.
     sqlx::query(
         "INSERT INTO report_receipts (report_id, agency_kind, agency_code, digest, sent_at, \
-             received_at) \
+             instruction_id, delivered_at, answered_at, trace_id, received_at) \
          SELECT *, $6 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], \
-             $5::timestamptz[]) \
+             $5::timestamptz[], $7::uuid[], $8::timestamptz[], $9::timestamptz[], $10::text[]) \
          ON CONFLICT (report_id) DO UPDATE SET sent_at = GREATEST(report_receipts.sent_at, \
              EXCLUDED.sent_at)",
     )
@@ -232,6 +244,10 @@ async fn insert_receipts(
     .bind(&digests)
     .bind(&sent)
     .bind(now)
+    .bind(&instructions)
+    .bind(&delivered)
+    .bind(&answered)
+    .bind(&traces)
     .execute(&mut *conn)
     .await?;
     Ok(())

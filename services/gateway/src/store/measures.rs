@@ -268,6 +268,8 @@ pub struct NewMeasure {
     pub payload: Vec<u8>,
     /// For an inquiry: how many agencies it is addressed to; otherwise 0.
     pub addressed: i32,
+    /// The trace its messages and log lines carry (`traceparent`).
+    pub trace_id: hub_bus::trace::TraceId,
 }
 
 /// What recording a measure did.
@@ -316,8 +318,10 @@ impl Store {
             "WITH m AS ( \
                  INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
                      agency_kind, agency_code, asset_key, asset_display, target_measure_id, \
-                     requested_fen, state, instruction_id, deadline, submitted_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+                     requested_fen, state, instruction_id, deadline, submitted_at, updated_at, \
+                     trace_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, \
+                     $25) \
                  ON CONFLICT (court_code, idempotency_key) DO NOTHING \
                  RETURNING id), \
              o AS ( \
@@ -356,6 +360,7 @@ impl Store {
         .bind(&self.channel)
         // Wakes the relay of every gateway instance (the leader publishes).
         .bind(self.outbox_channel())
+        .bind(m.trace_id.to_string())
         .fetch_optional(executor)
         .await?;
         Ok(inserted.is_some())

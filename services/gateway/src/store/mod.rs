@@ -7,7 +7,8 @@
 //!   └─ inquiry_answers  per agency asked by an inquiry: pending, answered or refused
 //! agencies         the registry of what adapters announced
 //! agency_keys      the agencies' public signing keys, with their validity
-//! report_receipts  every agency report accepted, by id (replays are refused)
+//! report_receipts  every agency report accepted, by id (replays are refused), with the hops
+//!                  an answer reports (delivered, answered, sent) and its trace id
 //! audit_chain      every entry of measure_events and case_events, hash-chained
 //! ```
 //!
@@ -15,7 +16,7 @@
 //! entry's id is announced with `pg_notify` on commit, so that every gateway instance can stream
 //! it to its watchers ([`crate::events`]). The modules below group the statements by who needs
 //! them: [`measures`] (recording and reading), [`outbox`] (the relay), [`reports`] (applying what
-//! agencies report), [`timers`], [`registry`] and [`inquiries`]; the case ledger's tables
+//! agencies report), [`timers`], [`registry`], [`inquiries`] and [`trace`] (a measure's hops); the case ledger's tables
 //! (`cases`, `case_events`, `case_orders`, `case_order_accounts`, `remainders`) are [`cases`],
 //! [`orders`], [`remainders`] and [`lapse`]; operators' figures read across them in
 //! [`figures`].
@@ -63,6 +64,7 @@ pub mod registry;
 pub mod remainders;
 pub mod reports;
 pub mod timers;
+pub mod trace;
 
 pub use measures::{Addressee, MeasureRow, NewMeasure, Recorded};
 

@@ -25,6 +25,9 @@ pub struct OutboxRow {
     /// The encoded `Instruction`.
     pub payload: Vec<u8>,
     pub created_at: OffsetDateTime,
+    /// The measure's trace id, sent on as the `traceparent` header (none for measures recorded
+    /// before traces were kept).
+    pub trace_id: Option<String>,
 }
 
 /// The relay's leadership: a PostgreSQL advisory lock held on a connection of its own. While
@@ -83,8 +86,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query_as(
             "SELECT id, measure_id, instruction_id, routing_key, court_code, asset_key, deadline, \
-                 payload, created_at \
-             FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                 payload, created_at, \
+                 (SELECT trace_id FROM measures m WHERE m.id = outbox.measure_id) AS trace_id \
+             FROM outbox ORDER BY id LIMIT $1 FOR UPDATE OF outbox SKIP LOCKED",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -101,8 +105,8 @@ impl Store {
 
 impl OutboxBatch {
     /// Removes the published rows and moves their measures on: `DISPATCHED` when confirmed,
-    /// `REJECTED` (unknown agency) when returned unroutable. Commits; returns the measures
-    /// rejected.
+    /// `REJECTED` (unknown agency) when returned unroutable, both as of `now` (when the relay
+    /// handed them to the broker). Commits; returns the measures rejected.
     pub async fn settle(
         mut self,
         published: &[i64],

@@ -27,4 +27,5 @@ pub mod restrict_exit;
 pub mod seal_up;
 pub mod status;
 pub mod submit;
+pub mod trace;
 pub mod watch;
