@@ -80,6 +80,8 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
         expiry_warning_days: vec![30, 7],
         timer_poll_ms: 1000,
         reconnect_ms: 100,
+        dashboard_token: None,
+        dashboard_interval_ms: 2000,
         answer_deadlines: hub_gateway::overdue::DEFAULT.into(),
     };
     let app = hub_gateway::Application::build(config, hub_domain::Clock::system()).await?;

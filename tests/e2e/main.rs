@@ -7,6 +7,7 @@ mod bad_input;
 mod bulk;
 mod case;
 mod compose;
+mod dashboard;
 mod deadlines;
 mod expiry;
 mod freeze;

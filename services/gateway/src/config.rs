@@ -152,6 +152,16 @@ pub struct Config {
     )]
     pub answer_deadlines: String,
 
+    /// The operator token the dashboard (`/dashboard` on the HTTP port) asks for before it
+    /// replays a dead letter (`Authorization: Bearer …`); unset, replay from the dashboard is off
+    /// and the page only shows.
+    #[arg(long, env = "GATEWAY_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<String>,
+
+    /// How often the dashboard's figures are taken while a page is open, in milliseconds.
+    #[arg(long, env = "GATEWAY_DASHBOARD_INTERVAL_MS", default_value_t = 2000)]
+    pub dashboard_interval_ms: u64,
+
     /// First delay before reconnecting to RabbitMQ or PostgreSQL, in milliseconds; doubles up to
     /// ten seconds.
     #[arg(long, env = "GATEWAY_RECONNECT_MS", default_value_t = 200)]

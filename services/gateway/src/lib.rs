@@ -9,7 +9,8 @@
 //! Errors are [`Error`]; what a court is told of one is decided in one place.
 //!
 //! Every call arrives over mutual TLS ([`hub_trust`]): the court is the one its certificate
-//! names, and only operators reach the Ops service ([`caller`]).
+//! names, and only operators reach the Ops service ([`caller`]). Operators also have a live
+//! [`dashboard`] on the HTTP port.
 //!
 //! [`Application`] wires these together: build it from a [`Config`], then run it until a
 //! shutdown token is cancelled.
@@ -31,6 +32,7 @@ pub mod caller;
 pub mod case;
 pub mod config;
 pub mod court;
+pub mod dashboard;
 mod error;
 pub mod events;
 pub mod failpoint;
@@ -159,8 +161,19 @@ impl Application {
         readiness.set(DATABASE, true);
         let metrics = metrics::GatewayMetrics::new();
         let deadlines: overdue::AnswerDeadlines = config.answer_deadlines.parse()?;
+        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone())
+            .with_deadlines(deadlines.clone());
+        let dashboard = dashboard::Dashboard::new(
+            ops.clone(),
+            store.clone(),
+            clock.clone(),
+            config.dashboard_token.clone(),
+            std::time::Duration::from_millis(config.dashboard_interval_ms),
+        );
+        let sampler_task = tokio::spawn(dashboard.clone().sample(shutdown.clone()));
         let http_task = http.map(|l| {
-            let routes = metrics_route(&metrics, &store, &clock, &readiness);
+            let routes = metrics_route(&metrics, &store, &clock, &readiness)
+                .merge(dashboard.routes(shutdown.clone()));
             tokio::spawn(hub_runtime::health::serve_with(
                 l,
                 readiness.clone(),
@@ -256,8 +269,6 @@ impl Application {
                 .clone()
                 .report_to::<CourtGatewayServer<CourtService>>(health_reporter, shutdown.clone()),
         );
-        let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone())
-            .with_deadlines(deadlines.clone());
         let service = CourtService::new(
             store,
             hub,
@@ -300,6 +311,7 @@ impl Application {
         let _ = chain_task.await;
         let _ = keeper_task.await;
         let _ = reporting.await;
+        let _ = sampler_task.await;
         if let Some(http) = http_task {
             let _ = http.await;
         }

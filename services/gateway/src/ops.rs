@@ -63,6 +63,14 @@ impl OpsService {
         self
     }
 
+    /// How many dead letters wait, counted without taking any (a passive declare).
+    pub async fn dead_letter_count(&self) -> Result<u32, Status> {
+        let session = self.session().await?;
+        let total = session.total().await;
+        session.close().await;
+        total
+    }
+
     async fn session(&self) -> Result<Session, Status> {
         let connection = hub_bus::connect(&self.amqp_url, "enforcement-ops")
             .await

@@ -10,6 +10,7 @@
 //! Settings come from the environment, with defaults for this machine's services:
 //! `HUB_TEST_DATABASE_URL`, `HUB_TEST_AMQP_URL`, `HUB_TEST_RABBITMQ_API`.
 
+pub mod browser;
 mod court;
 mod hub;
 pub mod logs;

@@ -279,6 +279,16 @@ impl Store {
         Ok(sqlx::query_as(SQL.as_str()).fetch_all(&self.pool).await?)
     }
 
+    /// How many measures were submitted since `since` (by `measures_by_submission`).
+    pub async fn submitted_since(&self, since: OffsetDateTime) -> Result<i64, Error> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM measures WHERE submitted_at >= $1")
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Per agency (kind, code), the first answers given since `since`.
     pub async fn answers_since(
         &self,
@@ -332,7 +342,7 @@ mod tests {
 
     #[test]
     fn the_partial_indexes_match_the_lists_in_the_queries() {
-        let migration = include_str!("../../migrations/0023_figures.sql");
+        let migration = include_str!("../../migrations/0024_figures.sql");
         assert!(migration.contains(&format!("WHERE state IN ({})", *ANSWERED)));
         assert!(migration.contains(&format!("WHERE state IN ({})", *IN_FLIGHT)));
     }

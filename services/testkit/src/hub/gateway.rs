@@ -25,7 +25,12 @@ pub(super) struct GatewaySettings {
     pub(super) tls: hub_trust::TlsFiles,
     /// `GATEWAY_ANSWER_DEADLINES`.
     pub(super) answer_deadlines: String,
+    /// `GATEWAY_DASHBOARD_TOKEN`.
+    pub(super) dashboard_token: Option<String>,
 }
+
+/// How often a test gateway's dashboard takes its figures: quickly, so a page follows a test.
+const DASHBOARD_INTERVAL_MS: u64 = 250;
 
 impl GatewaySettings {
     pub(super) fn config(&self) -> hub_gateway::Config {
@@ -56,6 +61,8 @@ impl GatewaySettings {
             timer_poll_ms: self.timer_poll_ms,
             reconnect_ms: 100,
             answer_deadlines: self.answer_deadlines.clone(),
+            dashboard_token: self.dashboard_token.clone(),
+            dashboard_interval_ms: DASHBOARD_INTERVAL_MS,
         }
     }
 
@@ -77,6 +84,10 @@ impl GatewaySettings {
             ("GATEWAY_TIMER_POLL_MS", self.timer_poll_ms.to_string()),
             ("GATEWAY_RECONNECT_MS", "100".to_string()),
             ("GATEWAY_ANSWER_DEADLINES", self.answer_deadlines.clone()),
+            (
+                "GATEWAY_DASHBOARD_INTERVAL_MS",
+                DASHBOARD_INTERVAL_MS.to_string(),
+            ),
             ("GATEWAY_TLS_CA", path(&self.tls.ca)),
             ("GATEWAY_TLS_CERT", path(&self.tls.cert)),
             ("GATEWAY_TLS_KEY", path(&self.tls.key)),
@@ -85,6 +96,9 @@ impl GatewaySettings {
         .to_vec();
         if let Some(deny) = &self.tls.deny {
             env.push(("GATEWAY_TLS_DENY_LIST".into(), path(deny)));
+        }
+        if let Some(token) = &self.dashboard_token {
+            env.push(("GATEWAY_DASHBOARD_TOKEN".into(), token.clone()));
         }
         if let Some(failpoint) = failpoint {
             env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));

@@ -77,6 +77,7 @@ pub struct TestHubBuilder {
     broker: Option<(String, String)>,
     /// `GATEWAY_ANSWER_DEADLINES`.
     answer_deadlines: String,
+    dashboard_token: Option<String>,
 }
 
 impl TestHubBuilder {
@@ -146,6 +147,12 @@ impl TestHubBuilder {
         self
     }
 
+    /// The operator token the dashboard asks for before a replay (`GATEWAY_DASHBOARD_TOKEN`).
+    pub fn dashboard_token(mut self, token: &str) -> Self {
+        self.dashboard_token = Some(token.to_string());
+        self
+    }
+
     /// Adapter retry policy: first delay and attempts.
     pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
         self.adapter_retry_ms = initial_ms;
@@ -177,6 +184,7 @@ impl TestHubBuilder {
             signing_key: signer.seed_hex(),
             tls: pki.gateway()?,
             answer_deadlines: self.answer_deadlines.clone(),
+            dashboard_token: self.dashboard_token.clone(),
         };
         let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
@@ -257,6 +265,7 @@ impl TestHub {
             adapter_attempts: 4,
             broker: None,
             answer_deadlines: hub_gateway::overdue::DEFAULT.to_string(),
+            dashboard_token: None,
         }
     }
 
