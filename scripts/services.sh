@@ -19,8 +19,10 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 # Prometheus and promtool: the alert rules are checked with promtool, and a test runs a real
 # Prometheus against a test hub. Only the binaries are used; nothing is started as a service.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-# Headless Chromium and its WebDriver: the dashboard is tested in a real browser.
+# Headless Chromium and its WebDriver: the dashboard is tested in a real browser; with a font for
+# Chinese, so its screenshots show the court codes and headings.
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q
