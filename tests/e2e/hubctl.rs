@@ -72,7 +72,7 @@ fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 }
 
 /// Each stdout line as a JSON object.
-fn json_lines(output: &Output) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn json_lines(output: &Output) -> anyhow::Result<Vec<Value>> {
     String::from_utf8(output.stdout.clone())?
         .lines()
         .filter(|line| !line.trim().is_empty())

@@ -107,6 +107,15 @@ impl Brokers {
 }
 
 /// `host:port` of an AMQP URL, without user, password or vhost.
+/// The broker user an AMQP URL (the first of a comma-separated list) logs in as, percent-decoded
+/// (`guest` when it names none, as RabbitMQ's clients default).
+pub fn user_of(urls: &str) -> Option<String> {
+    let url = urls.split(',').map(str::trim).find(|u| !u.is_empty())?;
+    url.parse::<lapin::uri::AMQPUri>()
+        .ok()
+        .map(|uri| uri.authority.userinfo.username)
+}
+
 fn node_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
@@ -176,6 +185,19 @@ mod tests {
             brokers.nodes(),
             vec!["127.0.0.1:23001", "10.0.0.2:5672", "h3"]
         );
+    }
+
+    #[test]
+    fn the_user_is_read_from_the_first_url() {
+        assert_eq!(
+            user_of("amqp://adapter.bank.ICBC:s3cret@127.0.0.1:5672/hub,amqp://x:y@h2").as_deref(),
+            Some("adapter.bank.ICBC")
+        );
+        assert_eq!(
+            user_of("amqp://127.0.0.1:5672/%2f").as_deref(),
+            Some("guest")
+        );
+        assert_eq!(user_of(" , ").as_deref(), None);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub enum Published {
 #[derive(Clone)]
 pub struct Publisher {
     channel: Channel,
+    /// The broker user every message is stamped with (`user_id`): RabbitMQ refuses a message
+    /// whose `user_id` is not the connection's user, so a receiver can believe who sent it.
+    user_id: Option<String>,
 }
 
 /// A publish the broker has received but not yet confirmed.
@@ -91,7 +94,17 @@ impl Publisher {
             channel.confirm_select(ConfirmSelectOptions { nowait: false }),
         )
         .await?;
-        Ok(Self { channel })
+        Ok(Self {
+            channel,
+            user_id: None,
+        })
+    }
+
+    /// The same, stamping every message with `user` (the connection's broker user) as its
+    /// `user_id`, which the broker checks.
+    pub fn as_user(mut self, user: Option<String>) -> Self {
+        self.user_id = user;
+        self
     }
 
     /// Sends a message and returns without waiting for the confirm, so that a batch can be
@@ -115,7 +128,10 @@ impl Publisher {
                     immediate: false,
                 },
                 payload,
-                meta.properties(),
+                match &self.user_id {
+                    Some(user) => meta.properties().with_user_id(user.as_str().into()),
+                    None => meta.properties(),
+                },
             ),
         )
         .await?;

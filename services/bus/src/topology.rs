@@ -182,6 +182,27 @@ pub async fn declare_agency(
     Ok(())
 }
 
+/// Whether `agency`'s queue exists, by a passive declare, which needs no permission: a queue
+/// provisioned when the agency was enrolled is found by an adapter whose broker user may not
+/// configure anything. `NOT_FOUND` closes `channel`; the caller opens another.
+pub async fn agency_queue_exists(
+    channel: &Channel,
+    agency: &AgencyQueue,
+) -> Result<bool, lapin::Error> {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    match channel
+        .queue_declare(agency.queue.as_str().into(), passive, FieldTable::default())
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_amqp_soft_error() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn durable_queue() -> QueueDeclareOptions {
     // Durable and not exclusive: quorum queues must be both, and work must outlive its consumer.
     QueueDeclareOptions {

@@ -1,5 +1,6 @@
 //! The operators' calls on the registry of agency signing keys (`Ops.AddAgencyKey`,
-//! `ListAgencyKeys`, `RetireAgencyKey`): checked here, stored by [`crate::store::keys`], used by
+//! `ListAgencyKeys`, `RetireAgencyKey`) and of enrolled agencies (`Ops.EnrolAgency`,
+//! `SetAgencySuspended`): checked here, stored by [`crate::store::keys`], used by
 //! [`crate::trust`] on every report.
 //!
 //! Rotation: the agency makes a new key; the operator adds it (valid from now, or from when the
@@ -19,7 +20,7 @@ use tonic::Status;
 use crate::{
     store::{
         Store,
-        keys::{AgencyKeyRow, KeyAdded},
+        keys::{AgencyKeyRow, EnrolmentRow, KeyAdded},
     },
     validate::invalid,
 };
@@ -102,6 +103,64 @@ fn agency(kind: &str, code: &str) -> Result<(AgencyKind, AgencyCode), Status> {
     let kind = AgencyKind::parse(kind).map_err(|e| invalid("agency_kind", e))?;
     let code = AgencyCode::parse(code).map_err(|e| invalid("agency_code", e))?;
     Ok((kind, code))
+}
+
+/// Enrols an agency as publishing as its broker user.
+pub async fn enrol(
+    store: &Store,
+    clock: &Clock,
+    request: pb::EnrolAgencyRequest,
+) -> Result<pb::AgencyEnrolment, Status> {
+    let (kind, code) = agency(&request.agency_kind, &request.agency_code)?;
+    let user = request.broker_user.as_str();
+    if user.is_empty() || user.len() > 255 || user.chars().any(char::is_whitespace) {
+        return Err(invalid(
+            "broker_user",
+            "must be 1 to 255 characters without spaces",
+        ));
+    }
+    let row = store
+        .enrol(kind.as_str(), &code.to_string(), user, clock.now())
+        .await
+        .map_err(crate::Error::from)?;
+    tracing::info!(agency = %format!("{kind}.{code}"), broker_user = %user, "agency enrolled");
+    Ok(enrolment(&row))
+}
+
+/// Records an enrolled agency suspended or resumed.
+pub async fn set_suspended(
+    store: &Store,
+    clock: &Clock,
+    request: pb::SetAgencySuspendedRequest,
+) -> Result<pb::AgencyEnrolment, Status> {
+    let (kind, code) = agency(&request.agency_kind, &request.agency_code)?;
+    let row = store
+        .set_suspended(
+            kind.as_str(),
+            &code.to_string(),
+            request.suspended,
+            clock.now(),
+        )
+        .await
+        .map_err(crate::Error::from)?
+        .ok_or_else(|| Status::not_found(format!("{kind}.{code} is not enrolled")))?;
+    tracing::warn!(
+        agency = %format!("{kind}.{code}"),
+        suspended = request.suspended,
+        "agency {}",
+        if request.suspended { "suspended" } else { "resumed" }
+    );
+    Ok(enrolment(&row))
+}
+
+fn enrolment(row: &EnrolmentRow) -> pb::AgencyEnrolment {
+    pb::AgencyEnrolment {
+        agency_kind: row.agency_kind.clone(),
+        agency_code: row.agency_code.clone(),
+        broker_user: row.broker_user.clone(),
+        enrolled_at: Some(timestamp(row.enrolled_at)),
+        suspended_at: timestamp_opt(row.suspended_at),
+    }
 }
 
 fn key_id(raw: &str) -> Result<String, Status> {

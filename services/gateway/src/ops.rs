@@ -167,6 +167,24 @@ impl Ops for OpsService {
             .map(Response::new)
     }
 
+    async fn enrol_agency(
+        &self,
+        request: Request<pb::EnrolAgencyRequest>,
+    ) -> Result<Response<pb::AgencyEnrolment>, Status> {
+        crate::keys::enrol(&self.store, &self.clock, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn set_agency_suspended(
+        &self,
+        request: Request<pb::SetAgencySuspendedRequest>,
+    ) -> Result<Response<pb::AgencyEnrolment>, Status> {
+        crate::keys::set_suspended(&self.store, &self.clock, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn list_agency_keys(
         &self,
         request: Request<pb::ListAgencyKeysRequest>,

@@ -154,26 +154,31 @@ impl ReportConsumer {
     async fn trust_context(
         &self,
         reports: &[(Delivery, pb::AgencyReport)],
-    ) -> Option<(KeyRing, HashMap<Uuid, trust::Receipt>)> {
+    ) -> Option<TrustContext> {
         let ids: Vec<Uuid> = reports
             .iter()
             .filter_map(|(_, r)| Uuid::parse_str(&r.report_id).ok())
             .collect();
-        let mut agencies: Vec<(String, String)> = reports
-            .iter()
-            .filter_map(|(_, r)| r.agency.as_ref().and_then(convert::agency_from_proto))
-            .map(|a| (a.kind.as_str().to_string(), a.code.to_string()))
-            .collect();
+        let mut agencies: Vec<(String, String)> =
+            reports.iter().flat_map(|(_, r)| speaks_for(r)).collect();
         agencies.sort_unstable();
         agencies.dedup();
         let loaded = async {
             let keys = self.store.keys_of(&agencies).await?;
             let receipts = self.store.receipts(&ids).await?;
-            Ok::<_, sqlx::Error>((keys, receipts))
+            let enrolled = self.store.enrolments_of(&agencies).await?;
+            Ok::<_, sqlx::Error>((keys, receipts, enrolled))
         }
         .await;
         match loaded {
-            Ok((keys, receipts)) => Some((key_ring(keys), receipts.into_iter().collect())),
+            Ok((keys, receipts, enrolled)) => Some(TrustContext {
+                ring: key_ring(keys),
+                earlier: receipts.into_iter().collect(),
+                enrolled: enrolled
+                    .into_iter()
+                    .map(|e| ((e.agency_kind, e.agency_code), e.broker_user))
+                    .collect(),
+            }),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the agency keys failed; returning the reports");
                 for (delivery, _) in reports {
@@ -190,12 +195,12 @@ impl ReportConsumer {
     /// received before and is harmless (its receipt only), or is refused (why).
     fn believe(
         &self,
-        ring: &KeyRing,
-        earlier: &HashMap<Uuid, trust::Receipt>,
+        trust: &TrustContext,
         delivery: &Delivery,
         report: &pb::AgencyReport,
         now: OffsetDateTime,
     ) -> Result<(Seen, NewReceipt), String> {
+        let (ring, earlier) = (&trust.ring, &trust.earlier);
         let report_id = Uuid::parse_str(&report.report_id)
             .map_err(|_| "the report id is not a UUID".to_string())?;
         let agency = report
@@ -204,6 +209,12 @@ impl ReportConsumer {
             .and_then(convert::agency_from_proto)
             .ok_or_else(|| "agency report without a valid agency".to_string())?;
         let props = &delivery.properties;
+        trust::check_sender(
+            &trust.enrolled,
+            &speaks_for(report),
+            props.user_id().as_ref().map(|u| u.as_str()),
+        )
+        .map_err(|why| why.reason())?;
         trust::check_signature(
             ring,
             &agency,
@@ -281,7 +292,7 @@ impl ReportConsumer {
         if decoded.is_empty() {
             return;
         }
-        let Some((ring, earlier)) = self.trust_context(&decoded).await else {
+        let Some(trust) = self.trust_context(&decoded).await else {
             return;
         };
         let now = self.clock.now();
@@ -292,7 +303,7 @@ impl ReportConsumer {
         // When each readable report was sent, for the apply lag.
         let mut sent = Vec::with_capacity(decoded.len());
         for (delivery, report) in decoded {
-            match self.believe(&ring, &earlier, &delivery, &report, now) {
+            match self.believe(&trust, &delivery, &report, now) {
                 Err(reason) => {
                     tracing::warn!(report = %report.report_id, %reason, "agency report refused; dead-lettering it");
                     self.dead_letter(dead_letters, &delivery, &reason).await;
@@ -408,6 +419,36 @@ impl ReportConsumer {
             tracing::warn!(error = %e, "settling a dead-lettered report failed; the broker will redeliver");
         }
     }
+}
+
+/// What the gateway knows that decides whether it believes a batch's reports.
+struct TrustContext {
+    /// The reporting agencies' registered keys.
+    ring: KeyRing,
+    /// What was received before under the batch's report ids.
+    earlier: HashMap<Uuid, trust::Receipt>,
+    /// The broker user each enrolled agency of the batch publishes as, by (kind, code).
+    enrolled: HashMap<(String, String), String>,
+}
+
+/// The agencies (kind, code) a report speaks for: the reporting agency, and for an
+/// announcement every agency it announces.
+fn speaks_for(report: &pb::AgencyReport) -> Vec<(String, String)> {
+    let mut agencies: Vec<(String, String)> = report
+        .agency
+        .as_ref()
+        .and_then(convert::agency_from_proto)
+        .map(|a| (a.kind.as_str().to_string(), a.code.to_string()))
+        .into_iter()
+        .collect();
+    if let Some((kind, codes, _)) = report.announcement.as_ref().and_then(announced) {
+        agencies.extend(
+            codes
+                .iter()
+                .map(|c| (kind.as_str().to_string(), c.to_string())),
+        );
+    }
+    agencies
 }
 
 /// What an adapter announced: the kind, the valid codes, and the measures of those the kind

@@ -126,6 +126,16 @@ pub enum Refused {
     Unsealed,
     /// The seal names an unknown or invalid key, or does not verify.
     BadSeal(Box<Refused>),
+    /// An enrolled agency's report that the broker says another user published (or that
+    /// names no publisher).
+    WrongSender {
+        /// The agency the report is for.
+        agency: String,
+        /// The broker user enrolled for it.
+        enrolled: String,
+        /// The broker user that published it, if the message says.
+        sender: Option<String>,
+    },
     /// The report id was received before, and this is not a redelivery.
     Replayed {
         /// When it was first received.
@@ -138,6 +148,22 @@ impl Refused {
     pub fn reason(&self) -> String {
         match self {
             Refused::Unsigned => "unsigned report: the agency's reports must be signed".into(),
+            Refused::WrongSender {
+                agency,
+                enrolled,
+                sender: Some(sender),
+            } => format!(
+                "report for {agency} published by broker user {sender:?}, not by {enrolled:?} \
+                 enrolled for it"
+            ),
+            Refused::WrongSender {
+                agency,
+                enrolled,
+                sender: None,
+            } => format!(
+                "report for {agency} without the broker user that published it (user_id); \
+                 {enrolled:?} is enrolled for it"
+            ),
             Refused::UnknownKey { key_id, agency } => {
                 format!("signed with key {key_id:?}, which is not a key of {agency}")
             }
@@ -169,6 +195,29 @@ impl Refused {
             ),
         }
     }
+}
+
+/// Whether the broker user that published a message (`user_id`, which the broker checks
+/// against the connection's user) is the one enrolled for each agency it speaks for.
+/// `enrolled` maps (kind, code) to the enrolled user; an agency not enrolled is not checked.
+pub fn check_sender(
+    enrolled: &HashMap<(String, String), String>,
+    agencies: &[(String, String)],
+    sender: Option<&str>,
+) -> Result<(), Refused> {
+    for agency in agencies {
+        let Some(user) = enrolled.get(agency) else {
+            continue;
+        };
+        if sender != Some(user.as_str()) {
+            return Err(Refused::WrongSender {
+                agency: format!("{}.{}", agency.0, agency.1),
+                enrolled: user.clone(),
+                sender: sender.map(str::to_string),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether the body of a report from `agency` carries a valid signature: header `key_id`,
@@ -287,6 +336,35 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn an_enrolled_agency_is_believed_only_from_its_broker_user() {
+        let enrolled: HashMap<(String, String), String> = [(
+            ("bank".to_string(), "CCB".to_string()),
+            "adapter.bank.CCB".to_string(),
+        )]
+        .into();
+        let ccb = [("bank".to_string(), "CCB".to_string())];
+        assert_eq!(
+            check_sender(&enrolled, &ccb, Some("adapter.bank.CCB")),
+            Ok(())
+        );
+        let wrong = check_sender(&enrolled, &ccb, Some("adapter.bank.ICBC"))
+            .expect_err("another agency's user");
+        assert_eq!(
+            wrong.reason(),
+            "report for bank.CCB published by broker user \"adapter.bank.ICBC\", not by \
+             \"adapter.bank.CCB\" enrolled for it"
+        );
+        let unnamed = check_sender(&enrolled, &ccb, None).expect_err("no user_id");
+        assert!(unnamed.reason().contains("without the broker user"));
+        // An agency not enrolled is not checked (the open set-up, guest for everyone).
+        let icbc = [("bank".to_string(), "ICBC".to_string())];
+        assert_eq!(check_sender(&enrolled, &icbc, Some("guest")), Ok(()));
+        // An announcement for several: every enrolled one must match.
+        let both = [icbc[0].clone(), ccb[0].clone()];
+        assert!(check_sender(&enrolled, &both, Some("guest")).is_err());
+    }
 
     fn icbc() -> AgencyId {
         AgencyId {

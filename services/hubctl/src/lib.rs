@@ -16,6 +16,7 @@
 //! ([`format`]) or, with `--json`, one JSON object per line for programs ([`json`]). Failures
 //! become a sentence on stderr and an exit code ([`error`]).
 
+mod broker;
 pub mod cli;
 mod cmd;
 mod connect;

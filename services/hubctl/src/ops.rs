@@ -76,6 +76,28 @@ impl Ops {
         }
     }
 
+    /// Enrols an agency as publishing as its broker user.
+    pub async fn enrol(
+        &mut self,
+        request: pb::EnrolAgencyRequest,
+    ) -> Result<pb::AgencyEnrolment, Failure> {
+        match self.client.enrol_agency(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
+    /// Records an enrolled agency suspended or resumed.
+    pub async fn set_suspended(
+        &mut self,
+        request: pb::SetAgencySuspendedRequest,
+    ) -> Result<pb::AgencyEnrolment, Failure> {
+        match self.client.set_agency_suspended(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
     /// The keys registered.
     pub async fn list_keys(
         &mut self,

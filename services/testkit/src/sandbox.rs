@@ -196,6 +196,48 @@ impl Sandbox {
         &self.vhost
     }
 
+    /// A broker user name of this test's own, `<vhost>.<name>`: users are not per vhost, so
+    /// tests running at once keep theirs apart, and removing the sandbox deletes them.
+    pub fn broker_user(&self, name: &str) -> String {
+        format!("{}.{name}", self.vhost)
+    }
+
+    /// The management API (the node requests go to) and its administrator, `USER:PASSWORD`,
+    /// as `hubctl agency enrol` takes them.
+    pub fn management(&self) -> (String, String) {
+        let node = self
+            .endpoints
+            .api_node
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let api = self
+            .endpoints
+            .rabbitmq_api
+            .get(node)
+            .or_else(|| self.endpoints.rabbitmq_api.first())
+            .cloned()
+            .unwrap_or_else(|| "http://127.0.0.1:15672".into());
+        (
+            api,
+            format!(
+                "{}:{}",
+                self.endpoints.rabbitmq_user, self.endpoints.rabbitmq_password
+            ),
+        )
+    }
+
+    /// The AMQP URL of the test's vhost (its first node) as `user` with `password`.
+    pub fn amqp_url_as(&self, user: &str, password: &str) -> String {
+        let first = self.amqp_url();
+        let first = first.split(',').next().unwrap_or_default().to_string();
+        let (scheme, rest) = first.split_once("://").unwrap_or(("amqp", first.as_str()));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!(
+            "{scheme}://{}:{}@{host}",
+            encode_path(user),
+            encode_path(password)
+        )
+    }
+
     /// The database URL (schemas are chosen per service).
     pub fn database_url(&self) -> &str {
         &self.endpoints.database_url
@@ -336,6 +378,8 @@ impl Sandbox {
                 if let Some(ts) = stamp(v.name.strip_prefix(VHOST_PREFIX), '-')
                     && ts < cutoff
                 {
+                    let _ =
+                        delete_users(&self.http, &self.endpoints, &format!("{}.", v.name)).await;
                     let _ = self
                         .api(reqwest::Method::DELETE, &format!("/api/vhosts/{}", v.name))
                         .send()
@@ -408,6 +452,7 @@ async fn remove(
     schemas: &[String],
 ) -> anyhow::Result<()> {
     if let Some(vhost) = vhost {
+        delete_users(http, endpoints, &format!("{vhost}.")).await?;
         let response = api(
             http,
             endpoints,
@@ -424,6 +469,38 @@ async fn remove(
     }
     for schema in schemas {
         hub_runtime::postgres::drop_schema(pool, schema).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the broker users whose names begin with `prefix` (a sandbox's own).
+async fn delete_users(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    #[derive(Deserialize)]
+    struct User {
+        name: String,
+    }
+    let users: Vec<User> = api(http, endpoints, reqwest::Method::GET, "/api/users")
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .context("listing the broker's users")?
+        .json()
+        .await
+        .context("reading the broker's users")?;
+    for user in users.iter().filter(|u| u.name.starts_with(prefix)) {
+        api(
+            http,
+            endpoints,
+            reqwest::Method::DELETE,
+            &format!("/api/users/{}", encode_path(&user.name)),
+        )
+        .send()
+        .await
+        .with_context(|| format!("deleting the test's broker user {}", user.name))?;
     }
     Ok(())
 }

@@ -9,11 +9,14 @@
 //! - [`reports`]: reports must be signed by the agency's adapter and outcomes sealed by its
 //!   system, with keys registered at the gateway; forged, unsigned, wrongly keyed and replayed
 //!   reports change nothing and end in dead letters with the reason; keys rotate with an overlap.
+//! - [`broker`]: an enrolled agency's broker user reads only its own queue and publishes only
+//!   reports; its reports count only from that user; a suspended agency's queue keeps its orders.
 //! - [`logs`]: no service logs a name, identity number or account number.
 //! - [`audit`]: the audit log is a hash chain that names the first entry altered, removed or
 //!   reordered.
 
 mod audit;
+mod broker;
 mod courts;
 mod handshake;
 mod logs;

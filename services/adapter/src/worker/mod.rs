@@ -20,7 +20,7 @@ use hub_bus::{
     Publisher,
     reply::within,
     signing::{KeyedSigner, Verifier},
-    topology::{AgencyQueue, QueuePolicy, declare_agency},
+    topology::{AgencyQueue, QueuePolicy, agency_queue_exists, declare_agency},
 };
 use hub_domain::{AgencyId, Clock};
 use lapin::message::Delivery;
@@ -164,9 +164,12 @@ impl Worker {
             .connect(&name)
             .await
             .context("connecting to RabbitMQ")?;
+        // Every report carries the broker user as its `user_id`, which the broker checks and
+        // the gateway matches against the agency's enrolment.
         let publisher = Publisher::open(&connection)
             .await
-            .context("opening the publish channel")?;
+            .context("opening the publish channel")?
+            .as_user(hub_bus::user_of(&self.config.amqp_url));
         tokio::time::timeout(SETUP_TIMEOUT, self.declare_queues(&connection))
             .await
             .context("declaring the agency queues took too long")??;
@@ -259,25 +262,54 @@ impl Worker {
         .context("announcing the agencies")
     }
 
-    /// Declares every agency queue, several at a time on channels of their own (a processing
-    /// centre may serve thousands of agencies).
+    /// Declares every agency queue that is not there yet, several at a time on channels of
+    /// their own (a processing centre may serve thousands of agencies). A queue provisioned
+    /// when its agency was enrolled (`hubctl agency enrol`) is only looked up: the adapter's
+    /// broker user may read it and nothing more.
     async fn declare_queues(&self, connection: &lapin::Connection) -> anyhow::Result<()> {
         let policy = QueuePolicy {
             delivery_limit: self.config.delivery_limit,
         };
-        let chunk = self.served.len().div_ceil(DECLARE_CHANNELS).max(1);
+        let mut missing = Vec::new();
+        let mut channel = connection
+            .create_channel()
+            .await
+            .context("opening a channel to look up the queues")?;
+        for served in self.served.iter() {
+            if !agency_queue_exists(&channel, &served.queue)
+                .await
+                .with_context(|| format!("looking up {}", served.queue.queue))?
+            {
+                missing.push(served.queue.clone());
+                channel = connection
+                    .create_channel()
+                    .await
+                    .context("opening a channel to look up the queues")?;
+            }
+        }
+        let _ = channel.close(200, "looked up".into()).await;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let chunk = missing.len().div_ceil(DECLARE_CHANNELS).max(1);
         let mut declaring = JoinSet::new();
-        for part in self.served.chunks(chunk) {
+        for part in missing.chunks(chunk) {
             let channel = connection
                 .create_channel()
                 .await
                 .context("opening a declaring channel")?;
-            let queues: Vec<AgencyQueue> = part.iter().map(|s| s.queue.clone()).collect();
+            let queues: Vec<AgencyQueue> = part.to_vec();
             declaring.spawn(async move {
                 for queue in &queues {
                     declare_agency(&channel, queue, &policy)
                         .await
-                        .with_context(|| format!("declaring {}", queue.queue))?;
+                        .with_context(|| {
+                            format!(
+                                "declaring {} (an adapter whose broker user may not declare it \
+                             needs its agency enrolled first: hubctl agency enrol)",
+                                queue.queue
+                            )
+                        })?;
                 }
                 let _ = channel.close(200, "declared".into()).await;
                 Ok::<_, anyhow::Error>(())

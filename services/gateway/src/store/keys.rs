@@ -1,5 +1,6 @@
-//! The registry of agency signing keys (`agency_keys`) and the receipts of accepted reports
-//! (`report_receipts`), which [`crate::trust`] decides with.
+//! The registry of agency signing keys (`agency_keys`), of enrolled agencies' broker users
+//! (`agency_enrolments`) and the receipts of accepted reports (`report_receipts`), which
+//! [`crate::trust`] decides with.
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -24,6 +25,19 @@ pub struct AgencyKeyRow {
     /// Valid until (exclusive), once retired.
     pub valid_until: Option<OffsetDateTime>,
 }
+
+/// An enrolled agency, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EnrolmentRow {
+    pub agency_kind: String,
+    pub agency_code: String,
+    /// The broker user it publishes as.
+    pub broker_user: String,
+    pub enrolled_at: OffsetDateTime,
+    pub suspended_at: Option<OffsetDateTime>,
+}
+
+const ENROLMENT_COLUMNS: &str = "agency_kind, agency_code, broker_user, enrolled_at, suspended_at";
 
 /// What adding a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +137,73 @@ impl Store {
             .unzip();
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {KEY_COLUMNS} FROM agency_keys \
+             WHERE (agency_kind, agency_code) IN \
+                 (SELECT * FROM UNNEST($1::text[], $2::text[]))"
+        )))
+        .bind(&kinds)
+        .bind(&codes)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Enrols an agency as publishing as `broker_user` (enrolling it again changes the user and
+    /// ends a suspension); the enrolment as it stands.
+    pub async fn enrol(
+        &self,
+        kind: &str,
+        code: &str,
+        broker_user: &str,
+        now: OffsetDateTime,
+    ) -> Result<EnrolmentRow, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO agency_enrolments (agency_kind, agency_code, broker_user, enrolled_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (agency_kind, agency_code) DO UPDATE \
+                 SET broker_user = EXCLUDED.broker_user, suspended_at = NULL \
+             RETURNING {ENROLMENT_COLUMNS}"
+        )))
+        .bind(kind)
+        .bind(code)
+        .bind(broker_user)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Records an enrolled agency suspended (at `now`, unless it already is) or resumed;
+    /// `None` if it is not enrolled.
+    pub async fn set_suspended(
+        &self,
+        kind: &str,
+        code: &str,
+        suspended: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<EnrolmentRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE agency_enrolments \
+             SET suspended_at = CASE WHEN $3 THEN COALESCE(suspended_at, $4) END \
+             WHERE agency_kind = $1 AND agency_code = $2 \
+             RETURNING {ENROLMENT_COLUMNS}"
+        )))
+        .bind(kind)
+        .bind(code)
+        .bind(suspended)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The enrolments of `agencies` (kind, code) that are enrolled.
+    pub async fn enrolments_of(
+        &self,
+        agencies: &[(String, String)],
+    ) -> Result<Vec<EnrolmentRow>, sqlx::Error> {
+        let (kinds, codes): (Vec<&str>, Vec<&str>) = agencies
+            .iter()
+            .map(|(k, c)| (k.as_str(), c.as_str()))
+            .unzip();
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM agency_enrolments \
              WHERE (agency_kind, agency_code) IN \
                  (SELECT * FROM UNNEST($1::text[], $2::text[]))"
         )))

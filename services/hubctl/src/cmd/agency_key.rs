@@ -20,6 +20,15 @@ pub enum AgencyCommand {
     /// The agencies' public signing keys at the gateway.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Enrols a partner agency in one step: declares its queue, creates its broker user
+    /// (allowed to read that queue and publish reports, nothing else), records the user at the
+    /// gateway and registers the keys given; prints the AMQP URL its adapter connects with.
+    Enrol(super::enrol::EnrolArgs),
+    /// Suspends enrolled agencies: their broker user loses its permissions and its connections;
+    /// their queues keep what arrives for them.
+    Suspend(super::enrol::SuspendArgs),
+    /// Lets suspended agencies in again.
+    Resume(super::enrol::SuspendArgs),
 }
 
 /// Which agency (or agencies of one kind, for a processing centre).
@@ -84,7 +93,12 @@ fn rfc3339(input: &str) -> Result<OffsetDateTime, String> {
 
 /// Runs one `agency` subcommand.
 pub async fn run(context: &Context, command: AgencyCommand) -> Result<(), Failure> {
-    let AgencyCommand::Key(command) = command;
+    let command = match command {
+        AgencyCommand::Key(command) => command,
+        AgencyCommand::Enrol(args) => return super::enrol::enrol(context, args).await,
+        AgencyCommand::Suspend(args) => return super::enrol::suspend(context, args, true).await,
+        AgencyCommand::Resume(args) => return super::enrol::suspend(context, args, false).await,
+    };
     let mut ops = context.ops().await?;
     match command {
         KeyCommand::Add {

@@ -12,6 +12,7 @@ pub mod case_freeze;
 pub mod deduct;
 pub mod distrain;
 pub mod dlq;
+pub mod enrol;
 pub mod expiring;
 pub mod freeze;
 pub mod health;

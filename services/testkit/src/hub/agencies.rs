@@ -386,7 +386,28 @@ impl TestHub {
 
     /// Starts the in-process adapter of the system serving `code` of `kind` again.
     pub async fn start_adapter_of(&mut self, kind: AgencyKind, code: &str) -> anyhow::Result<()> {
-        let config = {
+        self.start_adapter_with(kind, code, None).await
+    }
+
+    /// Starts it connecting to the broker with `amqp_url` (an enrolled agency's own user)
+    /// instead of the test's administrator.
+    pub async fn start_adapter_as(
+        &mut self,
+        kind: AgencyKind,
+        code: &str,
+        amqp_url: &str,
+    ) -> anyhow::Result<()> {
+        self.start_adapter_with(kind, code, Some(amqp_url.to_string()))
+            .await
+    }
+
+    async fn start_adapter_with(
+        &mut self,
+        kind: AgencyKind,
+        code: &str,
+        amqp_url: Option<String>,
+    ) -> anyhow::Result<()> {
+        let mut config = {
             let node = self.node(kind, code)?;
             anyhow::ensure!(node.adapter.is_none(), "the adapter of {code} is running");
             let codes = node
@@ -404,6 +425,9 @@ impl TestHub {
                 &node.adapter_key,
             )
         };
+        if let Some(url) = amqp_url {
+            config.amqp_url = url;
+        }
         let app = hub_adapter::Application::build(config, self.clock.clone()).await?;
         let http = app.http_addr();
         let adapter = Running::spawn(|t| app.run_until_stopped(t));
