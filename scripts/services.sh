@@ -50,6 +50,44 @@ if [ "$(psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -Atqc "SELECT 1 F
 fi
 
 # RabbitMQ ----------------------------------------------------------------------------------
+# Partner agencies' adapters reach the broker over TLS: amqps://127.0.0.1:5671, with the broker's
+# CA given in the URL (`?cacertfile=/etc/rabbitmq/hub-tls/ca.pem`). The CA and the broker's
+# certificate are made once; the listener is added to the broker's configuration, which it reads
+# when it starts.
+TLS_DIR=/etc/rabbitmq/hub-tls
+RABBIT_CONF=/etc/rabbitmq/rabbitmq.conf
+restart_rabbit=0
+if [ ! -s "$TLS_DIR/server.pem" ]; then
+  log "making the broker's TLS certificate in $TLS_DIR"
+  as_root mkdir -p "$TLS_DIR"
+  as_root openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=Enforcement hub broker CA" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    2>/dev/null
+  as_root openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2>/dev/null
+  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+    | as_root tee "$TLS_DIR/server.ext" >/dev/null
+  as_root openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.pem" 2>/dev/null
+  as_root chown -R rabbitmq:rabbitmq "$TLS_DIR"
+  as_root chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+  as_root chmod 644 "$TLS_DIR/ca.pem" "$TLS_DIR/server.pem"
+fi
+if ! grep -q '^listeners.ssl' "$RABBIT_CONF" 2>/dev/null; then
+  log "adding the TLS listener 127.0.0.1:5671 to $RABBIT_CONF"
+  printf '%s\n' "listeners.ssl.local = 127.0.0.1:5671" \
+    "ssl_options.cacertfile = $TLS_DIR/ca.pem" "ssl_options.certfile = $TLS_DIR/server.pem" \
+    "ssl_options.keyfile = $TLS_DIR/server.key" "ssl_options.verify = verify_none" \
+    "ssl_options.fail_if_no_peer_cert = false" | as_root tee -a "$RABBIT_CONF" >/dev/null
+  restart_rabbit=1
+fi
+if [ "$restart_rabbit" = 1 ] && rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+  log "restarting RabbitMQ for its TLS listener"
+  as_root rabbitmqctl -q stop >/dev/null 2>&1 || true
+  for _ in $(seq 60); do rabbitmq-diagnostics -q ping >/dev/null 2>&1 || break; sleep 1; done
+fi
 if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
   log "starting RabbitMQ"
   as_root rabbitmq-server -detached || true

@@ -111,7 +111,9 @@ impl Brokers {
 /// (`guest` when it names none, as RabbitMQ's clients default).
 pub fn user_of(urls: &str) -> Option<String> {
     let url = urls.split(',').map(str::trim).find(|u| !u.is_empty())?;
-    url.parse::<lapin::uri::AMQPUri>()
+    split_ca(url)
+        .0
+        .parse::<lapin::uri::AMQPUri>()
         .ok()
         .map(|uri| uri.authority.userinfo.username)
 }
@@ -130,9 +132,58 @@ pub async fn connect(urls: &str, name: &str) -> Result<Connection, lapin::Error>
     Ok(Brokers::parse(urls)?.connect(name).await?.connection)
 }
 
+/// `url` without its `cacertfile` query parameter, and that parameter's value: the CA an
+/// `amqps://` broker's certificate must come from, as in RabbitMQ's own URI scheme
+/// (`amqps://user:password@host:5671/vhost?cacertfile=/path/ca.pem`). Without it, the system's
+/// roots are trusted.
+pub fn split_ca(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut ca = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("cacertfile=") {
+            Some(path) => {
+                ca = Some(path.to_string());
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, ca)
+}
+
+async fn open(url: &str, properties: ConnectionProperties) -> Result<Connection, lapin::Error> {
+    let (url, ca) = split_ca(url);
+    let Some(path) = ca else {
+        return Connection::connect(&url, properties).await;
+    };
+    let pem = std::fs::read_to_string(&path).map_err(|e| {
+        lapin::Error::from(std::io::Error::new(
+            e.kind(),
+            format!("reading the broker's CA (cacertfile) {path}: {e}"),
+        ))
+    })?;
+    lapin::ConnectionBuilder::new()?
+        .with_uri_str(url)
+        .with_properties(properties)
+        .with_tls_config(lapin::tcp::OwnedTLSConfig {
+            identity: None,
+            cert_chain: Some(pem),
+        })
+        .connect()
+        .await
+}
+
 async fn connect_one(url: &str, name: &str) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await {
+    match tokio::time::timeout(CONNECT_TIMEOUT, open(url, properties)).await {
         Ok(connected) => connected,
         Err(_) => Err(crate::reply::timed_out(
             "the broker did not complete the connection handshake in time",
@@ -198,6 +249,19 @@ mod tests {
             Some("guest")
         );
         assert_eq!(user_of(" , ").as_deref(), None);
+    }
+
+    #[test]
+    fn the_broker_ca_is_taken_out_of_the_url() {
+        assert_eq!(
+            split_ca("amqps://u:p@h:5671/hub?cacertfile=/etc/ca.pem"),
+            ("amqps://u:p@h:5671/hub".to_string(), Some("/etc/ca.pem".to_string()))
+        );
+        assert_eq!(
+            split_ca("amqps://h/hub?heartbeat=10&cacertfile=/ca.pem"),
+            ("amqps://h/hub?heartbeat=10".to_string(), Some("/ca.pem".to_string()))
+        );
+        assert_eq!(split_ca("amqp://h/hub"), ("amqp://h/hub".to_string(), None));
     }
 
     #[test]

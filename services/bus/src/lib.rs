@@ -20,7 +20,7 @@ pub mod signing;
 pub mod topology;
 pub mod trace;
 
-pub use connect::{Brokers, Connected, connect, consume, user_of};
+pub use connect::{Brokers, Connected, connect, consume, split_ca, user_of};
 pub use dead::dead_letter;
 pub use headers::{header_str, header_u64};
 pub use publish::{MessageMeta, PendingConfirm, Published, Publisher};

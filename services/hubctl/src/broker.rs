@@ -84,7 +84,8 @@ impl Broker {
     /// The broker of `amqp_url` (whose vhost the agency lives in), administered through the
     /// management API at `api` as `admin` (`user:password`).
     pub fn new(amqp_url: &str, api: &str, admin: &str) -> Result<Self, Failure> {
-        let uri: lapin::uri::AMQPUri = amqp_url
+        let uri: lapin::uri::AMQPUri = hub_bus::split_ca(amqp_url)
+            .0
             .parse()
             .map_err(|e| Failure::Usage(format!("--amqp-url {amqp_url:?}: {e}")))?;
         let (user, password) = admin

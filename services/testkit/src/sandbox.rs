@@ -225,6 +225,20 @@ impl Sandbox {
         )
     }
 
+    /// The URL of the test's vhost over TLS: `HUB_TEST_AMQPS_URL` (default
+    /// `amqps://guest:guest@127.0.0.1:5671`, the listener `scripts/services.sh` adds) with the
+    /// broker's CA, `HUB_TEST_AMQP_CA` (default `/etc/rabbitmq/hub-tls/ca.pem`), as `cacertfile`.
+    pub fn amqps_url(&self) -> String {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        let base = var("HUB_TEST_AMQPS_URL", "amqps://guest:guest@127.0.0.1:5671");
+        let ca = var("HUB_TEST_AMQP_CA", "/etc/rabbitmq/hub-tls/ca.pem");
+        format!(
+            "{}/{}?cacertfile={ca}",
+            base.trim_end_matches('/'),
+            self.vhost
+        )
+    }
+
     /// The AMQP URL of the test's vhost (its first node) as `user` with `password`.
     pub fn amqp_url_as(&self, user: &str, password: &str) -> String {
         let first = self.amqp_url();

@@ -21,11 +21,14 @@ use crate::hubctl::{hubctl, json_lines, shown};
 
 const COURT: &str = "京0105";
 
-/// `hubctl agency enrol` of bank `code` in the test's vhost: its broker user and the AMQP URL
-/// its adapter connects with.
-async fn enrol(hub: &TestHub, code: &str) -> anyhow::Result<(String, String)> {
+/// `hubctl agency enrol` of bank `code` in the test's vhost, administering the broker through
+/// `amqp`: its broker user and the AMQP URL its adapter connects with (the same address).
+async fn enrol(hub: &TestHub, code: &str, amqp: &str) -> anyhow::Result<(String, String)> {
     let user = hub.sandbox().broker_user(&format!("adapter.bank.{code}"));
-    let args = enrol_args(hub, "enrol", code, Some(&user));
+    let mut args = enrol_args(hub, "enrol", code, Some(&user));
+    if let Some(url) = args.iter().position(|a| a == "--amqp-url") {
+        args[url + 1] = amqp.to_string();
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = hubctl(hub, &args).await?;
     anyhow::ensure!(out.status.success(), "{}", shown(&out));
@@ -159,11 +162,20 @@ async fn an_enrolled_agency_reads_only_its_own_queue_publishes_only_reports_and_
     let mut hub = TestHub::with_banks(&["ICBC", "CCB"]).await?;
     hub.stop_adapter("ICBC").await?;
     hub.stop_adapter("CCB").await?;
-    let (icbc_user, icbc_url) = enrol(&hub, "ICBC").await?;
-    let (ccb_user, ccb_url) = enrol(&hub, "CCB").await?;
+    // ICBC reaches the broker over TLS, trusting the broker's CA; CCB over plain AMQP.
+    let tls = hub.sandbox().amqps_url();
+    let (icbc_user, icbc_url) = enrol(&hub, "ICBC", &tls).await?;
+    let (ccb_user, ccb_url) = enrol(&hub, "CCB", &hub.sandbox().amqp_url()).await?;
     assert!(!icbc_url.contains("guest"), "{icbc_url}");
+    assert!(icbc_url.starts_with("amqps://") && icbc_url.contains("cacertfile="), "{icbc_url}");
+    // Trusting another CA (the hub's own PKI, not the broker's), the handshake fails.
+    let (base, _) = icbc_url.split_once('?').unwrap_or((icbc_url.as_str(), ""));
+    let foreign = format!("{base}?cacertfile={}", hub.pki().dir().join("ca.pem").display());
+    let refused = hub_bus::connect(&foreign, "foreign-ca").await.err();
+    assert!(refused.is_some(), "a broker certificate from an unknown CA was accepted");
 
-    // ICBC's adapter, as its own user, finds its queue provisioned and carries a freeze out.
+    // ICBC's adapter, as its own user over TLS, finds its queue provisioned and carries a
+    // freeze out.
     hub.start_adapter_as(AgencyKind::Bank, "ICBC", &icbc_url)
         .await?;
     let done = freeze_at(&hub, "ICBC", 1).await?;
@@ -275,7 +287,7 @@ async fn a_suspended_agency_is_cut_off_its_queue_keeps_its_orders_and_resuming_s
 -> anyhow::Result<()> {
     let mut hub = TestHub::with_banks(&["CCB"]).await?;
     hub.stop_adapter("CCB").await?;
-    let (user, url) = enrol(&hub, "CCB").await?;
+    let (user, url) = enrol(&hub, "CCB", &hub.sandbox().amqp_url()).await?;
     hub.start_adapter_as(AgencyKind::Bank, "CCB", &url).await?;
     let first = freeze_at(&hub, "CCB", 1).await?;
     hub.wait_for_state(COURT, &first.measure_id, pb::MeasureState::Effective)
