@@ -179,6 +179,37 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         .ok_or_else(|| anyhow::anyhow!("no pki service"))?;
     let making = pki.command.join(" ");
     assert!(making.contains("hubctl pki init --dir /pki"), "{making}");
+    // The broker's TLS listener, with a certificate for `rabbitmq` from the same PKI.
+    assert!(
+        making.contains("hubctl pki issue --dir /pki --name broker --host rabbitmq"),
+        "{making}"
+    );
+    let broker = &services["rabbitmq"];
+    assert!(
+        broker
+            .volumes
+            .iter()
+            .any(|v| v == "./ops/rabbitmq/rabbitmq.conf:/etc/rabbitmq/rabbitmq.conf:ro")
+            && broker.volumes.iter().any(|v| v == "pki:/pki:ro"),
+        "{:?}",
+        broker.volumes
+    );
+    assert_eq!(
+        broker.depends_on.get("pki").map(String::as_str),
+        Some("service_completed_successfully")
+    );
+    let conf = std::fs::read_to_string(root().join("ops/rabbitmq/rabbitmq.conf"))?;
+    for line in [
+        "listeners.ssl.default = 5671",
+        "ssl_options.cacertfile = /pki/ca.pem",
+        "ssl_options.certfile = /pki/broker.pem",
+        "ssl_options.keyfile = /pki/broker.key",
+    ] {
+        assert!(
+            conf.lines().any(|l| l.trim() == line),
+            "rabbitmq.conf lacks {line:?}"
+        );
+    }
 
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile"))?;
     let mut agencies = Vec::new();
@@ -295,6 +326,16 @@ fn the_compose_file_describes_the_stack_the_binaries_can_run() -> anyhow::Result
         assert_eq!(
             &a.environment["ADAPTER_AGENCY_CODES"], codes,
             "{adapter_name}"
+        );
+        // Agencies reach the broker over TLS, trusting the hub CA that issued its certificate.
+        let amqp = &a.environment["ADAPTER_AMQP_URL"];
+        assert!(
+            amqp.starts_with("amqps://") && amqp.contains("@rabbitmq:5671/"),
+            "{adapter_name}: {amqp}"
+        );
+        assert!(
+            amqp.ends_with("?cacertfile=/pki/ca.pem"),
+            "{adapter_name}: {amqp}"
         );
         assert_eq!(
             &a.environment["ADAPTER_AGENCY_KIND"], kind,

@@ -255,11 +255,17 @@ mod tests {
     fn the_broker_ca_is_taken_out_of_the_url() {
         assert_eq!(
             split_ca("amqps://u:p@h:5671/hub?cacertfile=/etc/ca.pem"),
-            ("amqps://u:p@h:5671/hub".to_string(), Some("/etc/ca.pem".to_string()))
+            (
+                "amqps://u:p@h:5671/hub".to_string(),
+                Some("/etc/ca.pem".to_string())
+            )
         );
         assert_eq!(
             split_ca("amqps://h/hub?heartbeat=10&cacertfile=/ca.pem"),
-            ("amqps://h/hub?heartbeat=10".to_string(), Some("/ca.pem".to_string()))
+            (
+                "amqps://h/hub?heartbeat=10".to_string(),
+                Some("/ca.pem".to_string())
+            )
         );
         assert_eq!(split_ca("amqp://h/hub"), ("amqp://h/hub".to_string(), None));
     }

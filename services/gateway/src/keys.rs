@@ -105,6 +105,15 @@ fn agency(kind: &str, code: &str) -> Result<(AgencyKind, AgencyCode), Status> {
     Ok((kind, code))
 }
 
+/// Every key registered for `agencies` (kind, code), retired ones included.
+pub async fn of(
+    store: &Store,
+    agencies: &[(String, String)],
+) -> Result<Vec<pb::AgencyKey>, Status> {
+    let rows = store.keys_of(agencies).await.map_err(crate::Error::from)?;
+    Ok(rows.iter().map(to_proto).collect())
+}
+
 /// Enrols an agency as publishing as its broker user.
 pub async fn enrol(
     store: &Store,

@@ -35,6 +35,7 @@ pub mod court;
 pub mod dashboard;
 mod error;
 pub mod events;
+pub mod evidence;
 pub mod failpoint;
 pub mod figures;
 pub mod keys;
@@ -162,7 +163,8 @@ impl Application {
         let metrics = metrics::GatewayMetrics::new();
         let deadlines: overdue::AnswerDeadlines = config.answer_deadlines.parse()?;
         let ops = ops::OpsService::new(config.amqp_url.clone(), store.clone(), clock.clone())
-            .with_deadlines(deadlines.clone());
+            .with_deadlines(deadlines.clone())
+            .with_gateway_key(signer_public_key(config.signing_key.as_deref()));
         let dashboard = dashboard::Dashboard::new(
             ops.clone(),
             store.clone(),
@@ -317,6 +319,13 @@ impl Application {
         }
         served.context("serving gRPC")
     }
+}
+
+/// The public key of the gateway's instruction-signing seed, hex; `None` if it signs nothing
+/// (or the seed is unreadable, which the relay refuses at start).
+fn signer_public_key(seed: Option<&str>) -> Option<String> {
+    seed.and_then(|s| hub_bus::signing::Signer::from_hex(s).ok())
+        .map(|s| s.public_hex())
 }
 
 /// `/metrics`: the gateway's series, with the outbox's backlog and the overdue measures read at

@@ -44,6 +44,8 @@ pub struct OpsService {
     clock: hub_domain::Clock,
     /// When agencies must have answered, for the overdue list.
     deadlines: crate::overdue::AnswerDeadlines,
+    /// The public key instructions are signed with (hex), for evidence.
+    gateway_key: Option<String>,
 }
 
 impl OpsService {
@@ -54,7 +56,14 @@ impl OpsService {
             store,
             clock,
             deadlines: crate::overdue::AnswerDeadlines::default(),
+            gateway_key: None,
         }
+    }
+
+    /// The gateway's instruction-signing public key (hex), given with evidence.
+    pub fn with_gateway_key(mut self, key: Option<String>) -> Self {
+        self.gateway_key = key;
+        self
     }
 
     /// The answer deadlines overdue measures are listed by, and the ranking counts on time against.
@@ -222,6 +231,20 @@ impl Ops for OpsService {
             overdue,
             total: u32::try_from(total).unwrap_or(u32::MAX),
         }))
+    }
+
+    async fn evidence(
+        &self,
+        request: Request<pb::EvidenceRequest>,
+    ) -> Result<Response<pb::EvidenceResponse>, Status> {
+        crate::evidence::gather(
+            &self.store,
+            &request.into_inner().measure_id,
+            self.gateway_key.as_deref(),
+            self.clock.now(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn trace(

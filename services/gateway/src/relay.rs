@@ -133,14 +133,18 @@ impl Relay {
         let handed_over = self.clock.now();
         // Send everything, then collect the confirms: one round trip per batch, not per row.
         let mut pending: Vec<PendingConfirm> = Vec::with_capacity(rows.len());
-        for row in &rows {
+        let signatures: Vec<Option<String>> = rows
+            .iter()
+            .map(|row| self.signer.as_ref().map(|s| s.sign(&row.payload)))
+            .collect();
+        for (row, signature) in rows.iter().zip(&signatures) {
             pending.push(
                 publisher
                     .send(
                         INSTRUCTIONS_EXCHANGE,
                         &row.routing_key,
                         &row.payload,
-                        &meta(row, self.signer.as_ref()),
+                        &meta(row, signature.as_deref()),
                     )
                     .await?,
             );
@@ -163,7 +167,10 @@ impl Relay {
         crate::failpoint::hit(crate::failpoint::RELAY_BEFORE_COMMIT);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let now = self.clock.now();
-        for row in batch.settle(&ids, &deliveries, handed_over).await? {
+        for row in batch
+            .settle(&ids, &signatures, &deliveries, handed_over)
+            .await?
+        {
             let agency = row.agency.code();
             let since = now - row.submitted_at;
             self.metrics.outcome(row.kind, agency, row.state, since);
@@ -172,7 +179,7 @@ impl Relay {
     }
 }
 
-fn meta(row: &OutboxRow, signer: Option<&Signer>) -> MessageMeta {
+fn meta(row: &OutboxRow, signature: Option<&str>) -> MessageMeta {
     let mut meta = MessageMeta {
         message_id: row.instruction_id.to_string(),
         correlation_id: Some(row.measure_id.to_string()),
@@ -187,9 +194,9 @@ fn meta(row: &OutboxRow, signer: Option<&Signer>) -> MessageMeta {
             ),
         ],
     };
-    if let Some(signer) = signer {
+    if let Some(signature) = signature {
         meta.headers
-            .push((HEADER_SIGNATURE.to_string(), signer.sign(&row.payload)));
+            .push((HEADER_SIGNATURE.to_string(), signature.to_string()));
     }
     if let Some(trace) = row.trace_id.as_deref().and_then(|t| TraceId::parse(t).ok()) {
         meta.headers

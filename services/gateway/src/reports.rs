@@ -260,6 +260,14 @@ impl ReportConsumer {
                 delivered_at: report.received_at.as_ref().and_then(convert::instant),
                 answered_at: report.answered_at.as_ref().and_then(convert::instant),
                 trace_id: trace.map(|t| t.to_string()),
+                body: delivery.data.clone(),
+                key_id: header_str(props, HEADER_KEY_ID).map(str::to_string),
+                signature: header_str(props, HEADER_SIGNATURE).map(str::to_string),
+                measure_ids: report
+                    .updates
+                    .iter()
+                    .filter_map(|u| Uuid::parse_str(&u.measure_id).ok())
+                    .collect(),
             },
         ))
     }

@@ -171,6 +171,10 @@ pub enum Command {
     /// agency now, and the monthly ranking of agencies and courts.
     #[command(subcommand)]
     Ops(OpsCommand),
+    /// A measure's evidence as one file — its instructions signed by the gateway, the reports
+    /// signed by the agency's adapter and sealed by its system, the keys — verified offline
+    /// (`--verify FILE`).
+    Evidence(crate::cmd::evidence::EvidenceArgs),
     /// A measure's timeline (for operators, no --court): accepted, published, delivered, agency
     /// answered, report sent, applied, each with its time and the time since the hop before.
     Trace(crate::cmd::trace::TraceArgs),

@@ -92,6 +92,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Agency(command) => cmd::agency_key::run(context, command).await,
         Command::Audit(command) => cmd::audit::run(context, command).await,
         Command::Ops(command) => cmd::ops::run(context, command).await,
+        Command::Evidence(args) => cmd::evidence::run(context, args).await,
         Command::Trace(args) => cmd::trace::run(context, args).await,
         Command::Pki(command) => cmd::pki::run(context, command),
     }

@@ -140,6 +140,17 @@ impl Ops {
         }
     }
 
+    /// A measure's evidence.
+    pub async fn evidence(&mut self, measure_id: &str) -> Result<pb::EvidenceResponse, Failure> {
+        let request = pb::EvidenceRequest {
+            measure_id: measure_id.to_owned(),
+        };
+        match self.client.evidence(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(self.failure(status)),
+        }
+    }
+
     /// Ends a key's validity.
     pub async fn retire_key(
         &mut self,

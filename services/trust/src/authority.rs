@@ -147,15 +147,20 @@ impl Authority {
 
     /// Issues a certificate for `request`, with a key of its own.
     pub fn issue(&self, request: &Request) -> Result<Issued, TrustError> {
-        if request.identities.is_empty() {
-            return Err(TrustError::NoIdentity);
-        }
+        // A certificate speaks for a party, or (with no party) is a server's for its hosts
+        // alone, such as the broker's TLS listener: then it names no party a hub service
+        // would believe.
+        let common_name = match (request.identities.first(), request.hosts.first()) {
+            (Some(first), _) => first.to_string(),
+            (None, Some(host)) => host.clone(),
+            (None, None) => return Err(TrustError::NoIdentity),
+        };
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
-            .push(DnType::CommonName, request.identities[0].to_string());
+            .push(DnType::CommonName, common_name);
         params
             .distinguished_name
             .push(DnType::OrganizationName, "Enforcement hub");

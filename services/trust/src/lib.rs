@@ -54,7 +54,7 @@ pub enum TrustError {
     Empty(PathBuf),
     #[error("{0} exists already; a CA is created once")]
     Exists(PathBuf),
-    #[error("a certificate must name at least one party")]
+    #[error("a certificate must name at least one party, or hosts it serves")]
     NoIdentity,
     #[error("{0:?} is not a certificate serial (hex digits)")]
     BadSerial(String),

@@ -167,12 +167,21 @@ async fn an_enrolled_agency_reads_only_its_own_queue_publishes_only_reports_and_
     let (icbc_user, icbc_url) = enrol(&hub, "ICBC", &tls).await?;
     let (ccb_user, ccb_url) = enrol(&hub, "CCB", &hub.sandbox().amqp_url()).await?;
     assert!(!icbc_url.contains("guest"), "{icbc_url}");
-    assert!(icbc_url.starts_with("amqps://") && icbc_url.contains("cacertfile="), "{icbc_url}");
+    assert!(
+        icbc_url.starts_with("amqps://") && icbc_url.contains("cacertfile="),
+        "{icbc_url}"
+    );
     // Trusting another CA (the hub's own PKI, not the broker's), the handshake fails.
     let (base, _) = icbc_url.split_once('?').unwrap_or((icbc_url.as_str(), ""));
-    let foreign = format!("{base}?cacertfile={}", hub.pki().dir().join("ca.pem").display());
+    let foreign = format!(
+        "{base}?cacertfile={}",
+        hub.pki().dir().join("ca.pem").display()
+    );
     let refused = hub_bus::connect(&foreign, "foreign-ca").await.err();
-    assert!(refused.is_some(), "a broker certificate from an unknown CA was accepted");
+    assert!(
+        refused.is_some(),
+        "a broker certificate from an unknown CA was accepted"
+    );
 
     // ICBC's adapter, as its own user over TLS, finds its queue provisioned and carries a
     // freeze out.

@@ -11,6 +11,7 @@
 //!   reports change nothing and end in dead letters with the reason; keys rotate with an overlap.
 //! - [`broker`]: an enrolled agency's broker user reads only its own queue and publishes only
 //!   reports; its reports count only from that user; a suspended agency's queue keeps its orders.
+//! - [`evidence`]: a measure's evidence file verifies offline, and one changed byte fails it.
 //! - [`logs`]: no service logs a name, identity number or account number.
 //! - [`audit`]: the audit log is a hash chain that names the first entry altered, removed or
 //!   reordered.
@@ -18,6 +19,7 @@
 mod audit;
 mod broker;
 mod courts;
+mod evidence;
 mod handshake;
 mod logs;
 mod reports;

@@ -69,6 +69,12 @@ pub struct NewReceipt {
     pub answered_at: Option<OffsetDateTime>,
     /// The trace id of the report's `traceparent` header.
     pub trace_id: Option<String>,
+    /// The body as received, and the adapter's key id and signature over it: the evidence.
+    pub body: Vec<u8>,
+    pub key_id: Option<String>,
+    pub signature: Option<String>,
+    /// The measures the report changes.
+    pub measure_ids: Vec<Uuid>,
 }
 
 const KEY_COLUMNS: &str = "agency_kind, agency_code, key_id, public_key, valid_from, valid_until";
@@ -309,13 +315,18 @@ async fn insert_receipts(
     let delivered: Vec<Option<OffsetDateTime>> = unique.iter().map(|r| r.delivered_at).collect();
     let answered: Vec<Option<OffsetDateTime>> = unique.iter().map(|r| r.answered_at).collect();
     let traces: Vec<Option<&str>> = unique.iter().map(|r| r.trace_id.as_deref()).collect();
+    let bodies: Vec<&[u8]> = unique.iter().map(|r| r.body.as_slice()).collect();
+    let key_ids: Vec<Option<&str>> = unique.iter().map(|r| r.key_id.as_deref()).collect();
+    let signatures: Vec<Option<&str>> = unique.iter().map(|r| r.signature.as_deref()).collect();
     // A notice forwarded again keeps its first receipt's digest but moves its `sent_at`, so a
     // copy of the second is recognised too.
     sqlx::query(
         "INSERT INTO report_receipts (report_id, agency_kind, agency_code, digest, sent_at, \
-             instruction_id, delivered_at, answered_at, trace_id, received_at) \
+             instruction_id, delivered_at, answered_at, trace_id, body, key_id, signature, \
+             received_at) \
          SELECT *, $6 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], \
-             $5::timestamptz[], $7::uuid[], $8::timestamptz[], $9::timestamptz[], $10::text[]) \
+             $5::timestamptz[], $7::uuid[], $8::timestamptz[], $9::timestamptz[], $10::text[], \
+             $11::bytea[], $12::text[], $13::text[]) \
          ON CONFLICT (report_id) DO UPDATE SET sent_at = GREATEST(report_receipts.sent_at, \
              EXCLUDED.sent_at)",
     )
@@ -329,6 +340,21 @@ async fn insert_receipts(
     .bind(&delivered)
     .bind(&answered)
     .bind(&traces)
+    .bind(&bodies)
+    .bind(&key_ids)
+    .bind(&signatures)
+    .execute(&mut *conn)
+    .await?;
+    let (measures, reports): (Vec<Uuid>, Vec<Uuid>) = unique
+        .iter()
+        .flat_map(|r| r.measure_ids.iter().map(|m| (*m, r.report_id)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO report_measures (measure_id, report_id) \
+         SELECT DISTINCT * FROM UNNEST($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(&measures)
+    .bind(&reports)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -53,6 +53,7 @@ macro_rules! measure_columns {
 
 pub mod audit;
 pub mod cases;
+pub mod evidence;
 pub mod figures;
 pub mod inquiries;
 pub mod keys;

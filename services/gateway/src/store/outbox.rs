@@ -110,6 +110,7 @@ impl OutboxBatch {
     pub async fn settle(
         mut self,
         published: &[i64],
+        signatures: &[Option<String>],
         deliveries: &[Delivery],
         now: OffsetDateTime,
     ) -> Result<Vec<MeasureRow>, sqlx::Error> {
@@ -138,10 +139,23 @@ impl OutboxBatch {
             )
         });
         let tx = &mut *self.tx;
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-            .bind(published)
-            .execute(&mut *tx)
-            .await?;
+        // The rows go, and what was published stays as evidence, with its signature (`published`
+        // and `signatures` side by side). A row published again after a crash is kept once.
+        sqlx::query(
+            "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1) \
+                 RETURNING id, measure_id, instruction_id, routing_key, payload) \
+             INSERT INTO instruction_evidence \
+                 (instruction_id, measure_id, routing_key, payload, signature, published_at) \
+             SELECT g.instruction_id, g.measure_id, g.routing_key, g.payload, s.signature, $3 \
+             FROM gone g LEFT JOIN UNNEST($1::int8[], $2::text[]) AS s(id, signature) \
+                 ON s.id = g.id \
+             ON CONFLICT (instruction_id) DO NOTHING",
+        )
+        .bind(published)
+        .bind(signatures)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         // Lock the measures in id order, as report application does, so the two never deadlock.
         let measure_ids: Vec<Uuid> = deliveries
             .iter()

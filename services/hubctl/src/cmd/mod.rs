@@ -13,6 +13,7 @@ pub mod deduct;
 pub mod distrain;
 pub mod dlq;
 pub mod enrol;
+pub mod evidence;
 pub mod expiring;
 pub mod freeze;
 pub mod health;

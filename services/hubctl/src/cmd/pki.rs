@@ -67,7 +67,8 @@ pub struct IssueArgs {
     /// Days the certificate is valid.
     #[arg(long, default_value_t = 365)]
     pub days: i64,
-    /// File name without extension [default: from the first party, e.g. court-京0105].
+    /// File name without extension [default: from the first party, e.g. court-京0105]; with
+    /// --host and no party, a server certificate for those hosts alone (the broker's).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 }
@@ -149,11 +150,18 @@ pub fn stem(first: &Identity) -> String {
 
 fn issue(context: &Context, args: IssueArgs) -> Result<(), Failure> {
     let parties = parties(&args);
-    let Some(first) = parties.first() else {
-        return Err(Failure::Usage(
-            "name at least one party: --court, --adapter, --system, --operator or --gateway-server"
-                .into(),
-        ));
+    let name = match (parties.first(), &args.name) {
+        (Some(first), name) => name.clone().unwrap_or_else(|| stem(first)),
+        // A server certificate of no party, e.g. the broker's TLS listener.
+        (None, Some(name)) if !args.host.is_empty() => name.clone(),
+        (None, _) => {
+            return Err(Failure::Usage(
+                "name at least one party: --court, --adapter, --system, --operator or \
+                 --gateway-server (or, for a server of no party such as the broker, --name with \
+                 --host)"
+                    .into(),
+            ));
+        }
     };
     let serves = parties.iter().any(|p| {
         matches!(
@@ -169,7 +177,6 @@ fn issue(context: &Context, args: IssueArgs) -> Result<(), Failure> {
     } else {
         args.host.clone()
     };
-    let name = args.name.clone().unwrap_or_else(|| stem(first));
     let ca = Authority::load(&args.dir).map_err(failed)?;
     let issued = ca
         .issue(&Request::new(parties.clone(), args.days).hosts(hosts))
@@ -187,11 +194,15 @@ fn issue(context: &Context, args: IssueArgs) -> Result<(), Failure> {
         files.cert.display(),
         files.key.display(),
         issued.serial,
-        parties
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        if parties.is_empty() {
+            format!("the server at {}", args.host.join(", "))
+        } else {
+            parties
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     ));
     Ok(())
 }
