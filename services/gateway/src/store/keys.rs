@@ -137,19 +137,7 @@ impl Store {
         &self,
         agencies: &[(String, String)],
     ) -> Result<Vec<AgencyKeyRow>, sqlx::Error> {
-        let (kinds, codes): (Vec<&str>, Vec<&str>) = agencies
-            .iter()
-            .map(|(k, c)| (k.as_str(), c.as_str()))
-            .unzip();
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {KEY_COLUMNS} FROM agency_keys \
-             WHERE (agency_kind, agency_code) IN \
-                 (SELECT * FROM UNNEST($1::text[], $2::text[]))"
-        )))
-        .bind(&kinds)
-        .bind(&codes)
-        .fetch_all(&self.pool)
-        .await
+        self.of_agencies("agency_keys", KEY_COLUMNS, agencies).await
     }
 
     /// Enrols an agency as publishing as `broker_user` (enrolling it again changes the user and
@@ -204,13 +192,26 @@ impl Store {
         &self,
         agencies: &[(String, String)],
     ) -> Result<Vec<EnrolmentRow>, sqlx::Error> {
+        self.of_agencies("agency_enrolments", ENROLMENT_COLUMNS, agencies)
+            .await
+    }
+
+    /// The rows of `table` (`columns`) of the agencies `agencies` (kind, code).
+    async fn of_agencies<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        agencies: &[(String, String)],
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
         let (kinds, codes): (Vec<&str>, Vec<&str>) = agencies
             .iter()
             .map(|(k, c)| (k.as_str(), c.as_str()))
             .unzip();
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENROLMENT_COLUMNS} FROM agency_enrolments \
-             WHERE (agency_kind, agency_code) IN \
+            "SELECT {columns} FROM {table} WHERE (agency_kind, agency_code) IN \
                  (SELECT * FROM UNNEST($1::text[], $2::text[]))"
         )))
         .bind(&kinds)
