@@ -33,6 +33,7 @@ pub mod case;
 pub mod config;
 pub mod court;
 pub mod dashboard;
+mod dead_letters;
 mod error;
 pub mod events;
 pub mod evidence;
