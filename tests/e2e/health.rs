@@ -82,6 +82,7 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
         reconnect_ms: 100,
         dashboard_token: None,
         dashboard_interval_ms: 2000,
+        audit_chain_ms: 250,
         answer_deadlines: hub_gateway::overdue::DEFAULT.into(),
     };
     let app = hub_gateway::Application::build(config, hub_domain::Clock::system()).await?;

@@ -55,6 +55,9 @@ struct Args {
     /// Rate of the latency run in freezes per second [default: half the measured throughput].
     #[arg(long)]
     latency_rate: Option<f64>,
+    /// Throughput runs each with the audit chain on and off, alternately, for its cost (0: none).
+    #[arg(long, default_value_t = 2)]
+    chain_runs: u32,
     /// The broker's AMQP URLs without vhost, one per node of a cluster, comma-separated
     /// (`scripts/cluster.sh urls`) [default: HUB_TEST_AMQP_URL or the machine's node].
     #[arg(long, requires = "rabbitmq_api")]
@@ -79,11 +82,29 @@ async fn main() -> anyhow::Result<()> {
         "broker ceiling: {:.0} msg/s; running the hub",
         ceiling.through
     );
-    let (throughput, hub, accounts_used) = end_to_end_throughput(&args).await?;
+    let (throughput, hub, accounts_used) = end_to_end_throughput(&args, true).await?;
     eprintln!("throughput run done: {throughput:.0} freezes/s; measuring latency");
     let rate = args.latency_rate.unwrap_or(throughput / 2.0);
     let latency = latency_at(&hub, rate, args.latency_seconds, accounts_used).await?;
     hub.shutdown().await?;
+    // The audit chain's cost: the same throughput run with the chain on and off, alternately,
+    // so that the machine's drift falls on both.
+    let (mut with_chain, mut without) = (Vec::new(), Vec::new());
+    for run in 0..args.chain_runs {
+        for chain in [run % 2 == 0, run % 2 != 0] {
+            let (rate, hub, _) = end_to_end_throughput(&args, chain).await?;
+            hub.shutdown().await?;
+            eprintln!(
+                "chain {}: {rate:.0} freezes/s",
+                if chain { "on" } else { "off" }
+            );
+            if chain {
+                with_chain.push(rate)
+            } else {
+                without.push(rate)
+            }
+        }
+    }
 
     let fair = ceiling.through / 2.0;
     println!();
@@ -133,6 +154,23 @@ async fn main() -> anyhow::Result<()> {
         "      p50 {:>7.1} ms   p95 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms",
         latency.p50, latency.p95, latency.p99, latency.max
     );
+    if !with_chain.is_empty() {
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (on, off) = (median(&mut with_chain), median(&mut without));
+        println!(
+            "(d) the audit chain's cost, {} runs each, median freezes/s (every gRPC hop over TLS):",
+            with_chain.len()
+        );
+        println!("      chain on  {on:>9.0}   runs {with_chain:.0?}");
+        println!("      chain off {off:>9.0}   runs {without:.0?}");
+        println!(
+            "      cost: {:.1} % of end-to-end throughput (target ≤ 10 %)",
+            (1.0 - on / off) * 100.0
+        );
+    }
     Ok(())
 }
 
@@ -247,10 +285,10 @@ async fn broker_ceiling(args: &Args) -> anyhow::Result<Ceiling> {
 
 /// (b): `freezes` freezes by `concurrency` submitters on distinct accounts; returns freezes per
 /// second from the first Submit to the last EFFECTIVE, and the hub for the latency run.
-async fn end_to_end_throughput(args: &Args) -> anyhow::Result<(f64, TestHub, u32)> {
+async fn end_to_end_throughput(args: &Args, chain: bool) -> anyhow::Result<(f64, TestHub, u32)> {
     let codes: Vec<String> = (0..args.banks.max(1)).map(|i| format!("B{i:03}")).collect();
     let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-    let mut builder = TestHub::builder().banks(&code_refs);
+    let mut builder = TestHub::builder().banks(&code_refs).audit_chain(chain);
     if let Some((amqp, api)) = args.broker() {
         builder = builder.broker(amqp, api);
     }

@@ -152,6 +152,13 @@ pub struct Config {
     )]
     pub answer_deadlines: String,
 
+    /// How often the audit chain takes in new entries, in milliseconds (each round chains
+    /// every entry committed since, in id order). 0 leaves the chain unbuilt: only for measuring
+    /// what chaining costs (the benchmark does); `hubctl audit verify` then finds nothing new
+    /// chained.
+    #[arg(long, env = "GATEWAY_AUDIT_CHAIN_MS", default_value_t = 250)]
+    pub audit_chain_ms: u64,
+
     /// The operator token the dashboard (`/dashboard` on the HTTP port) asks for before it
     /// replays a dead letter (`Authorization: Bearer …`); unset, replay from the dashboard is off
     /// and the page only shows.

@@ -247,11 +247,16 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
-        let chain_task = tokio::spawn(audit::run(
-            store.clone(),
-            std::time::Duration::from_millis(250),
-            shutdown.clone(),
-        ));
+        let chain_task = tokio::spawn({
+            let (store, shutdown, every) = (store.clone(), shutdown.clone(), config.audit_chain_ms);
+            async move {
+                if every > 0 {
+                    audit::run(store, std::time::Duration::from_millis(every), shutdown).await;
+                } else {
+                    tracing::warn!("the audit chain is off (GATEWAY_AUDIT_CHAIN_MS=0)");
+                }
+            }
+        });
         let timers_task = tokio::spawn(
             timers::Timers {
                 store: store.clone(),

@@ -27,6 +27,8 @@ pub(super) struct GatewaySettings {
     pub(super) answer_deadlines: String,
     /// `GATEWAY_DASHBOARD_TOKEN`.
     pub(super) dashboard_token: Option<String>,
+    /// `GATEWAY_AUDIT_CHAIN_MS`.
+    pub(super) audit_chain_ms: u64,
 }
 
 /// How often a test gateway's dashboard takes its figures: quickly, so a page follows a test.
@@ -63,6 +65,7 @@ impl GatewaySettings {
             answer_deadlines: self.answer_deadlines.clone(),
             dashboard_token: self.dashboard_token.clone(),
             dashboard_interval_ms: DASHBOARD_INTERVAL_MS,
+            audit_chain_ms: self.audit_chain_ms,
         }
     }
 
@@ -88,6 +91,7 @@ impl GatewaySettings {
                 "GATEWAY_DASHBOARD_INTERVAL_MS",
                 DASHBOARD_INTERVAL_MS.to_string(),
             ),
+            ("GATEWAY_AUDIT_CHAIN_MS", self.audit_chain_ms.to_string()),
             ("GATEWAY_TLS_CA", path(&self.tls.ca)),
             ("GATEWAY_TLS_CERT", path(&self.tls.cert)),
             ("GATEWAY_TLS_KEY", path(&self.tls.key)),

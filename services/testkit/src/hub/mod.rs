@@ -78,6 +78,7 @@ pub struct TestHubBuilder {
     /// `GATEWAY_ANSWER_DEADLINES`.
     answer_deadlines: String,
     dashboard_token: Option<String>,
+    audit_chain_ms: u64,
 }
 
 impl TestHubBuilder {
@@ -153,6 +154,13 @@ impl TestHubBuilder {
         self
     }
 
+    /// Whether the gateway builds its audit chain (on by default; off only to measure what it
+    /// costs).
+    pub fn audit_chain(mut self, on: bool) -> Self {
+        self.audit_chain_ms = if on { 250 } else { 0 };
+        self
+    }
+
     /// Adapter retry policy: first delay and attempts.
     pub fn adapter_retries(mut self, initial_ms: u64, attempts: u32) -> Self {
         self.adapter_retry_ms = initial_ms;
@@ -185,6 +193,7 @@ impl TestHubBuilder {
             tls: pki.gateway()?,
             answer_deadlines: self.answer_deadlines.clone(),
             dashboard_token: self.dashboard_token.clone(),
+            audit_chain_ms: self.audit_chain_ms,
         };
         let mut gateway_http = None;
         let (gateway, gateway_addr) = match &self.gateway_process {
@@ -266,6 +275,7 @@ impl TestHub {
             broker: None,
             answer_deadlines: hub_gateway::overdue::DEFAULT.to_string(),
             dashboard_token: None,
+            audit_chain_ms: 250,
         }
     }
 
