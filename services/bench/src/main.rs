@@ -55,8 +55,9 @@ struct Args {
     /// Rate of the latency run in freezes per second [default: half the measured throughput].
     #[arg(long)]
     latency_rate: Option<f64>,
-    /// Throughput runs each with the audit chain on and off, alternately, for its cost (0: none).
-    #[arg(long, default_value_t = 2)]
+    /// Throughput runs each with the audit chain on and off, alternately, for its cost (0: none);
+    /// the runs vary by a tenth from one to the next on a shared machine, so take several.
+    #[arg(long, default_value_t = 4)]
     chain_runs: u32,
     /// The broker's AMQP URLs without vhost, one per node of a cluster, comma-separated
     /// (`scripts/cluster.sh urls`) [default: HUB_TEST_AMQP_URL or the machine's node].

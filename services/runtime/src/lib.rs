@@ -16,8 +16,17 @@ use tokio_util::sync::CancellationToken;
 /// ([`redact`]), in the human format, or with `HUB_LOG_FORMAT=json` one JSON object per line
 /// (fields and the current spans included, for a log collector to index by `trace_id`).
 pub fn init_tracing() {
-    let filter =
+    let mut filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // lapin logs every channel the broker closes at ERROR, the expected NOT_FOUND of a passive
+    // declare included (an adapter looking its queue up, the figures counting a queue no adapter
+    // declared); the services log the errors they act on themselves. Unless RUST_LOG names
+    // lapin, its channel lines stay out.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("lapin"))
+        && let Ok(quiet) = "lapin::channel=off".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_writer(redact::Redacting(std::io::stderr))
         .with_env_filter(filter);
