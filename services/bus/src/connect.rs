@@ -106,7 +106,6 @@ impl Brokers {
     }
 }
 
-/// `host:port` of an AMQP URL, without user, password or vhost.
 /// The broker user an AMQP URL (the first of a comma-separated list) logs in as, percent-decoded
 /// (`guest` when it names none, as RabbitMQ's clients default).
 pub fn user_of(urls: &str) -> Option<String> {
@@ -118,6 +117,7 @@ pub fn user_of(urls: &str) -> Option<String> {
         .map(|uri| uri.authority.userinfo.username)
 }
 
+/// `host:port` of an AMQP URL, without user, password or vhost.
 fn node_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);

@@ -110,14 +110,10 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Exactly `N` bytes written as `2 N` hex digits.
 fn from_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
-    if hex.len() != 2 * N || !hex.is_ascii() {
+    if hex.len() != 2 * N {
         return None;
     }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::signing::from_hex(hex)?.try_into().ok()
 }
 
 #[cfg(test)]

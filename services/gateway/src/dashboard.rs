@@ -267,28 +267,21 @@ async fn page() -> impl IntoResponse {
 /// The snapshots as server-sent events (`event: snapshot`), the latest first; the stream ends
 /// when the gateway shuts down, so a page never holds its shutdown up.
 async fn events(State(served): State<Served>) -> impl IntoResponse {
-    let receiver = served.dashboard.snapshots.subscribe();
+    let mut receiver = served.dashboard.snapshots.subscribe();
+    // The snapshot there is already counts as news, so a page gets it at once.
+    receiver.mark_changed();
     served.dashboard.watched.notify_one();
-    let state = (receiver, served.shutdown, true);
-    let stream = futures_util::stream::unfold(state, |(mut rx, shutdown, first)| async move {
-        if !first {
+    let state = (receiver, served.shutdown);
+    let stream = futures_util::stream::unfold(state, |(mut rx, shutdown)| async move {
+        loop {
             tokio::select! {
                 changed = rx.changed() => changed.ok()?,
                 () = shutdown.cancelled() => return None,
             }
-        }
-        loop {
             let latest = rx.borrow_and_update().clone();
             if let Some(snapshot) = latest {
                 let event = Event::default().event("snapshot").data(&*snapshot);
-                return Some((
-                    Ok::<_, std::convert::Infallible>(event),
-                    (rx, shutdown, false),
-                ));
-            }
-            tokio::select! {
-                changed = rx.changed() => changed.ok()?,
-                () = shutdown.cancelled() => return None,
+                return Some((Ok::<_, std::convert::Infallible>(event), (rx, shutdown)));
             }
         }
     });

@@ -296,19 +296,22 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn a_month_runs_from_midnight_in_china_which_is_four_pm_utc_the_day_before() {
-        let m = RankingMonth::parse("2026-11").unwrap();
+    fn a_month_runs_from_midnight_in_china_which_is_four_pm_utc_the_day_before()
+    -> Result<(), String> {
+        let m = RankingMonth::parse("2026-11")?;
         assert_eq!(m.from, datetime!(2026-10-31 16:00 UTC));
         assert_eq!(m.until, datetime!(2026-11-30 16:00 UTC));
         assert_eq!(m.name(), "2026-11");
+        Ok(())
     }
 
     #[test]
-    fn december_ends_in_the_next_year_and_february_knows_leap_years() {
-        let d = RankingMonth::parse("2026-12").unwrap();
+    fn december_ends_in_the_next_year_and_february_knows_leap_years() -> Result<(), String> {
+        let d = RankingMonth::parse("2026-12")?;
         assert_eq!(d.until, datetime!(2026-12-31 16:00 UTC));
-        let f = RankingMonth::parse("2028-02").unwrap();
+        let f = RankingMonth::parse("2028-02")?;
         assert_eq!(f.until - f.from, time::Duration::days(29));
+        Ok(())
     }
 
     #[test]

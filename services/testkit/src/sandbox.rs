@@ -239,19 +239,6 @@ impl Sandbox {
         )
     }
 
-    /// The AMQP URL of the test's vhost (its first node) as `user` with `password`.
-    pub fn amqp_url_as(&self, user: &str, password: &str) -> String {
-        let first = self.amqp_url();
-        let first = first.split(',').next().unwrap_or_default().to_string();
-        let (scheme, rest) = first.split_once("://").unwrap_or(("amqp", first.as_str()));
-        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        format!(
-            "{scheme}://{}:{}@{host}",
-            encode_path(user),
-            encode_path(password)
-        )
-    }
-
     /// The database URL (schemas are chosen per service).
     pub fn database_url(&self) -> &str {
         &self.endpoints.database_url

@@ -17,6 +17,7 @@ use lapin::{
 use prost::Message;
 use uuid::Uuid;
 
+use super::reports::{dead_letters, reason_of};
 use crate::hubctl::{hubctl, json_lines, shown};
 
 const COURT: &str = "京0105";
@@ -132,30 +133,6 @@ fn ccb_notice(hub: &TestHub, measure_id: &str) -> anyhow::Result<Report> {
     Ok((report, body, headers))
 }
 
-/// The reason of the dead letter with `message_id`, once it is there.
-async fn dead_reason(hub: &TestHub, message_id: &str) -> anyhow::Result<String> {
-    let ops = hub.ops().await?;
-    eventually(
-        &format!("{message_id} dead-lettered"),
-        Duration::from_secs(20),
-        || {
-            let mut ops = ops.clone();
-            async move {
-                let listed = ops
-                    .list_dead_letters(pb::ListDeadLettersRequest { limit: 100 })
-                    .await?
-                    .into_inner();
-                Ok(listed
-                    .dead_letters
-                    .into_iter()
-                    .find(|l| l.message_id == message_id)
-                    .map(|l| l.reason))
-            }
-        },
-    )
-    .await
-}
-
 #[tokio::test]
 async fn an_enrolled_agency_reads_only_its_own_queue_publishes_only_reports_and_is_believed_only_as_itself()
 -> anyhow::Result<()> {
@@ -259,9 +236,9 @@ async fn an_enrolled_agency_reads_only_its_own_queue_publishes_only_reports_and_
         .await?;
     assert_eq!(published, Published::Confirmed);
     let _ = connection.close(200, "done".into()).await;
-    let reason = dead_reason(&hub, &as_icbc.report_id).await?;
+    let letters = dead_letters(&hub, 1).await?;
     assert_eq!(
-        reason,
+        reason_of(&letters, &as_icbc.report_id),
         format!(
             "report for bank.CCB published by broker user {icbc_user:?}, not by {ccb_user:?} \
              enrolled for it"
@@ -276,7 +253,8 @@ async fn an_enrolled_agency_reads_only_its_own_queue_publishes_only_reports_and_
     };
     hub.publish_raw(topology::OUTCOMES_EXCHANGE, "bank.CCB", &body, &meta)
         .await?;
-    let reason = dead_reason(&hub, &anonymous.report_id).await?;
+    let letters = dead_letters(&hub, 2).await?;
+    let reason = reason_of(&letters, &anonymous.report_id);
     assert!(reason.contains("without the broker user"), "{reason}");
     let unchanged = hub.measure(COURT, &waiting.measure_id).await?;
     assert_eq!(unchanged.state, pb::MeasureState::Dispatched as i32);

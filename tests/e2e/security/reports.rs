@@ -124,7 +124,7 @@ async fn publish(
 }
 
 /// The dead letters' reasons by message id, once there are `n`.
-async fn dead_letters(hub: &TestHub, n: usize) -> anyhow::Result<Vec<(String, String)>> {
+pub(super) async fn dead_letters(hub: &TestHub, n: usize) -> anyhow::Result<Vec<(String, String)>> {
     let ops = hub.ops().await?;
     eventually(
         &format!("{n} dead letters"),
@@ -149,7 +149,7 @@ async fn dead_letters(hub: &TestHub, n: usize) -> anyhow::Result<Vec<(String, St
     .await
 }
 
-fn reason_of<'a>(letters: &'a [(String, String)], id: &str) -> &'a str {
+pub(super) fn reason_of<'a>(letters: &'a [(String, String)], id: &str) -> &'a str {
     letters
         .iter()
         .find(|(m, _)| m == id)

@@ -9,7 +9,7 @@
 //! what arrives for the agency until it is resumed.
 
 use clap::Args;
-use enforcement_proto::{convert::timestamp, v1 as pb};
+use enforcement_proto::v1 as pb;
 use hub_bus::topology::{AgencyQueue, QueuePolicy};
 use serde_json::json;
 
@@ -160,7 +160,8 @@ pub async fn enrol(context: &Context, args: EnrolArgs) -> Result<(), Failure> {
                 agency_kind: args.kind.clone(),
                 agency_code: code.clone(),
                 public_key: key.trim().to_string(),
-                valid_from: Some(timestamp(time::OffsetDateTime::now_utc())),
+                // From now, by the gateway's clock.
+                valid_from: None,
                 valid_until: None,
             })
             .await?;
