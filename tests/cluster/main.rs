@@ -71,7 +71,6 @@ async fn the_node_of_a_queue_leader_killed_loses_and_doubles_nothing() -> anyhow
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet run to the end; run with --run-ignored all"]
 async fn a_node_restarted_loses_and_doubles_nothing() -> anyhow::Result<()> {
     let hub = cluster_hub(workload::hub()).await?;
     under_fault(
