@@ -10,6 +10,9 @@
 #   scripts/cluster.sh reset     stop and remove their data
 #   scripts/cluster.sh urls      the AMQP URLs, comma-separated (for GATEWAY_AMQP_URL and the rest)
 #   scripts/cluster.sh ctl N ... rabbitmqctl against node N (1, 2 or 3)
+#   scripts/cluster.sh partition N
+#                                cut node N off from the other two (its clients keep reaching it)
+#   scripts/cluster.sh heal      undo every partition
 #
 # Safe to run again and again: a running node is left alone, a node already in the cluster is
 # not joined again. Ports (outside the ephemeral range 32768–60999): node N listens for AMQP on
@@ -44,6 +47,9 @@ node_env() {
   export RABBITMQ_PID_FILE="$dir/pid"
   export RABBITMQ_DIST_PORT
   RABBITMQ_DIST_PORT=$(dist_port "$n")
+  # Node N opens its connections to the other nodes from 127.0.0.N, so that a partition can
+  # single out its traffic: what it sends from there and what reaches its distribution port.
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_connect_options [{ip,{127,0,0,$n}}]"
   # The command-line tools are Erlang nodes too; keep their ports in the cluster's range.
   export RABBITMQ_CTL_DIST_PORT_MIN=$((23030 + 10 * (n - 1)))
   export RABBITMQ_CTL_DIST_PORT_MAX=$((RABBITMQ_CTL_DIST_PORT_MIN + 9))
@@ -147,6 +153,7 @@ healthy() {
 }
 
 start() {
+  heal
   if healthy; then
     log "three nodes running: $(urls)"
     return
@@ -178,6 +185,42 @@ status() {
   done
 }
 
+# A partition of node N: every packet between it and the other nodes dropped, as a cut cable
+# would, in a chain of its own so that `heal` removes exactly what `partition` added. Its AMQP
+# and management listeners stay reachable, so its clients see what a node in the minority does
+# (pause_minority: it stops serving until it sees the majority again).
+CHAIN=HUB-CLUSTER-PARTITION
+
+iptables_ready() {
+  if ! command -v iptables >/dev/null 2>&1; then
+    log "installing iptables"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
+  fi
+}
+
+partition() {
+  local n=$1
+  iptables_ready
+  heal
+  log "partitioning node $n off (distribution port $(dist_port "$n"), source 127.0.0.$n)"
+  iptables -N "$CHAIN"
+  iptables -A "$CHAIN" -p tcp --dport "$(dist_port "$n")" -j DROP
+  iptables -A "$CHAIN" -p tcp --sport "$(dist_port "$n")" -j DROP
+  iptables -A "$CHAIN" -p tcp -s "127.0.0.$n" -j DROP
+  iptables -A "$CHAIN" -p tcp -d "127.0.0.$n" -j DROP
+  iptables -I OUTPUT -j "$CHAIN"
+}
+
+heal() {
+  command -v iptables >/dev/null 2>&1 || return 0
+  if iptables -L "$CHAIN" -n >/dev/null 2>&1; then
+    log "healing the partition"
+    while iptables -D OUTPUT -j "$CHAIN" 2>/dev/null; do :; done
+    iptables -F "$CHAIN"
+    iptables -X "$CHAIN"
+  fi
+}
+
 urls() {
   local out=()
   for n in "${NODES[@]}"; do out+=("amqp://guest:guest@127.0.0.1:$(amqp_port "$n")"); done
@@ -188,8 +231,10 @@ case "${1:-status}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  reset) stop; rm -rf "$BASE" ;;
+  reset) heal; stop; rm -rf "$BASE" ;;
   urls) urls ;;
   ctl) shift; n=$1; shift; ctl "$n" "$@" ;;
-  *) echo "usage: $0 start|stop|status|reset|urls|ctl N ..." >&2; exit 2 ;;
+  partition) partition "${2:?usage: $0 partition N}" ;;
+  heal) heal ;;
+  *) echo "usage: $0 start|stop|status|reset|urls|ctl N ...|partition N|heal" >&2; exit 2 ;;
 esac

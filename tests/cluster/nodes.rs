@@ -76,25 +76,17 @@ pub async fn restart(n: usize) -> anyhow::Result<()> {
     run(&script, &["ctl", &node, "-q", "await_startup"]).await
 }
 
-/// Cuts node `n` off from the other two for `secs` seconds: a process on it drops its Erlang
-/// distribution links to them every 50 ms. RabbitMQ sees a partition; with pause_minority, the
-/// node (alone, a minority) stops serving until it sees the others again, and the other two go
-/// on. (No iptables on this machine; this cuts the same links from inside the node.)
-pub async fn partition(n: usize, secs: u64) -> anyhow::Result<()> {
-    let expr = format!(
-        "Others = [N || N <- rabbit_nodes:all(), N =/= node()], \
-         Until = erlang:monotonic_time(millisecond) + {ms}, \
-         Loop = fun L() -> [erlang:disconnect_node(N) || N <- Others], \
-           case erlang:monotonic_time(millisecond) < Until of \
-             true -> timer:sleep(50), L(); false -> ok end end, \
-         spawn(Loop), ok.",
-        ms = secs * 1000
-    );
-    run(
-        &script().to_string_lossy(),
-        &["ctl", &n.to_string(), "-q", "eval", &expr],
-    )
-    .await
+/// Cuts node `n` off from the other two (`scripts/cluster.sh partition`): every packet between
+/// it and them dropped, its clients still reaching it. RabbitMQ sees a partition once the links
+/// time out (net_ticktime); with pause_minority the node, alone a minority, stops serving and the
+/// other two go on.
+pub async fn partition(n: usize) -> anyhow::Result<()> {
+    run(&script().to_string_lossy(), &["partition", &n.to_string()]).await
+}
+
+/// Undoes the partition: the node sees the majority again and resumes.
+pub async fn heal() -> anyhow::Result<()> {
+    run(&script().to_string_lossy(), &["heal"]).await
 }
 
 async fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
