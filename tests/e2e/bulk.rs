@@ -206,11 +206,12 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
                 .request()
         })
         .collect();
+    // The bank answers a quarter of the batch, then stops answering: the calls in flight
+    // after that are lost with the adapter when it is killed.
+    hub.bank("ICBC")?.system().faults().hold_after(N / 4);
     hub.submit_all(requests).await?;
-
-    // Kill once a quarter is done.
     eventually(
-        "a quarter of the batch done",
+        "a fifth of the batch done",
         Duration::from_secs(60),
         || async {
             let done = case_measures(&hub, &case)
@@ -218,12 +219,10 @@ async fn killing_the_adapter_mid_batch_and_starting_it_again_loses_and_duplicate
                 .iter()
                 .filter(|m| answered(m.state))
                 .count();
-            Ok((done >= N as usize / 4).then_some(()))
+            Ok((done >= N as usize / 5).then_some(()))
         },
     )
     .await?;
-    // The bank stops answering, so the calls in flight are lost with the adapter.
-    hub.bank("ICBC")?.system().faults().hold();
     adapter.kill().await?;
     hub.bank("ICBC")?.system().faults().release();
     let done_at_kill = case_measures(&hub, &case)

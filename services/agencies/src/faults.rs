@@ -16,14 +16,20 @@ use tonic::Status;
 pub struct Faults {
     latency_ms: AtomicU64,
     unavailable_calls: AtomicU32,
+    /// Calls still answered before every later one is held ([`Faults::hold_after`]).
+    answered_before_hold: AtomicU32,
     held: watch::Sender<bool>,
 }
+
+/// `answered_before_hold` when no hold is armed.
+const NOT_ARMED: u32 = u32::MAX;
 
 impl Default for Faults {
     fn default() -> Self {
         Self {
             latency_ms: AtomicU64::default(),
             unavailable_calls: AtomicU32::default(),
+            answered_before_hold: AtomicU32::new(NOT_ARMED),
             held: watch::Sender::new(false),
         }
     }
@@ -48,8 +54,20 @@ impl Faults {
         self.held.send_replace(true);
     }
 
+    /// The next `calls` calls are answered, and every call after them waits as under
+    /// [`Faults::hold`]: a system that stops answering partway through a batch.
+    pub fn hold_after(&self, calls: u32) {
+        if calls == 0 {
+            self.hold();
+        } else {
+            self.answered_before_hold.store(calls, Ordering::Relaxed);
+        }
+    }
+
     /// Calls held by [`Faults::hold`] go on, and new ones are no longer held.
     pub fn release(&self) {
+        self.answered_before_hold
+            .store(NOT_ARMED, Ordering::Relaxed);
         self.held.send_replace(false);
     }
 
@@ -59,9 +77,20 @@ impl Faults {
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
-        let mut held = self.held.subscribe();
-        // The sender lives as long as `self`, so the wait ends only on release.
-        let _ = held.wait_for(|held| !*held).await;
+        let counted =
+            self.answered_before_hold
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n != NOT_ARMED && n > 0).then(|| n - 1)
+                });
+        if counted == Ok(1) {
+            // The last call answered before the hold: every later one waits.
+            self.hold();
+        }
+        if counted.is_err() {
+            let mut held = self.held.subscribe();
+            // The sender lives as long as `self`, so the wait ends only on release.
+            let _ = held.wait_for(|held| !*held).await;
+        }
         let failing =
             self.unavailable_calls
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
@@ -93,6 +122,27 @@ mod tests {
         faults.release();
         let answered = tokio::time::timeout(Duration::from_secs(5), call).await;
         assert!(matches!(answered, Ok(Ok(Ok(())))), "{answered:?}");
+    }
+
+    #[tokio::test]
+    async fn after_the_calls_it_answers_a_system_holds_the_rest_until_release() {
+        let faults = Arc::new(Faults::default());
+        faults.hold_after(2);
+        for _ in 0..2 {
+            let answered = tokio::time::timeout(Duration::from_secs(5), faults.before_call()).await;
+            assert!(matches!(answered, Ok(Ok(()))), "{answered:?}");
+        }
+        let call = tokio::spawn({
+            let faults = Arc::clone(&faults);
+            async move { faults.before_call().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!call.is_finished(), "the third call must be held");
+        faults.release();
+        let answered = tokio::time::timeout(Duration::from_secs(5), call).await;
+        assert!(matches!(answered, Ok(Ok(Ok(())))), "{answered:?}");
+        // Released, nothing is held any more.
+        assert!(faults.before_call().await.is_ok());
     }
 
     #[tokio::test]

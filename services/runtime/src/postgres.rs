@@ -3,11 +3,32 @@
 //! Each service keeps its tables in a schema of its own (the gateway's, each reference agency's),
 //! created on first start; tests give every run fresh schemas the same way.
 
+use std::{future::Future, pin::Pin, time::Duration};
+
 use anyhow::Context;
 use sqlx::{
-    Executor, PgPool,
+    Connection, Executor, PgConnection, PgPool,
+    pool::PoolConnectionMetadata,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
+
+/// How long a connection may have sat idle in the pool and still be handed out untested.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// Tests a connection before use only if it sat idle: the pool tests each one as it comes back
+/// (a round trip), so testing a busy one again on the way out would be a second round trip per
+/// use, on the request's path; one that waited a while may have lost its server (a restart).
+fn ping_if_idle(
+    conn: &mut PgConnection,
+    meta: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if meta.idle_for >= IDLE_BEFORE_PING {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}
 
 /// Connects to `url` with `schema` as the search path, creating the schema if needed.
 pub async fn connect(
@@ -26,6 +47,8 @@ pub async fn connect(
         .application_name(application);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections.max(2))
+        .test_before_acquire(false)
+        .before_acquire(ping_if_idle)
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL")?;

@@ -20,11 +20,18 @@ static LINES: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 
 /// Installs the test process's log subscriber (once).
 pub(crate) fn init() {
+    init_with("warn");
+}
+
+/// Installs the process's log subscriber, showing what `default` lets through when `RUST_LOG` is
+/// unset (once: the first call decides). The benchmark passes a quieter filter than the tests', so
+/// that its figures are not lost among the broker's expected refusals.
+pub fn init_with(default: &str) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let shown = fmt::layer()
             .with_writer(Redacting(fmt::TestWriter::new()))
-            .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()));
+            .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into()));
         let kept = fmt::layer()
             .with_ansi(false)
             .with_writer(Redacting(Keep))

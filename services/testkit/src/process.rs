@@ -123,6 +123,11 @@ impl ChildProcess {
         self.addr
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL: no draining, no acknowledgements.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         self.child
@@ -205,12 +210,17 @@ pub fn gateway_with_failpoints() -> anyhow::Result<PathBuf> {
 }
 
 /// `target/<profile>` of the running test executable (`target/<profile>/deps/<test>`).
+/// The directory of the profile's binaries: a test executable lives in its `deps`, a binary
+/// (the benchmark) beside them.
 fn profile_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the test executable")?;
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .map(Path::to_path_buf)
-        .context("unexpected test executable location")
+    let exe = std::env::current_exe().context("locating the executable")?;
+    let dir = exe.parent().context("unexpected executable location")?;
+    Ok(if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    }
+    .to_path_buf())
 }
 
 /// The `addr=` field of a log line.

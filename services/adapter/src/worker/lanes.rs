@@ -2,9 +2,12 @@
 //!
 //! Waiting freezes rank by arrival, so two instructions on one account must reach the agency in
 //! the order the hub sent them; instructions on different accounts should not wait for each
-//! other. A delivery goes to the lane its `asset` header hashes to, and each lane handles its
-//! deliveries one after another (retries included), so one asset's instructions keep their
-//! order while different assets proceed in parallel.
+//! other. A delivery goes to the lane its queue and `asset` header hash to, and each lane handles
+//! its deliveries one after another (retries included), so one asset's instructions keep their
+//! order while different assets proceed in parallel. An asset is held at one agency, so its
+//! instructions all come from one queue; the queue is part of the key because an inquiry's
+//! instructions share one subject as their asset across every agency it asks, and they should
+//! not queue behind each other in a single lane.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -53,7 +56,9 @@ impl Lanes {
 
     /// Hands a delivery to its asset's lane, waiting while that lane is full.
     pub(super) async fn dispatch(&self, incoming: Incoming) -> anyhow::Result<()> {
-        let lane = lane_of(&incoming.1, self.senders.len());
+        let (queue, delivery) = (incoming.0, &incoming.1);
+        let asset = header_str(&delivery.properties, "asset");
+        let lane = lane_of(queue, asset, &delivery.data, self.senders.len());
         let stopped = || anyhow::anyhow!("lane {lane} stopped");
         let sender = self.senders.get(lane).ok_or_else(stopped)?;
         sender.send(incoming).await.map_err(|_| stopped())
@@ -115,14 +120,37 @@ async fn lane(
     }
 }
 
-/// The lane of a delivery: by its asset, so one asset's instructions stay in order.
-fn lane_of(delivery: &Delivery, lanes: usize) -> usize {
+/// The lane of a delivery from the session's `queue`-th queue: by its asset there (by its body
+/// when it names none), so one asset's instructions stay in order.
+fn lane_of(queue: usize, asset: Option<&str>, body: &[u8], lanes: usize) -> usize {
     let mut hasher = DefaultHasher::new();
-    match header_str(&delivery.properties, "asset") {
+    queue.hash(&mut hasher);
+    match asset {
         Some(asset) => asset.hash(&mut hasher),
-        None => delivery.data.hash(&mut hasher),
+        None => body.hash(&mut hasher),
     }
     (hasher.finish() % lanes.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::lane_of;
+
+    #[test]
+    fn one_asset_keeps_one_lane_and_one_subject_asked_everywhere_spreads() {
+        let lane = lane_of(3, Some("account:ICBC:6222"), b"a", 16);
+        for body in [b"b".as_slice(), b"c", b"d"] {
+            assert_eq!(lane_of(3, Some("account:ICBC:6222"), body, 16), lane);
+        }
+        // One inquiry's subject, asked of a thousand banks, each on its own queue.
+        let lanes: BTreeSet<usize> = (0..1000)
+            .map(|queue| lane_of(queue, Some("subject:110101199001011234"), b"", 16))
+            .collect();
+        assert_eq!(lanes.len(), 16, "every lane takes part");
+        assert!(lane_of(0, None, b"x", 1) == 0 && lane_of(5, None, b"y", 0) == 0);
+    }
 }
 
 /// Leaves a delivery unacknowledged for the broker to return when the channel closes.

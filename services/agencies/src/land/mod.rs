@@ -56,6 +56,8 @@ impl Trade for Land {
     const CODE_FIELD: &'static str = "agency_code";
     const SCOPE: &'static str = "a land registry carries out seal-ups, pre-seizures, their \
                                  release and renewal, and real-estate inquiries only";
+    const DUE_CODES: &'static str =
+        "SELECT DISTINCT agency_code FROM holds WHERE state = 'effective' AND expires_at <= $1";
 
     async fn carry_out(
         desk: Desk<'_>,

@@ -62,6 +62,8 @@ impl Trade for Police {
     const SCOPE: &'static str = "public security carries out vehicle distraints, exit \
                                  restrictions, their release and renewal, and vehicle and \
                                  whereabouts inquiries only";
+    const DUE_CODES: &'static str =
+        "SELECT DISTINCT agency_code FROM holds WHERE state = 'effective' AND expires_at <= $1";
 
     async fn carry_out(
         desk: Desk<'_>,

@@ -316,4 +316,11 @@ mod tests {
             "'freeze', 'seal_up', 'distraint', 'exit_restriction'"
         );
     }
+
+    #[test]
+    fn the_expiry_index_covers_exactly_the_kinds_with_a_period() {
+        let migration = include_str!("../../migrations/0028_expiry_by_kind.sql");
+        assert!(migration.contains(&format!("state IN ({})", *IN_FORCE)));
+        assert!(migration.contains(&format!("kind IN ({})", *WITH_PERIOD)));
+    }
 }

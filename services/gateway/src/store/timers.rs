@@ -17,7 +17,10 @@ impl Store {
     /// The next instant at which a timer has something to do after `now`: an undelivered
     /// instruction's deadline plus `grace`, an open inquiry's deadline, an expiry of a measure in
     /// force, or the moment a measure comes within one of the warning `horizons` (days). Every
-    /// part reads one row of an index in deadline order, however many measures are recorded.
+    /// part reads one row of an index in deadline order, however many measures are recorded:
+    /// each part's conditions are its partial index's predicate, and the expiries are read with
+    /// `ORDER BY … LIMIT 1`, which the planner answers from the index even when its statistics
+    /// lag the table's growth (an aggregate it may answer by reading them all).
     pub async fn next_deadline(
         &self,
         now: OffsetDateTime,
@@ -32,9 +35,10 @@ impl Store {
                            AND deadline > $1 - $2::interval) + $2::interval, \
                      (SELECT min(deadline) FROM measures \
                          WHERE kind = '{inquiry}' AND state IN ({undelivered}) AND deadline > $1), \
-                     (SELECT min(expires_at) FROM measures \
+                     (SELECT expires_at FROM measures \
                          WHERE state IN ({in_force}) AND expires_at IS NOT NULL \
-                           AND kind IN ({with_period}) AND expires_at > $1), \
+                           AND kind IN ({with_period}) AND expires_at > $1 \
+                         ORDER BY expires_at LIMIT 1), \
                      (SELECT min(w.at) FROM unnest($3::int[]) AS h(days), LATERAL ( \
                          SELECT m.expires_at - make_interval(days => h.days) AS at \
                          FROM measures m \

@@ -69,7 +69,8 @@ impl GatewaySettings {
         }
     }
 
-    /// Starts the failpoints build of the gateway with these settings.
+    /// Starts the gateway as a process with these settings: the failpoints build when a
+    /// failpoint is armed, the gateway itself otherwise.
     pub(super) async fn spawn(&self, failpoint: Option<&str>) -> anyhow::Result<ChildProcess> {
         let mut env: Vec<(String, String)> = [
             ("GATEWAY_LISTEN", "127.0.0.1:0".to_string()),
@@ -104,17 +105,14 @@ impl GatewaySettings {
         if let Some(token) = &self.dashboard_token {
             env.push(("GATEWAY_DASHBOARD_TOKEN".into(), token.clone()));
         }
-        if let Some(failpoint) = failpoint {
-            env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));
-        }
-        ChildProcess::spawn(
-            "gateway",
-            &gateway_with_failpoints()?,
-            &[],
-            &env,
-            Some("gateway serving"),
-        )
-        .await
+        let program = match failpoint {
+            Some(failpoint) => {
+                env.push(("GATEWAY_FAILPOINT".into(), failpoint.into()));
+                gateway_with_failpoints()?
+            }
+            None => binary("gateway")?,
+        };
+        ChildProcess::spawn("gateway", &program, &[], &env, Some("gateway serving")).await
     }
 }
 
@@ -124,6 +122,14 @@ impl TestHub {
         match self.gateway.as_mut() {
             Some(Gateway::Process(process)) => process.kill().await,
             _ => anyhow::bail!("the gateway does not run as a process"),
+        }
+    }
+
+    /// The gateway's process id, when it runs as a process.
+    pub fn gateway_pid(&self) -> Option<u32> {
+        match self.gateway.as_ref() {
+            Some(Gateway::Process(process)) => process.pid(),
+            _ => None,
         }
     }
 
@@ -215,7 +221,7 @@ impl TestHub {
         })
     }
 
-    /// Starts another gateway instance as a process (the failpoints build, nothing armed) on
+    /// Starts another gateway instance as a process (nothing armed) on
     /// the same database and vhost, for tests that kill it.
     pub async fn spawn_gateway_process(&self) -> anyhow::Result<ChildProcess> {
         self.gateway_settings.spawn(None).await

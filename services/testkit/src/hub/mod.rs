@@ -66,7 +66,7 @@ impl Running {
 /// Builds a [`TestHub`].
 pub struct TestHubBuilder {
     systems: Vec<(AgencyKind, Vec<String>)>,
-    /// Run the gateway as a process of the failpoints build, with this failpoint armed (if any).
+    /// Run the gateway as a process, with this failpoint armed (if any: then the failpoints build).
     gateway_process: Option<Option<String>>,
     /// Instruction deadline and grace, in seconds.
     deadline: (u64, u64),
@@ -122,8 +122,9 @@ impl TestHubBuilder {
         self
     }
 
-    /// Runs the gateway as a process (the failpoints build), optionally with a failpoint armed
-    /// (`<name>:<n>`, see `hub_gateway::failpoint`), so that a test can kill it.
+    /// Runs the gateway as a process, so that a test can kill it or a benchmark measure it,
+    /// optionally with a failpoint armed (`<name>:<n>`, see `hub_gateway::failpoint`; the
+    /// failpoints build).
     pub fn gateway_process(mut self, failpoint: Option<&str>) -> Self {
         self.gateway_process = Some(failpoint.map(str::to_string));
         self
