@@ -132,6 +132,15 @@ fn lane_of(queue: usize, asset: Option<&str>, body: &[u8], lanes: usize) -> usiz
     (hasher.finish() % lanes.max(1) as u64) as usize
 }
 
+/// Leaves a delivery unacknowledged for the broker to return when the channel closes.
+///
+/// Not requeued one by one: when the connection closes, RabbitMQ returns everything this
+/// adapter held in one step, in the order it was delivered, ahead of the rest of the queue, so
+/// the instructions on one account reach the next adapter in the order the hub sent them.
+fn leave(delivery: Delivery) {
+    drop(delivery);
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -151,13 +160,4 @@ mod tests {
         assert_eq!(lanes.len(), 16, "every lane takes part");
         assert!(lane_of(0, None, b"x", 1) == 0 && lane_of(5, None, b"y", 0) == 0);
     }
-}
-
-/// Leaves a delivery unacknowledged for the broker to return when the channel closes.
-///
-/// Not requeued one by one: when the connection closes, RabbitMQ returns everything this
-/// adapter held in one step, in the order it was delivered, ahead of the rest of the queue, so
-/// the instructions on one account reach the next adapter in the order the hub sent them.
-fn leave(delivery: Delivery) {
-    drop(delivery);
 }
