@@ -191,7 +191,8 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = profile_dir()?.join(name);
     anyhow::ensure!(
         path.exists(),
-        "{} not found: build the binaries first (cargo build --workspace --bins)",
+        "{} not found: build the binaries first (cargo build --workspace --bins, with --release \
+         for the benchmark)",
         path.display()
     );
     Ok(path)
