@@ -125,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let spent = processes.since(&before);
     eprintln!("throughput run done: {throughput:.0} freezes/s; measuring latency");
     let rate = args.latency_rate.unwrap_or(throughput / 2.0);
-    let latency = stack.latency_at(rate, args.latency_seconds, 2).await?;
+    let latency = stack.latency_at(rate, args.latency_seconds).await?;
     stack.shutdown().await?;
     // The audit chain's cost: the same throughput run with the chain on and off, alternately,
     // so that the machine's drift falls on both.

@@ -1,9 +1,6 @@
 //! `--soak N`: whether the hub stays flat as its tables grow.
 
-use crate::{
-    Args, cpu,
-    stack::{LATENCY_CASES, Stack},
-};
+use crate::{Args, cpu, stack::Stack};
 
 /// Measures per block of the soak.
 const SOAK_BLOCK: u32 = 10_000;
@@ -25,15 +22,12 @@ pub async fn soak(args: &Args, n: u32) -> anyhow::Result<()> {
     println!("      measures   freezes/s   probe rate   probe p99   gateway RSS");
     let (mut first, mut last) = (None, None);
     let mut done = 0;
-    let mut block = 0;
     while done < n {
         let size = SOAK_BLOCK.min(n - done);
         let rate = stack.run(args, size, "soak").await?;
         done += size;
         let probe_rate = first.map_or(rate / 2.0, |(r, _, _): (f64, f64, f64)| r / 2.0);
-        let probe = stack
-            .latency_at(probe_rate, args.probe_seconds, 100 + block * LATENCY_CASES)
-            .await?;
+        let probe = stack.latency_at(probe_rate, args.probe_seconds).await?;
         let rss = cpu::rss_mib(gateway).unwrap_or(f64::NAN);
         println!(
             "      {done:>8}   {rate:>9.0}   {probe_rate:>8.0}/s   {:>6.1} ms   {rss:>7.1} MiB",
@@ -42,7 +36,6 @@ pub async fn soak(args: &Args, n: u32) -> anyhow::Result<()> {
         let figures = (rate, probe.p99, rss);
         first.get_or_insert(figures);
         last = Some(figures);
-        block += 1;
     }
     stack.shutdown().await?;
     if let (Some(first), Some(last)) = (first, last) {

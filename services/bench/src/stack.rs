@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -15,6 +18,9 @@ use hub_testkit::{
 use tokio::sync::Mutex;
 
 use crate::{Args, cpu};
+
+/// Cases the latency run spreads its freezes over, each with a watch stream.
+const LATENCY_CASES: u32 = 16;
 
 /// A hub as the benchmark drives it: the gateway and every bank's adapter each a process of
 /// its own (release builds, as deployed), the banks in this process with the bench's clients.
@@ -100,7 +106,7 @@ impl Stack {
         let first = self.next_account;
         self.next_account += n;
         open_accounts(&self.hub, &self.codes, first..first + n).await?;
-        let next = Arc::new(Mutex::new(first));
+        let next = Arc::new(AtomicU32::new(first));
         let end = first + n;
         let started = Instant::now();
         let mut submitters = tokio::task::JoinSet::new();
@@ -111,14 +117,10 @@ impl Stack {
             let prefix = prefix.to_string();
             submitters.spawn(async move {
                 loop {
-                    let k = {
-                        let mut n = next.lock().await;
-                        if *n >= end {
-                            return Ok::<_, anyhow::Error>(());
-                        }
-                        *n += 1;
-                        *n - 1
-                    };
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= end {
+                        return Ok::<_, anyhow::Error>(());
+                    }
                     court.submit(freeze_request(&codes, k, &prefix)).await?;
                 }
             });
@@ -155,32 +157,24 @@ impl Stack {
         }
         self.hub.shutdown().await
     }
-}
 
-/// Cases the latency run spreads its freezes over, each with a watch stream.
-pub const LATENCY_CASES: u32 = 16;
-
-impl Stack {
     /// (c): submits at `rate` per second for `seconds`, each on a fresh account, and times each
-    /// from its Submit to the EFFECTIVE event on the court's watch stream of the case; the
-    /// freezes are spread over the cases numbered from `first_case`, none used before.
-    pub async fn latency_at(
-        &mut self,
-        rate: f64,
-        seconds: u32,
-        first_case: u32,
-    ) -> anyhow::Result<Latency> {
+    /// from its Submit to the EFFECTIVE event on the court's watch stream of the case. The
+    /// freezes are spread over cases of their own, numbered as the throughput runs number theirs
+    /// (by account), from accounts taken for this run.
+    pub async fn latency_at(&mut self, rate: f64, seconds: u32) -> anyhow::Result<Latency> {
         let (hub, codes) = (&self.hub, &self.codes);
         let count = ((rate * f64::from(seconds)) as u32).clamp(1, 20_000);
         let first_account = self.next_account;
-        self.next_account += count;
+        // At least as many accounts as cases, so that no case number is a later run's.
+        self.next_account += count.max(LATENCY_CASES);
         self.submitted += i64::from(count);
         open_accounts(hub, codes, first_account..first_account + count).await?;
         // Each freeze is in one of a few cases, each followed on its own case watch: a case's
         // freezes are checked one after another against its ledger, and no real case takes
         // thousands of freezes, so one case for all would time the case's lock, not the hub.
         let cases: Vec<String> = (0..LATENCY_CASES)
-            .map(|c| fixtures::case_number(first_case + c))
+            .map(|c| case_of(first_account + c))
             .collect();
         let effective_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -291,10 +285,15 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// The case number of account `k`'s freeze in a throughput run, and of the latency runs' cases.
+fn case_of(k: u32) -> String {
+    fixtures::case_number(1_000 + k)
+}
+
 /// A freeze in a case of its own: courts freeze for many cases at once, each within its own
 /// enforcement amount.
 fn freeze_request(codes: &[String], k: u32, prefix: &str) -> pb::SubmitRequest {
-    freeze_request_in(codes, k, prefix, &fixtures::case_number(1_000 + k))
+    freeze_request_in(codes, k, prefix, &case_of(k))
 }
 
 fn freeze_request_in(codes: &[String], k: u32, prefix: &str, case: &str) -> pb::SubmitRequest {

@@ -210,9 +210,8 @@ pub fn gateway_with_failpoints() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// `target/<profile>` of the running test executable (`target/<profile>/deps/<test>`).
-/// The directory of the profile's binaries: a test executable lives in its `deps`, a binary
-/// (the benchmark) beside them.
+/// `target/<profile>`, the directory of the profile's binaries: a test executable lives in its
+/// `deps`, a binary (the benchmark) beside them.
 fn profile_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the executable")?;
     let dir = exe.parent().context("unexpected executable location")?;

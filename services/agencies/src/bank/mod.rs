@@ -84,7 +84,8 @@ impl Trade for Banking {
     const CODE_FIELD: &'static str = "bank_code";
     const SCOPE: &'static str =
         "a bank carries out freezes, deductions, reductions and inquiries of deposits only";
-    const DUE_CODES: &'static str = "SELECT DISTINCT bank_code FROM freezes WHERE state IN ('effective', 'partial') AND expires_at <= $1";
+    const DUE_CODES: &'static str = "SELECT DISTINCT bank_code FROM freezes \
+                                     WHERE state IN ('effective', 'partial') AND expires_at <= $1";
 
     async fn carry_out(
         desk: Desk<'_>,
