@@ -24,5 +24,6 @@ mod ranking;
 mod reflection;
 mod security;
 mod shape;
+mod statistics;
 mod submit;
 mod trace;

@@ -141,6 +141,12 @@ impl<S: System> Application<S> {
             Duration::from_millis(config.notice_poll_ms),
         )?;
         let sending = tokio::spawn(sender.run(shutdown.clone()));
+        let maintenance = tokio::spawn(hub_runtime::postgres::keep_tables(
+            office.pool.clone(),
+            config.schema(),
+            Duration::from_secs(10),
+            shutdown.clone(),
+        ));
         let lapsing = tokio::spawn({
             let shutdown = shutdown.clone();
             let every = Duration::from_millis(config.lapse_poll_ms).max(Duration::from_millis(10));
@@ -178,6 +184,7 @@ impl<S: System> Application<S> {
         let served = hub_trust::serve(router, listener, tls, shutdown.clone()).await;
         shutdown.cancel();
         let _ = sending.await;
+        let _ = maintenance.await;
         let _ = lapsing.await;
         served.with_context(|| format!("serving the {name}"))
     }

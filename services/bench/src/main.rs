@@ -20,6 +20,7 @@
 //! `cargo run --release -p hub-bench -- --help`
 
 mod cpu;
+mod history;
 mod inquiry;
 mod soak;
 mod stack;
@@ -72,6 +73,10 @@ struct Args {
     /// Banks of the inquiry run, one adapter for all (0: no inquiry run).
     #[arg(long, default_value_t = 1_000)]
     inquiry_banks: u32,
+    /// Finished measures recorded before a second pair of throughput and latency runs, against
+    /// the same pair on empty tables, both with the audit chain off (0: no such runs).
+    #[arg(long, default_value_t = 0)]
+    history: u32,
     /// Instead of the runs above: this many freezes through one hub, with figures per 10,000.
     #[arg(long)]
     soak: Option<u32>,
@@ -146,6 +151,15 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    let flatness = if args.history > 0 {
+        eprintln!(
+            "runs on empty tables and on {} finished measures",
+            args.history
+        );
+        Some(history::compare(&args, args.history, rate).await?)
+    } else {
+        None
+    };
     let inquiries = if args.inquiry_banks > 0 {
         eprintln!("inquiry of {} banks", args.inquiry_banks);
         inquiry::inquiry_spread(&args).await?
@@ -225,6 +239,9 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("(e) CPU per freeze in (b), µs, and each process's share of the machine's busy time:");
     spent.print(args.freezes);
+    if let Some(flatness) = &flatness {
+        flatness.print(args.freezes);
+    }
     if !inquiries.is_empty() {
         println!(
             "(f) inquiry of {} connected banks, one adapter, queues already declared:",

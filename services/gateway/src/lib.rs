@@ -92,6 +92,9 @@ const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Capacity of the in-process event broadcast.
 const EVENT_BUFFER: usize = 4096;
 
+/// How often the gateway looks for tables to vacuum or analyze.
+const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A gateway ready to serve: database migrated, listeners bound.
 pub struct Application {
     config: Config,
@@ -247,6 +250,7 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
+        let maintenance_task = tokio::spawn(store.keep_tables(MAINTENANCE_EVERY, shutdown.clone()));
         let chain_task = tokio::spawn({
             let (store, shutdown, every) = (store.clone(), shutdown.clone(), config.audit_chain_ms);
             async move {
@@ -317,6 +321,7 @@ impl Application {
         let _ = broker_task.await;
         let _ = timers_task.await;
         let _ = chain_task.await;
+        let _ = maintenance_task.await;
         let _ = keeper_task.await;
         let _ = reporting.await;
         let _ = sampler_task.await;

@@ -61,6 +61,73 @@ pub async fn connect(
     Ok(pool)
 }
 
+/// Rows a table may change (or leave dead), beyond a tenth (a fifth) of its size, before
+/// [`keep_tables`] analyzes (vacuums) it again: autovacuum's rules, with a floor that leaves
+/// small tables alone.
+const MAINTAIN_AFTER: i64 = 500;
+
+/// Keeps `schema`'s tables vacuumed and their planner statistics current until `shutdown`:
+/// every `every`, [`maintain`].
+///
+/// Autovacuum does the same where it runs, but a database may have it off, and then nothing
+/// else does: until a table is first analyzed every session keeps the generic plans it made
+/// while the table was empty (a lookup by a unique key then walks an index of the whole court's
+/// measures, and each Submit costs more than the last), and every updated or deleted row stays
+/// behind in the table and its indexes. An analysis replaces those plans everywhere (it
+/// invalidates them); a vacuum makes the space of dead rows reusable.
+pub async fn keep_tables(
+    pool: PgPool,
+    schema: String,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match maintain(&pool, &schema).await {
+            Ok(done) => {
+                for (table, what) in done {
+                    tracing::debug!(schema, table, what, "table maintained");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, schema, "maintaining the tables failed"),
+        }
+    }
+}
+
+/// Vacuums the tables of `schema` with more dead rows than [`MAINTAIN_AFTER`] plus a fifth of
+/// their size, and analyzes those changed by more than it plus a tenth since their last
+/// analysis; returns each table so treated with what was done (`VACUUM`, `ANALYZE` or
+/// `VACUUM (ANALYZE)`), by name.
+pub async fn maintain(pool: &PgPool, schema: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let due: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT relname, format('%I.%I', schemaname, relname), \
+             CASE WHEN dead AND changed THEN 'VACUUM (ANALYZE)' \
+                  WHEN dead THEN 'VACUUM' ELSE 'ANALYZE' END \
+         FROM (SELECT s.relname::text, s.schemaname, \
+                   s.n_dead_tup > $2 + 0.2 * GREATEST(c.reltuples, 0) AS dead, \
+                   s.n_mod_since_analyze > $2 + 0.1 * GREATEST(c.reltuples, 0) AS changed \
+               FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+               WHERE s.schemaname = $1) t \
+         WHERE dead OR changed ORDER BY relname",
+    )
+    .bind(schema)
+    .bind(MAINTAIN_AFTER)
+    .fetch_all(pool)
+    .await?;
+    for (_, qualified, what) in &due {
+        // The name is the catalog's own, quoted by format('%I'); the command one of three.
+        pool.execute(sqlx::AssertSqlSafe(format!("{what} {qualified}")))
+            .await?;
+    }
+    Ok(due
+        .into_iter()
+        .map(|(name, _, what)| (name, what))
+        .collect())
+}
+
 /// Drops `schema` and everything in it, first ending every other session that holds a lock in
 /// it: a drop must not wait forever behind a transaction whose task will never run again (a test
 /// runtime blocked in the very destructor that drops the schema, a killed process's session).

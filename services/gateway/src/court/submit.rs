@@ -3,13 +3,16 @@
 //! The request is parsed at the edge ([`validate::submit`]), the agency checked against the
 //! registry (connected, and carrying out this kind of measure), a deduction's freeze checked to
 //! be the court's own on the same account. Then, under the lock on the court's case (opened by
-//! its first measure): a repeat under the same key is answered with the original; the case must
-//! be open and the measure must state the case's enforcement amount; a second measure on an asset
+//! its first measure): the case must be open and the measure must state the case's enforcement amount; a second measure on an asset
 //! the court already holds in the case is refused; a freeze or deduction is checked against the
 //! case ledger and refused, or granted "up to", if the case has less open than it asks. The
 //! instruction is built for the amount granted, and the measure, its outbox row and its first
 //! audit entry are recorded in the same transaction, so concurrent orders of one case are checked
 //! one after another and can never together exceed its amount.
+//!
+//! A repeat under the same key is answered with the original, whatever the case has become: it
+//! is found when a check refuses it or when recording it meets the key taken, so a new measure,
+//! the common case, costs no lookup of the key beforehand.
 
 use enforcement_proto::convert;
 use enforcement_proto::v1 as pb;
@@ -24,7 +27,7 @@ use crate::{
         ledger::{self, Ledger},
         refusal, yuan,
     },
-    store::{Addressee, MeasureRow, NewMeasure, Recorded, registry::Known},
+    store::{Addressee, MeasureRow, NewMeasure, Recorded, cases::CaseTx, registry::Known},
     validate::{self, ValidSubmit, invalid},
 };
 
@@ -50,33 +53,17 @@ impl CourtService {
                 now,
             )
             .await?;
-        if let Some(earlier) = case.earlier(&valid.idempotency_key, &request).await? {
-            return Ok(submitted(Recorded::Duplicate(earlier)));
-        }
-        let row = case.row().clone();
-        if !row.state.takes_measures() {
-            return Err(refusal::closed(&row.case_number, row.state).into());
-        }
-        if row.enforcement_amount_fen != valid.enforcement_fen {
-            return Err(refusal::amount_mismatch(
-                valid.enforcement_fen,
-                row.enforcement_amount_fen,
-            )
-            .into());
-        }
-        let measures = case.measures().await?;
-        if let Some(first) = duplicate_of(&valid, &measures) {
-            return Err(refusal::duplicate(first).into());
-        }
-        let granted = if valid.kind.holds_money() {
-            let ledger = Ledger::of(row.enforcement_amount_fen, &measures);
-            let overlap = ledger::overlap(valid.deduct_from, valid.requested_fen, &measures);
-            ledger::grant(&ledger, valid.requested_fen, overlap, valid.up_to).map_err(|e| {
-                let what = format!("a {} of {}", valid.kind.label(), yuan(valid.requested_fen));
-                refusal::exceeded(&row.case_number, &what, e)
-            })?
-        } else {
-            valid.requested_fen
+        let granted = match self.grant(&valid, &mut case).await {
+            Ok(granted) => granted,
+            // A repeat is answered with the original whatever the case has become since, and a
+            // key reused for another request is refused as such.
+            Err(refused) => {
+                return match case.earlier(&valid.idempotency_key, &request).await {
+                    Ok(Some(earlier)) => Ok(submitted(Recorded::Duplicate(earlier))),
+                    Err(reused @ Error::KeyReused(_)) => Err(reused),
+                    Ok(None) | Err(_) => Err(refused),
+                };
+            }
         };
         let measure_id = Uuid::now_v7();
         let instruction_id = Uuid::now_v7();
@@ -96,7 +83,7 @@ impl CourtService {
             convert::action_of(granted_measure(&valid.measure, granted, remainder)),
         );
         let recorded = case
-            .record(&NewMeasure {
+            .record_submitted(&NewMeasure {
                 id: measure_id,
                 court: valid.court.clone(),
                 idempotency_key: valid.idempotency_key.clone(),
@@ -116,6 +103,12 @@ impl CourtService {
                 trace_id: trace,
             })
             .await?;
+        // The key was taken meanwhile or before, with every check passing again: the original
+        // (the transaction, which wrote nothing, is rolled back).
+        let recorded = match recorded {
+            Recorded::New(row) => row,
+            duplicate @ Recorded::Duplicate(_) => return Ok(submitted(duplicate)),
+        };
         if let Some(remainder) = remainder {
             case.add_remainder(remainder, measure_id).await?;
         }
@@ -123,6 +116,37 @@ impl CourtService {
         self.relay_wake.notify_one();
         tracing::info!(measure = %recorded.id, kind = %recorded.kind, court = %recorded.court_code, agency = %recorded.agency.code(), trace_id = %trace, "measure recorded");
         Ok(submitted(Recorded::New(recorded)))
+    }
+
+    /// What the case grants the measure: the amount it may hold, or the refusal. The case must
+    /// be open and the measure must state its enforcement amount; a second measure on an asset
+    /// the court already holds in the case is refused; a freeze or deduction is checked against
+    /// the case ledger.
+    async fn grant(&self, valid: &ValidSubmit, case: &mut CaseTx) -> Result<i64, Error> {
+        let row = case.row().clone();
+        if !row.state.takes_measures() {
+            return Err(refusal::closed(&row.case_number, row.state).into());
+        }
+        if row.enforcement_amount_fen != valid.enforcement_fen {
+            return Err(refusal::amount_mismatch(
+                valid.enforcement_fen,
+                row.enforcement_amount_fen,
+            )
+            .into());
+        }
+        let measures = case.measures().await?;
+        if let Some(first) = duplicate_of(valid, &measures) {
+            return Err(refusal::duplicate(first).into());
+        }
+        if !valid.kind.holds_money() {
+            return Ok(valid.requested_fen);
+        }
+        let ledger = Ledger::of(row.enforcement_amount_fen, &measures);
+        let overlap = ledger::overlap(valid.deduct_from, valid.requested_fen, &measures);
+        ledger::grant(&ledger, valid.requested_fen, overlap, valid.up_to).map_err(|e| {
+            let what = format!("a {} of {}", valid.kind.label(), yuan(valid.requested_fen));
+            refusal::exceeded(&row.case_number, &what, e).into()
+        })
     }
 
     /// A court may address only an agency that is connected and carries out the measure.

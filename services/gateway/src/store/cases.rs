@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
-use super::{MeasureRow, NewMeasure, Store};
+use super::{MeasureRow, NewMeasure, Recorded, Store};
 use crate::{Error, case::CaseState};
 
 /// A case as stored.
@@ -361,6 +361,21 @@ impl CaseTx {
             )));
         }
         Ok(row)
+    }
+
+    /// Records a court's measure like [`Self::record`], except that a key taken already answers
+    /// with what [`Self::earlier`] finds under it: the original measure, or
+    /// [`Error::KeyReused`]. Nothing is written then.
+    pub async fn record_submitted(&mut self, m: &NewMeasure) -> Result<Recorded, Error> {
+        let row = MeasureRow::submitted(m);
+        let store = self.store.clone();
+        if store.insert(&mut *self.tx, m, &row).await? {
+            return Ok(Recorded::New(row));
+        }
+        self.earlier(&m.idempotency_key, &m.request)
+            .await?
+            .map(Recorded::Duplicate)
+            .ok_or_else(|| Error::Corrupt("a conflicting idempotency key vanished".into()))
     }
 
     /// Remembers that `remainder` is the id the freeze of `deduction`'s remainder will have.

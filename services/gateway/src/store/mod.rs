@@ -78,6 +78,7 @@ const NOTIFY_CHUNK: usize = 300;
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    schema: String,
     channel: String,
     /// Who in this process is working on which case ([`cases::CaseTx`]).
     cases: cases::LocalLocks,
@@ -94,9 +95,20 @@ impl Store {
             .context("migrating the gateway schema")?;
         Ok(Self {
             pool,
+            schema: schema.to_owned(),
             channel: format!("{schema}_events"),
             cases: cases::LocalLocks::default(),
         })
+    }
+
+    /// Keeps the gateway's tables vacuumed and their statistics current until `shutdown`
+    /// ([`hub_runtime::postgres::keep_tables`]).
+    pub fn keep_tables(
+        &self,
+        every: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> impl Future<Output = ()> + use<> {
+        hub_runtime::postgres::keep_tables(self.pool.clone(), self.schema.clone(), every, shutdown)
     }
 
     /// A listener on the channels audit entries and outbox activity are announced on.
