@@ -91,6 +91,55 @@ async fn resubmitting_with_the_same_key_returns_the_same_measure_and_the_bank_fr
     hub.shutdown().await
 }
 
+/// A repeat of a measure that has ended passes every check of the case again (nothing of it is
+/// held any more), so it is the key, taken when the repeat is recorded, that answers it.
+#[tokio::test]
+async fn a_repeat_of_an_ended_measure_returns_it_and_its_key_stays_taken_for_other_requests()
+-> anyhow::Result<()> {
+    let hub = TestHub::with_banks(&["ICBC"]).await?;
+    let id = fixtures::resident_id(12);
+    // No such account at the bank: the freeze ends REJECTED.
+    let request = valid_freeze(&id, &fixtures::account_number(12));
+    let first = hub
+        .court()
+        .await?
+        .submit(request.clone())
+        .await?
+        .into_inner();
+    assert!(!first.duplicate);
+    let measure_id = first.measure.expect("measure").measure_id;
+    hub.wait_for_state(COURT, &measure_id, pb::MeasureState::Rejected)
+        .await?;
+
+    let again = hub
+        .court()
+        .await?
+        .submit(request.clone())
+        .await?
+        .into_inner();
+    assert!(again.duplicate);
+    let again = again.measure.expect("measure");
+    assert_eq!(again.measure_id, measure_id);
+    assert_eq!(again.state, pb::MeasureState::Rejected as i32);
+
+    let mut changed = request;
+    if let Some(pb::submit_request::Measure::Freeze(f)) = changed.measure.as_mut() {
+        f.amount_fen = 900_000;
+    }
+    let err = hub
+        .court()
+        .await?
+        .submit(changed)
+        .await
+        .expect_err("key reused for another request");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert!(err.message().contains(&measure_id), "{}", err.message());
+    assert_eq!(hub.gateway_rows("measures").await?, 1);
+    assert_eq!(hub.gateway_rows("outbox").await?, 0);
+    assert_eq!(hub.gateway_rows("measure_events").await?, 3);
+    hub.shutdown().await
+}
+
 #[tokio::test]
 async fn invalid_requests_are_refused_naming_the_field_and_leave_no_row_and_no_message()
 -> anyhow::Result<()> {
