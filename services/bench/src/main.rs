@@ -21,6 +21,7 @@
 
 mod cpu;
 mod history;
+mod hops;
 mod inquiry;
 mod soak;
 mod stack;
@@ -112,8 +113,9 @@ const TARGET_INQUIRY_SPREAD_S: f64 = 2.0;
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Passive declarations of queues not yet there are refused by the broker on purpose, and
-    // lapin logs each refusal as an error: kept out of the figures.
-    hub_testkit::logs::init_with("warn,lapin=off");
+    // lapin logs each refusal as an error; sqlx warns of the history's bulk statements as slow:
+    // both kept out of the figures.
+    hub_testkit::logs::init_with("warn,lapin=off,sqlx::query=error");
     if let Some(n) = args.soak {
         return soak::soak(&args, n).await;
     }
@@ -220,6 +222,12 @@ async fn main() -> anyhow::Result<()> {
         "      p99 against the target of ≤ {TARGET_P99_MS} ms: {:.2} × the target",
         latency.p99 / TARGET_P99_MS
     );
+    for hop in &latency.hops {
+        println!(
+            "      {:<56} p50 {:>7.1} ms   p99 {:>7.1} ms",
+            hop.name, hop.p50, hop.p99
+        );
+    }
     if !with_chain.is_empty() {
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);

@@ -274,7 +274,11 @@ impl Stack {
                 .copied()
                 .unwrap_or(f64::NAN)
         };
+        let keys: Vec<String> = (0..count)
+            .map(|i| format!("lat-{}", first_account + i))
+            .collect();
         Ok(Latency {
+            hops: crate::hops::of(hub, &keys).await?,
             count: samples.len(),
             p50: pick(0.50),
             p95: pick(0.95),
@@ -285,6 +289,8 @@ impl Stack {
 }
 
 pub struct Latency {
+    /// Where the time went, hop by hop.
+    pub hops: Vec<crate::hops::Hop>,
     pub count: usize,
     pub p50: f64,
     pub p95: f64,

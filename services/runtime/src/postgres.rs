@@ -117,11 +117,29 @@ pub async fn maintain(pool: &PgPool, schema: &str) -> Result<Vec<(String, String
     .bind(MAINTAIN_AFTER)
     .fetch_all(pool)
     .await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Paced as autovacuum paces itself (its cost delay and limit), so that a large table's turn
+    // spreads over seconds instead of taking a core at once from the requests being served.
+    let mut conn = pool.acquire().await?;
+    conn.execute("SET vacuum_cost_delay = '2ms'; SET vacuum_cost_limit = 200")
+        .await?;
     for (_, qualified, what) in &due {
         // The name is the catalog's own, quoted by format('%I'); the command one of three.
-        pool.execute(sqlx::AssertSqlSafe(format!("{what} {qualified}")))
-            .await?;
+        let done = conn
+            .execute(sqlx::AssertSqlSafe(format!("{what} {qualified}")))
+            .await;
+        if let Err(e) = done {
+            // The pool's next user must not inherit the pacing.
+            let _ = conn
+                .execute("RESET vacuum_cost_delay; RESET vacuum_cost_limit")
+                .await;
+            return Err(e);
+        }
     }
+    conn.execute("RESET vacuum_cost_delay; RESET vacuum_cost_limit")
+        .await?;
     Ok(due
         .into_iter()
         .map(|(name, _, what)| (name, what))
