@@ -79,6 +79,7 @@ async fn a_gateway_without_its_broker_is_live_but_not_ready() -> anyhow::Result<
         delivery_limit: 10,
         expiry_warning_days: vec![30, 7],
         timer_poll_ms: 1000,
+        table_upkeep_secs: 10,
         reconnect_ms: 100,
         dashboard_token: None,
         dashboard_interval_ms: 2000,

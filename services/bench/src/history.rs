@@ -4,8 +4,9 @@
 //!
 //! The history is made from the warm-up: its freezes, each in a case of its own, are copied
 //! under new ids, keys and case numbers as released measures with their audit entries, as many
-//! times as it takes, in one transaction; then the tables are analyzed, as a database that
-//! vacuums would have them.
+//! times as it takes, the n-th copy n days earlier (so that the history lies in the past, as
+//! the figures of the last hour, day and month find it), in one transaction; then the tables
+//! are analyzed, as a database that vacuums would have them.
 
 use std::time::Instant;
 
@@ -47,6 +48,12 @@ impl Flatness {
             "      history  {:>7.0} freezes/s   p99 {:>7.1} ms",
             grown.throughput, grown.latency.p99
         );
+        for hop in &grown.latency.hops {
+            println!(
+                "        {:<54} p50 {:>7.1} ms   p99 {:>7.1} ms",
+                hop.name, hop.p50, hop.p99
+            );
+        }
         println!(
             "      history / empty: throughput {:.3}, p99 {:.3} (target within {:.0} %: both in [{:.2}, {:.2}])",
             grown.throughput / empty.throughput,
@@ -125,18 +132,27 @@ async fn seed(stack: &Stack, n: u32) -> anyhow::Result<()> {
     .await?;
     let statements = [
         "INSERT INTO cases SELECT (jsonb_populate_record(c, jsonb_build_object( \
-             'case_number', 'H' || h.g || '-' || c.case_number))).* \
+             'case_number', 'H' || h.g || '-' || c.case_number, \
+             'opened_at', c.opened_at - h.g * interval '1 day', \
+             'updated_at', c.updated_at - h.g * interval '1 day'))).* \
          FROM cases c JOIN (SELECT DISTINCT m.court_code, m.case_number, h.g FROM history h \
              JOIN measures m ON m.id = h.template) h \
            ON h.court_code = c.court_code AND h.case_number = c.case_number",
         "INSERT INTO measures SELECT (jsonb_populate_record(m, jsonb_build_object( \
              'id', h.id, 'instruction_id', h.instruction_id, \
              'idempotency_key', 'h' || h.g || '-' || m.idempotency_key, \
-             'case_number', 'H' || h.g || '-' || m.case_number, 'state', 'released'))).* \
+             'case_number', 'H' || h.g || '-' || m.case_number, 'state', 'released', \
+             'submitted_at', m.submitted_at - h.g * interval '1 day', \
+             'updated_at', m.updated_at - h.g * interval '1 day', \
+             'deadline', m.deadline - h.g * interval '1 day', \
+             'effective_at', m.effective_at - h.g * interval '1 day', \
+             'expires_at', m.expires_at - h.g * interval '1 day'))).* \
          FROM history h JOIN measures m ON m.id = h.template",
         "INSERT INTO measure_events SELECT (jsonb_populate_record(e, jsonb_build_object( \
              'id', nextval(pg_get_serial_sequence('measure_events', 'id')), \
-             'measure_id', h.id, 'case_number', 'H' || h.g || '-' || e.case_number))).* \
+             'measure_id', h.id, 'case_number', 'H' || h.g || '-' || e.case_number, \
+             'at', e.at - h.g * interval '1 day', \
+             'recorded_at', e.recorded_at - h.g * interval '1 day'))).* \
          FROM history h JOIN measure_events e ON e.measure_id = h.template",
     ];
     for statement in statements {

@@ -141,6 +141,12 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_TIMER_POLL_MS", default_value_t = 60_000)]
     pub timer_poll_ms: u64,
 
+    /// How often, in seconds, the gateway vacuums and analyzes those of its tables changed
+    /// enough since (autovacuum's thresholds, paced as autovacuum is); 0: never, where the
+    /// database's autovacuum keeps them.
+    #[arg(long, env = "GATEWAY_TABLE_UPKEEP_SECS", default_value_t = 10)]
+    pub table_upkeep_secs: u64,
+
     /// When agencies must have answered (督办): comma-separated
     /// `<agency kind|*>.<measure kind|*>=<seconds>` rules, the most specific winning. A measure
     /// unanswered past its deadline is overdue (the court is told, the agency reminded), and

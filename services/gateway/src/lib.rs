@@ -92,9 +92,6 @@ const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Capacity of the in-process event broadcast.
 const EVENT_BUFFER: usize = 4096;
 
-/// How often the gateway looks for tables to vacuum or analyze.
-const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// A gateway ready to serve: database migrated, listeners bound.
 pub struct Application {
     config: Config,
@@ -250,7 +247,19 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
-        let maintenance_task = tokio::spawn(store.keep_tables(MAINTENANCE_EVERY, shutdown.clone()));
+        let maintenance_task = tokio::spawn({
+            let upkeep = (config.table_upkeep_secs > 0).then(|| {
+                store.keep_tables(
+                    std::time::Duration::from_secs(config.table_upkeep_secs),
+                    shutdown.clone(),
+                )
+            });
+            async move {
+                if let Some(upkeep) = upkeep {
+                    upkeep.await;
+                }
+            }
+        });
         let chain_task = tokio::spawn({
             let (store, shutdown, every) = (store.clone(), shutdown.clone(), config.audit_chain_ms);
             async move {

@@ -6,7 +6,11 @@
 //! date by a refresh the service passes to [`route`], run at each scrape, so nothing polls in
 //! between. Durations are histograms in seconds, with one set of buckets from 5 ms to a day.
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::Future,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use axum::{Router, http::header, routing::get};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder};
@@ -45,6 +49,11 @@ pub const DEPENDENCY_UP: &str = "hub_dependency_up";
 
 const METADATA: Metadata<'static> = Metadata::new("hub", Level::INFO, None);
 
+/// How often the samples recorded into histograms are folded into their buckets. A recorder
+/// built by hand (`build_recorder`) does this only when rendered: with nobody scraping, every
+/// sample would stay in memory.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The metrics of one service.
 #[derive(Clone)]
 pub struct Metrics {
@@ -73,9 +82,9 @@ impl Metrics {
             // Prometheus takes one HELP per name; the exporter prints it for any type.
             recorder.describe_counter(KeyName::from_const_str(name), None, (*help).into());
         }
-        Self {
-            inner: Arc::new(Inner { recorder, handle }),
-        }
+        let inner = Arc::new(Inner { recorder, handle });
+        keep_up(Arc::downgrade(&inner), UPKEEP_EVERY);
+        Self { inner }
     }
 
     /// The counter `name` with `labels`.
@@ -103,6 +112,23 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.inner.handle.run_upkeep();
         self.inner.handle.render()
+    }
+}
+
+/// Folds histogram samples into their buckets every `every` on a thread of its own, for as long
+/// as the metrics live.
+fn keep_up(inner: Weak<Inner>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            while let Some(inner) = inner.upgrade() {
+                inner.handle.run_upkeep();
+                drop(inner);
+                std::thread::sleep(every);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no metrics upkeep: histograms fold their samples only when scraped");
     }
 }
 
@@ -145,6 +171,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_samples_are_folded_without_a_scrape_and_none_is_lost() {
+        let metrics = Metrics::new(&[]);
+        keep_up(Arc::downgrade(&metrics.inner), Duration::from_millis(10));
+        let histogram = metrics.histogram("hub_wait_seconds", &[]);
+        for _ in 0..1000 {
+            histogram.record(0.2);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..500 {
+            histogram.record(2.0);
+        }
+        let text = metrics.render();
+        assert!(text.contains("hub_wait_seconds_count 1500"), "{text}");
+        assert!(
+            text.contains("hub_wait_seconds_bucket{le=\"0.25\"} 1000"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn series_render_with_their_labels_and_help() {

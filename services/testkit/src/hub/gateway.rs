@@ -61,6 +61,7 @@ impl GatewaySettings {
             delivery_limit: 10,
             expiry_warning_days: vec![30, 7],
             timer_poll_ms: self.timer_poll_ms,
+            table_upkeep_secs: 10,
             reconnect_ms: 100,
             answer_deadlines: self.answer_deadlines.clone(),
             dashboard_token: self.dashboard_token.clone(),
