@@ -247,18 +247,11 @@ impl Application {
             }
             .run(hub.clone(), shutdown.clone()),
         );
-        let maintenance_task = tokio::spawn({
-            let upkeep = (config.table_upkeep_secs > 0).then(|| {
-                store.keep_tables(
-                    std::time::Duration::from_secs(config.table_upkeep_secs),
-                    shutdown.clone(),
-                )
-            });
-            async move {
-                if let Some(upkeep) = upkeep {
-                    upkeep.await;
-                }
-            }
+        let maintenance_task = (config.table_upkeep_secs > 0).then(|| {
+            tokio::spawn(store.keep_tables(
+                std::time::Duration::from_secs(config.table_upkeep_secs),
+                shutdown.clone(),
+            ))
         });
         let chain_task = tokio::spawn({
             let (store, shutdown, every) = (store.clone(), shutdown.clone(), config.audit_chain_ms);
@@ -330,7 +323,9 @@ impl Application {
         let _ = broker_task.await;
         let _ = timers_task.await;
         let _ = chain_task.await;
-        let _ = maintenance_task.await;
+        if let Some(maintenance) = maintenance_task {
+            let _ = maintenance.await;
+        }
         let _ = keeper_task.await;
         let _ = reporting.await;
         let _ = sampler_task.await;

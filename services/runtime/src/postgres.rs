@@ -125,21 +125,23 @@ pub async fn maintain(pool: &PgPool, schema: &str) -> Result<Vec<(String, String
     let mut conn = pool.acquire().await?;
     conn.execute("SET vacuum_cost_delay = '2ms'; SET vacuum_cost_limit = 200")
         .await?;
+    let mut done = Ok(());
     for (_, qualified, what) in &due {
         // The name is the catalog's own, quoted by format('%I'); the command one of three.
-        let done = conn
+        done = conn
             .execute(sqlx::AssertSqlSafe(format!("{what} {qualified}")))
-            .await;
-        if let Err(e) = done {
-            // The pool's next user must not inherit the pacing.
-            let _ = conn
-                .execute("RESET vacuum_cost_delay; RESET vacuum_cost_limit")
-                .await;
-            return Err(e);
+            .await
+            .map(drop);
+        if done.is_err() {
+            break;
         }
     }
-    conn.execute("RESET vacuum_cost_delay; RESET vacuum_cost_limit")
-        .await?;
+    // The pool's next user must not inherit the pacing, whatever happened.
+    let reset = conn
+        .execute("RESET vacuum_cost_delay; RESET vacuum_cost_limit")
+        .await;
+    done?;
+    reset?;
     Ok(due
         .into_iter()
         .map(|(name, _, what)| (name, what))

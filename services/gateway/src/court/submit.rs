@@ -3,9 +3,10 @@
 //! The request is parsed at the edge ([`validate::submit`]), the agency checked against the
 //! registry (connected, and carrying out this kind of measure), a deduction's freeze checked to
 //! be the court's own on the same account. Then, under the lock on the court's case (opened by
-//! its first measure): the case must be open and the measure must state the case's enforcement amount; a second measure on an asset
-//! the court already holds in the case is refused; a freeze or deduction is checked against the
-//! case ledger and refused, or granted "up to", if the case has less open than it asks. The
+//! its first measure): the case must be open and the measure must state the case's enforcement
+//! amount; a second measure on an asset the court already holds in the case is refused; a freeze
+//! or deduction is checked against the case ledger and refused, or granted "up to", if the case
+//! has less open than it asks. The
 //! instruction is built for the amount granted, and the measure, its outbox row and its first
 //! audit entry are recorded in the same transaction, so concurrent orders of one case are checked
 //! one after another and can never together exceed its amount.
