@@ -287,6 +287,28 @@ impl<T: Trade> Office<T> {
         code: &AgencyCode,
         instruction: &pb::Instruction,
     ) -> Result<Option<pb::ExecuteResponse>, sqlx::Error> {
+        match self.try_execute(code, instruction).await {
+            // A delivery at the same time may have answered first; this one's work was rolled
+            // back.
+            Err(e) if journal::may_be_answered(&e) => {
+                let mut conn = self.pool.acquire().await?;
+                match journal::recall(&mut conn, code.as_str(), &instruction.instruction_id).await?
+                {
+                    Some(answer) => Ok(Some(answer)),
+                    None => Err(e),
+                }
+            }
+            done => done,
+        }
+    }
+
+    /// [`Self::execute_once`] in one transaction, which fails as [`journal::may_be_answered`] if
+    /// another delivery of the instruction committed first.
+    async fn try_execute(
+        &self,
+        code: &AgencyCode,
+        instruction: &pb::Instruction,
+    ) -> Result<Option<pb::ExecuteResponse>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if let Some(earlier) =
             journal::recall(&mut tx, code.as_str(), &instruction.instruction_id).await?

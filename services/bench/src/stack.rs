@@ -133,29 +133,41 @@ impl Stack {
         Ok(f64::from(n) / started.elapsed().as_secs_f64())
     }
 
-    /// Waits until every freeze submitted so far is effective, looking every 100 ms (a count
-    /// of the measures in force, through their index: more often, or over the whole table,
-    /// would load the database it measures, the more so the more history it holds).
+    /// Waits until every freeze submitted so far is answered, looking every 100 ms at the count
+    /// of measures awaiting an answer (through their partial index, so that the look costs the
+    /// same however much history the tables hold), then checks that all of them are effective.
     async fn wait_until_effective(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(600);
-        let count = format!(
-            "SELECT count(*) FROM {}.measures WHERE state = 'effective' AND expires_at IS NOT NULL",
-            self.hub.gateway_schema()
+        let schema = self.hub.gateway_schema();
+        let awaiting = format!(
+            "SELECT count(*) FROM {schema}.measures \
+             WHERE state IN ('submitted', 'dispatched', 'delivered') AND kind <> 'inquiry'"
         );
         loop {
-            let effective: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(awaiting.clone()))
                 .fetch_one(self.hub.sandbox().pool())
                 .await?;
-            if effective >= self.submitted {
-                return Ok(());
+            if left == 0 {
+                break;
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{effective} of {} freezes effective after 600 s",
+                "{left} of {} freezes unanswered after 600 s",
                 self.submitted
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let effective: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {schema}.measures WHERE state = 'effective' AND expires_at IS NOT NULL"
+        )))
+        .fetch_one(self.hub.sandbox().pool())
+        .await?;
+        anyhow::ensure!(
+            effective >= self.submitted,
+            "{effective} of {} freezes effective once all were answered",
+            self.submitted
+        );
+        Ok(())
     }
 
     pub async fn shutdown(self) -> anyhow::Result<()> {

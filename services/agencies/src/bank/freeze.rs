@@ -71,15 +71,11 @@ impl Ledger<'_> {
         {
             return refused(duplicate(first));
         }
-        // Drawn under the account's lock, so on one account the order of `seq` is the order of
-        // receipt.
-        let seq: i64 = sqlx::query_scalar("SELECT nextval('freeze_seq')")
-            .fetch_one(&mut *self.conn)
-            .await?;
         let mut freeze = FreezeRow {
             measure_id: parse_id(measure_id),
             instruction_id: parse_id(&instruction.instruction_id),
-            seq,
+            // Drawn by the insert.
+            seq: 0,
             account_number: account.account_number.clone(),
             court_code: instruction.court_code.clone(),
             case_number,
@@ -89,7 +85,7 @@ impl Ledger<'_> {
             waiting_position: 0,
             period_months: i32::try_from(period.months()).unwrap_or(i32::MAX),
             period_days: i32::try_from(period.days()).unwrap_or(i32::MAX),
-            registration_number: format!("{}-DJ{seq:08}", self.bank_code),
+            registration_number: String::new(),
             revision: 1,
             received_at: self.now,
             effective_at: None,
@@ -118,7 +114,7 @@ impl Ledger<'_> {
                 freeze.waiting_position
             )
         };
-        self.insert(&freeze).await?;
+        self.insert(&mut freeze).await?;
         Ok(Changes::outcome(freeze.update(
             pb::UpdateCause::Executed,
             note,
@@ -164,14 +160,12 @@ impl Ledger<'_> {
             return Ok(None);
         };
         let live = self.live_freezes(&order.account_number).await?;
-        let seq: i64 = sqlx::query_scalar("SELECT nextval('freeze_seq')")
-            .fetch_one(&mut *self.conn)
-            .await?;
         let mut freeze = FreezeRow {
             measure_id,
             // The deduction's instruction: no freeze row carries it otherwise.
             instruction_id: parse_id(&instruction.instruction_id),
-            seq,
+            // Drawn by the insert.
+            seq: 0,
             account_number: order.account_number.clone(),
             court_code: instruction.court_code.clone(),
             case_number: instruction
@@ -185,7 +179,7 @@ impl Ledger<'_> {
             waiting_position: 0,
             period_months: i32::try_from(period.months()).unwrap_or(i32::MAX),
             period_days: i32::try_from(period.days()).unwrap_or(i32::MAX),
-            registration_number: format!("{}-DJ{seq:08}", self.bank_code),
+            registration_number: String::new(),
             revision: 1,
             received_at: self.now,
             effective_at: None,
@@ -210,7 +204,7 @@ impl Ledger<'_> {
                 freeze.waiting_position
             )
         };
-        self.insert(&freeze).await?;
+        self.insert(&mut freeze).await?;
         Ok(Some(freeze.update(
             pb::UpdateCause::Executed,
             note,

@@ -267,16 +267,21 @@ impl Ledger<'_> {
         .await
     }
 
-    /// Registers a new freeze.
-    pub async fn insert(&mut self, freeze: &FreezeRow) -> Result<(), sqlx::Error> {
-        sqlx::query(concat!(
+    /// Registers a new freeze, drawing its `seq` and with it its registration number in the
+    /// insert itself: under the account's lock, so that on one account the order of `seq` is the
+    /// order of receipt. `freeze` is given both.
+    pub async fn insert(&mut self, freeze: &mut FreezeRow) -> Result<(), sqlx::Error> {
+        let (seq, registration_number) = sqlx::query_as(concat!(
             "INSERT INTO freezes (bank_code, ",
             freeze_columns!(),
-            ") VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ") SELECT $16, $1, $2, s.seq, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                 $16 || '-DJ' || lpad(s.seq::text, greatest(8, length(s.seq::text)), '0'), \
+                 $12, $13, $14, $15 \
+               FROM (SELECT nextval('freeze_seq') AS seq) s \
+             RETURNING seq, registration_number"
         ))
         .bind(freeze.measure_id)
         .bind(freeze.instruction_id)
-        .bind(freeze.seq)
         .bind(&freeze.account_number)
         .bind(&freeze.court_code)
         .bind(&freeze.case_number)
@@ -286,14 +291,15 @@ impl Ledger<'_> {
         .bind(freeze.waiting_position)
         .bind(freeze.period_months)
         .bind(freeze.period_days)
-        .bind(&freeze.registration_number)
         .bind(freeze.revision)
         .bind(freeze.received_at)
         .bind(freeze.effective_at)
         .bind(freeze.expires_at)
         .bind(self.bank_code)
-        .execute(&mut *self.conn)
+        .fetch_one(&mut *self.conn)
         .await?;
+        freeze.seq = seq;
+        freeze.registration_number = registration_number;
         Ok(())
     }
 

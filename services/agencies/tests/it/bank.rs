@@ -178,8 +178,10 @@ async fn a_freeze_within_the_balance_takes_effect_for_the_amount_ordered() {
     assert_eq!(frozen.measure_id, order.measure_id);
     assert_eq!(frozen.revision, 1);
     assert_eq!(frozen.held_fen, 1_000_000);
+    // The bank's code, DJ and its freeze number in at least eight digits.
+    let number = frozen.registration_number.strip_prefix("ICBC-DJ");
     assert!(
-        frozen.registration_number.starts_with("ICBC-DJ"),
+        number.is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_digit())),
         "{}",
         frozen.registration_number
     );
@@ -608,6 +610,39 @@ async fn concurrent_deliveries_of_one_freeze_freeze_once() {
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(app.freezes(ACCOUNT).await.len(), 1);
     assert_eq!(app.funds(ACCOUNT).await, (2_000_000, 1_000_000));
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_inquiry_get_one_answer() {
+    let app = spawn_bank(Options::codes(&[BANK])).await;
+    app.open(ACCOUNT, ZHANG, 2_000_000).await;
+    // An inquiry locks nothing: the deliveries meet only on the journal's key.
+    let inquiry = instruction(
+        pb::AgencyKind::Bank,
+        BANK,
+        COURT,
+        person(ZHANG.0, ZHANG.1),
+        pb::instruction::Action::Inquiry(pb::Inquiry {
+            classes: vec![pb::AssetClass::Deposits as i32],
+        }),
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let mut backend = app.backend.clone();
+        let inquiry = inquiry.clone();
+        tasks.spawn(async move { backend.execute(inquiry).await.map(|r| r.into_inner()) });
+    }
+    let answers: Vec<pb::ExecuteResponse> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .map(|a| a.expect("Execute answers"))
+        .collect();
+
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    let holdings = answers[0].answer.as_ref().map(|a| a.holdings.len());
+    assert_eq!(holdings, Some(1));
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ impl CourtService {
             self.check_deducted_freeze(&valid, freeze).await?;
         }
         let request = valid.normalised.encode_to_vec();
-        let (mut case, _) = self
+        let (mut case, opened) = self
             .store
             .open_case(
                 &valid.court,
@@ -54,7 +54,7 @@ impl CourtService {
                 now,
             )
             .await?;
-        let granted = match self.grant(&valid, &mut case).await {
+        let granted = match self.grant(&valid, &mut case, opened).await {
             Ok(granted) => granted,
             // A repeat is answered with the original whatever the case has become since, and a
             // key reused for another request is refused as such.
@@ -122,8 +122,13 @@ impl CourtService {
     /// What the case grants the measure: the amount it may hold, or the refusal. The case must
     /// be open and the measure must state its enforcement amount; a second measure on an asset
     /// the court already holds in the case is refused; a freeze or deduction is checked against
-    /// the case ledger.
-    async fn grant(&self, valid: &ValidSubmit, case: &mut CaseTx) -> Result<i64, Error> {
+    /// the case ledger. A case `opened` by this measure has no other to read.
+    async fn grant(
+        &self,
+        valid: &ValidSubmit,
+        case: &mut CaseTx,
+        opened: bool,
+    ) -> Result<i64, Error> {
         let row = case.row().clone();
         if !row.state.takes_measures() {
             return Err(refusal::closed(&row.case_number, row.state).into());
@@ -135,7 +140,11 @@ impl CourtService {
             )
             .into());
         }
-        let measures = case.measures().await?;
+        let measures = if opened {
+            Vec::new()
+        } else {
+            case.measures().await?
+        };
         if let Some(first) = duplicate_of(valid, &measures) {
             return Err(refusal::duplicate(first).into());
         }

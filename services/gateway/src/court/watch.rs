@@ -167,9 +167,24 @@ impl CourtService {
                 if event.version <= *last {
                     continue;
                 }
+                // Announced out of order or not at all (see `Store::announce_recorded`): the versions
+                // missed first, from the audit trail; a version arriving after is then skipped.
+                let missed = if event.version > *last + 1 {
+                    this.store
+                        .events_between(event.measure_id, *last, event.version)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, measure = %event.measure_id, "reading missed audit entries failed");
+                            Vec::new()
+                        })
+                } else {
+                    Vec::new()
+                };
                 *last = event.version;
-                if tx.send(Ok(event.to_proto())).await.is_err() {
-                    return;
+                for event in missed.iter().chain([&*event]) {
+                    if tx.send(Ok(event.to_proto())).await.is_err() {
+                        return;
+                    }
                 }
             }
         });

@@ -150,6 +150,8 @@ pub struct CaseTx {
     row: CaseRow,
     /// This process's turn at the case, released with the transaction.
     _turn: OwnedMutexGuard<()>,
+    /// The audit entries of measures recorded, announced once committed.
+    recorded: Vec<i64>,
 }
 
 impl Store {
@@ -164,28 +166,36 @@ impl Store {
     ) -> Result<(CaseTx, bool), Error> {
         let turn = self.cases.lock(court.as_str(), case_number).await;
         let mut tx = self.pool.begin().await?;
-        let opened = sqlx::query(
+        // A case opened now is this transaction's own row until it commits (a concurrent opening
+        // waits on its key), so only a case that was there needs locking.
+        let opened: Option<CaseRow> = sqlx::query_as(concat!(
             "INSERT INTO cases (court_code, case_number, enforcement_amount_fen, opened_at, \
                  updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
-        )
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING RETURNING ",
+            case_columns!()
+        ))
         .bind(court.as_str())
         .bind(case_number)
         .bind(amount_fen)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        let row = lock(&mut tx, court.as_str(), case_number)
-            .await?
-            .ok_or_else(|| Error::Corrupt(format!("case {case_number} vanished")))?;
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (row, opened) = match opened {
+            Some(row) => (row, true),
+            None => (
+                lock(&mut tx, court.as_str(), case_number)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt(format!("case {case_number} vanished")))?,
+                false,
+            ),
+        };
         Ok((
             CaseTx {
                 tx,
                 store: self.clone(),
                 row,
                 _turn: turn,
+                recorded: Vec::new(),
             },
             opened,
         ))
@@ -200,6 +210,7 @@ impl Store {
             store: self.clone(),
             row,
             _turn: turn,
+            recorded: Vec::new(),
         }))
     }
 
@@ -354,12 +365,13 @@ impl CaseTx {
     pub async fn record(&mut self, m: &NewMeasure) -> Result<MeasureRow, Error> {
         let row = MeasureRow::submitted(m);
         let store = self.store.clone();
-        if !store.insert(&mut *self.tx, m, &row).await? {
+        let Some(event) = store.insert(&mut *self.tx, m, &row).await? else {
             return Err(Error::Corrupt(format!(
                 "idempotency key {} was taken inside the case's lock",
                 m.idempotency_key
             )));
-        }
+        };
+        self.recorded.push(event);
         Ok(row)
     }
 
@@ -369,7 +381,8 @@ impl CaseTx {
     pub async fn record_submitted(&mut self, m: &NewMeasure) -> Result<Recorded, Error> {
         let row = MeasureRow::submitted(m);
         let store = self.store.clone();
-        if store.insert(&mut *self.tx, m, &row).await? {
+        if let Some(event) = store.insert(&mut *self.tx, m, &row).await? {
+            self.recorded.push(event);
             return Ok(Recorded::New(row));
         }
         self.earlier(&m.idempotency_key, &m.request)
@@ -509,6 +522,9 @@ impl CaseTx {
 
     /// Commits: the case's changes, measures and audit entries become durable together.
     pub async fn commit(self) -> Result<(), Error> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        // Still the case's turn: this process's next change of the case is announced after.
+        self.store.announce_recorded(&self.recorded).await;
+        Ok(())
     }
 }

@@ -288,7 +288,8 @@ impl Store {
     /// [`Error::KeyReused`].
     pub async fn record(&self, m: &NewMeasure) -> Result<Recorded, Error> {
         let row = MeasureRow::submitted(m);
-        if self.insert(&self.pool, m, &row).await? {
+        if let Some(event) = self.insert(&self.pool, m, &row).await? {
+            self.announce_recorded(&[event]).await;
             return Ok(Recorded::New(row));
         }
         self.earlier(&m.court, &m.idempotency_key, &m.request)
@@ -298,14 +299,14 @@ impl Store {
     }
 
     /// Inserts `m` as `row` (its submitted form), its outbox row and its first audit entry in
-    /// one statement on `executor` (the pool, or a transaction); `false` if the court's key was
-    /// taken already.
+    /// one statement on `executor` (the pool, or a transaction): the audit entry's id, to
+    /// [announced](Self::announce_recorded) once committed; `None` if the court's key was taken already.
     pub(super) async fn insert<'c, E>(
         &self,
         executor: E,
         m: &NewMeasure,
         row: &MeasureRow,
-    ) -> Result<bool, Error>
+    ) -> Result<Option<i64>, Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Postgres>,
     {
@@ -321,7 +322,7 @@ impl Store {
                      requested_fen, state, instruction_id, deadline, submitted_at, updated_at, \
                      trace_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, \
-                     $25) \
+                     $23) \
                  ON CONFLICT (court_code, idempotency_key) DO NOTHING \
                  RETURNING id), \
              o AS ( \
@@ -333,7 +334,7 @@ impl Store {
                      state, message, snapshot, at) \
                  SELECT id, $2, $5, $19, $20, $13, $21, $22, $16 FROM m \
                  RETURNING id) \
-             SELECT e.id, pg_notify($23, e.id::text), pg_notify($24, '') FROM e",
+             SELECT id FROM e",
         )
         .bind(row.id)
         .bind(&row.court_code)
@@ -357,13 +358,44 @@ impl Store {
         .bind(pb::EventKind::StateChanged as i32)
         .bind("recorded by the hub")
         .bind(row.to_proto().encode_to_vec())
-        .bind(&self.channel)
-        // Wakes the relay of every gateway instance (the leader publishes).
-        .bind(self.outbox_channel())
         .bind(m.trace_id.to_string())
         .fetch_optional(executor)
         .await?;
-        Ok(inserted.is_some())
+        Ok(inserted.map(|(id,)| id))
+    }
+
+    /// Announces committed audit entries of new measures, and with them their outbox rows, to
+    /// every gateway's listener: its watch streams, and the relay of the instance that publishes.
+    ///
+    /// Sent after the commit, in a transaction of its own that does not wait for its flush.
+    /// PostgreSQL holds one lock from a notifying transaction's commit until its commit record is
+    /// flushed, so notifying inside the measure's own transaction would make every Submit wait
+    /// for the flush of the one before it, and commits would never be flushed together. An
+    /// announcement lost (the process stopping between commit and announcement, the database
+    /// unreachable) delays nothing for good: the relay also finds its rows by polling, and a watch
+    /// stream that receives a later version of a measure reads the versions it missed.
+    pub async fn announce_recorded(&self, events: &[i64]) {
+        if events.is_empty() {
+            return;
+        }
+        let ids = events
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sent = sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2), \
+                 pg_notify($3, '')",
+        )
+        .bind(&self.channel)
+        .bind(ids)
+        // Wakes the relay of every gateway instance (the leader publishes).
+        .bind(self.outbox_channel())
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "announcing new measures failed; watch streams catch up at their next change");
+        }
     }
 
     /// What `court` recorded under `key` before: `None` if the key is new, the original measure

@@ -150,6 +150,26 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    /// A measure's audit entries of versions after `after` and before `before`, in order.
+    pub async fn events_between(
+        &self,
+        measure: uuid::Uuid,
+        after: i64,
+        before: i64,
+    ) -> Result<Vec<EventRow>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT id, measure_id, court_code, case_number, version, kind, message, snapshot, at, \
+                 detail \
+             FROM measure_events WHERE measure_id = $1 AND version > $2 AND version < $3 \
+             ORDER BY id",
+        )
+        .bind(measure)
+        .bind(after)
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 /// One audit entry to write: the measure as it now stands, what happened, and for an answer the
