@@ -593,19 +593,7 @@ async fn concurrent_deliveries_of_one_freeze_freeze_once() {
     app.open(ACCOUNT, ZHANG, 2_000_000).await;
     let order = freeze(COURT, ZHANG, ACCOUNT, 1_000_000, 12);
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let mut backend = app.backend.clone();
-        let order = order.clone();
-        tasks.spawn(async move {
-            backend
-                .execute(order)
-                .await
-                .expect("Execute answers")
-                .into_inner()
-        });
-    }
-    let answers = tasks.join_all().await;
+    let answers = app.execute_at_once(&order, 8).await;
 
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(app.freezes(ACCOUNT).await.len(), 1);
@@ -627,18 +615,7 @@ async fn concurrent_deliveries_of_one_inquiry_get_one_answer() {
         }),
     );
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let mut backend = app.backend.clone();
-        let inquiry = inquiry.clone();
-        tasks.spawn(async move { backend.execute(inquiry).await.map(|r| r.into_inner()) });
-    }
-    let answers: Vec<pb::ExecuteResponse> = tasks
-        .join_all()
-        .await
-        .into_iter()
-        .map(|a| a.expect("Execute answers"))
-        .collect();
+    let answers = app.execute_at_once(&inquiry, 8).await;
 
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
     let holdings = answers[0].answer.as_ref().map(|a| a.holdings.len());

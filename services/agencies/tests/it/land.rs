@@ -474,31 +474,10 @@ async fn concurrent_deliveries_of_one_instruction_execute_it_once() {
     app.record(REGION, FLAT, ZHANG, "registered").await;
     let order = seal_up(COURT, ZHANG, FLAT, false, 12);
 
-    let answers = deliver_at_once(&app, &order, 8).await;
+    let answers = app.execute_at_once(&order, 8).await;
 
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(app.holds(FLAT).await.len(), 1);
-}
-
-/// Sends `order` `n` times at once.
-async fn deliver_at_once(
-    app: &LandApp,
-    order: &pb::Instruction,
-    n: usize,
-) -> Vec<pb::ExecuteResponse> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..n {
-        let mut backend = app.backend.clone();
-        let order = order.clone();
-        tasks.spawn(async move {
-            backend
-                .execute(order)
-                .await
-                .expect("Execute answers")
-                .into_inner()
-        });
-    }
-    tasks.join_all().await
 }
 
 #[tokio::test]

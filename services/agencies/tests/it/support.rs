@@ -185,6 +185,28 @@ impl<S: System, A> AgencyApp<S, A> {
             .expect("Execute answers")
             .into_inner()
     }
+
+    /// Sends `instruction` `n` times at once, as a hub delivering it again would, and returns
+    /// every answer.
+    pub async fn execute_at_once(
+        &self,
+        instruction: &pb::Instruction,
+        n: usize,
+    ) -> Vec<pb::ExecuteResponse> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let mut backend = self.backend.clone();
+            let instruction = instruction.clone();
+            tasks.spawn(async move {
+                backend
+                    .execute(instruction)
+                    .await
+                    .expect("Execute answers")
+                    .into_inner()
+            });
+        }
+        tasks.join_all().await
+    }
 }
 
 /// Options for a test application.
