@@ -114,9 +114,18 @@ async fn a_postgresql_restart_loses_and_doubles_nothing() -> anyhow::Result<()> 
                 .max()
                 .ok_or_else(|| anyhow::anyhow!("no PostgreSQL cluster in /etc/postgresql"))?;
             let injected = Instant::now();
+            // Immediate: the server stops as if it crashed, without a last flush, so whatever
+            // the hub committed without waiting for its flush is lost and must be re-derived.
             run(
                 "pg_ctlcluster",
-                &["--skip-systemctl-redirect", &version, "main", "restart"],
+                &[
+                    "--skip-systemctl-redirect",
+                    "--mode",
+                    "immediate",
+                    &version,
+                    "main",
+                    "restart",
+                ],
             )
             .await?;
             let restored = Instant::now();

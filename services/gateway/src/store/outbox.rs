@@ -139,6 +139,14 @@ impl OutboxBatch {
             )
         });
         let tx = &mut *self.tx;
+        // This commit need not wait for its flush: lost in a crash of the database, it leaves
+        // the rows in the outbox to be published again (the agencies ignore the repeat) and the
+        // measures SUBMITTED, and anything later that depends on it (an answer applied, a
+        // release) is flushed with it, as the log is flushed in order. Waiting would hold the
+        // notification lock for the flush (see `announce_recorded`).
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         // The rows go, and what was published stays as evidence, with its signature (`published`
         // and `signatures` side by side). A row published again after a crash is kept once.
         sqlx::query(
