@@ -15,6 +15,7 @@ use hub_testkit::{
     ChildProcess, TestHub,
     fixtures::{self, Freeze},
 };
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 use crate::{Args, cpu};
@@ -195,7 +196,9 @@ impl Stack {
         let cases: Vec<String> = (0..LATENCY_CASES)
             .map(|c| case_of(first_account + c))
             .collect();
-        let effective_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        // When each freeze was seen EFFECTIVE: for its latency, and on the wall clock for the
+        // last hop.
+        let effective_at: Arc<Mutex<HashMap<String, (Instant, OffsetDateTime)>>> = Arc::default();
         let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let mut watchers = tokio::task::JoinSet::new();
         for case in &cases {
@@ -222,7 +225,7 @@ impl Stack {
                         effective_at
                             .lock()
                             .await
-                            .insert(m.measure_id, Instant::now());
+                            .insert(m.measure_id, (Instant::now(), OffsetDateTime::now_utc()));
                         seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 }
@@ -258,15 +261,16 @@ impl Stack {
                 c.enforcement_amount_fen = i64::from(count) * 1_000_000;
             }
             sent.spawn(async move {
-                let start = Instant::now();
+                let (start, called) = (Instant::now(), OffsetDateTime::now_utc());
                 let measure = court.submit(request).await?.into_inner().measure;
-                Ok::<_, anyhow::Error>((measure.map(|m| m.measure_id).unwrap_or_default(), start))
+                let id = measure.map(|m| m.measure_id).unwrap_or_default();
+                Ok::<_, anyhow::Error>((id, start, called))
             });
         }
         let mut starts = HashMap::new();
         while let Some(done) = sent.join_next().await {
-            let (id, start) = done??;
-            starts.insert(id, start);
+            let (id, start, called) = done??;
+            starts.insert(id, (start, called));
         }
         tokio::time::timeout(Duration::from_secs(120), watching)
             .await
@@ -274,9 +278,19 @@ impl Stack {
         let ends = effective_at.lock().await;
         let mut samples: Vec<f64> = starts
             .iter()
-            .filter_map(|(id, start)| {
+            .filter_map(|(id, (start, _))| {
                 ends.get(id)
-                    .map(|end| (*end - *start).as_secs_f64() * 1000.0)
+                    .map(|(end, _)| (*end - *start).as_secs_f64() * 1000.0)
+            })
+            .collect();
+        let edges: Vec<crate::hops::Ends> = starts
+            .iter()
+            .filter_map(|(id, (_, called))| {
+                ends.get(id).map(|(_, seen)| crate::hops::Ends {
+                    measure_id: id.clone(),
+                    called: *called,
+                    seen: *seen,
+                })
             })
             .collect();
         samples.sort_by(f64::total_cmp);
@@ -290,7 +304,7 @@ impl Stack {
             .map(|i| format!("lat-{}", first_account + i))
             .collect();
         Ok(Latency {
-            hops: crate::hops::of(hub, &keys).await?,
+            hops: crate::hops::of(hub, &keys, &edges).await?,
             count: samples.len(),
             p50: pick(0.50),
             p95: pick(0.95),
