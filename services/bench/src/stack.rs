@@ -276,23 +276,19 @@ impl Stack {
             .await
             .context("latency run did not finish")??;
         let ends = effective_at.lock().await;
-        let mut samples: Vec<f64> = starts
+        // Each freeze seen effective: its latency, and its two ends for the hops.
+        let (mut samples, edges): (Vec<f64>, Vec<crate::hops::Ends>) = starts
             .iter()
-            .filter_map(|(id, (start, _))| {
-                ends.get(id)
-                    .map(|(end, _)| (*end - *start).as_secs_f64() * 1000.0)
-            })
-            .collect();
-        let edges: Vec<crate::hops::Ends> = starts
-            .iter()
-            .filter_map(|(id, (_, called))| {
-                ends.get(id).map(|(_, seen)| crate::hops::Ends {
+            .filter_map(|(id, (start, called))| {
+                let (end, seen) = ends.get(id)?;
+                let ends = crate::hops::Ends {
                     measure_id: id.clone(),
                     called: *called,
                     seen: *seen,
-                })
+                };
+                Some(((*end - *start).as_secs_f64() * 1000.0, ends))
             })
-            .collect();
+            .unzip();
         samples.sort_by(f64::total_cmp);
         let pick = |q: f64| {
             samples
