@@ -1,19 +1,35 @@
 //! Fan-out of audit entries to watch streams.
 //!
-//! Each change is committed with a `pg_notify` carrying its audit-entry id. One listener per
-//! gateway process reads the entries and broadcasts them in-process; each watch stream filters
-//! what concerns it. If the listener loses its connection it cannot know what it missed, so it
-//! tells every stream to resynchronise from the database. Case-level audit entries
-//! (`case_events`: the ledger, orders, excess released, closing) travel the same way on a channel
-//! of their own.
+//! The gateway that commits a change tells its own watch streams at once: the transaction hands
+//! the audit entries it wrote to [`EventHub::committed`], which broadcasts them in-process. Other
+//! gateway instances learn of them by a doorbell: one `pg_notify` per batch of committed entries,
+//! carrying their ids and the origin's name, sent by [`EventHub::ring`] after the commits and
+//! without waiting for its own flush. No hot transaction notifies: PostgreSQL holds one lock from
+//! a notifying transaction's commit until its commit record is flushed, so notifying commits are
+//! never flushed together.
+//!
+//! One listener per gateway process reads the entries other instances announce and broadcasts
+//! them in-process; each watch stream filters what concerns it. If the listener loses its
+//! connection it cannot know what it missed, so it tells every stream to resynchronise from the
+//! database. Case-level audit entries (`case_events`: the ledger, orders, excess released,
+//! closing) travel the same way on a channel of their own. A doorbell lost (the process stopping
+//! after a commit, the database unreachable) delays nothing for good: the relay also finds its
+//! rows by polling, and a watch stream that receives a later version of a measure reads the
+//! versions it missed.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{EventRow, Store, cases::CaseEventRow};
+
+/// Signals buffered per slow subscriber before it lags (and resynchronises).
+pub const EVENT_BUFFER: usize = 4096;
 
 /// What a watch stream receives.
 #[derive(Clone, Debug)]
@@ -26,17 +42,55 @@ pub enum Signal {
     Resync,
 }
 
-/// The in-process broadcast of audit entries.
+/// The in-process broadcast of audit entries, and the doorbell that tells other instances.
 #[derive(Clone)]
 pub struct EventHub {
     tx: broadcast::Sender<Signal>,
+    /// This process, as its doorbells name it: its own listener skips them.
+    origin: Arc<str>,
+    doorbell: Arc<Doorbell>,
+    /// Wakes this process's relay (which publishes if this instance leads).
+    relay: Arc<Notify>,
+}
+
+/// What committed since the doorbell last rang.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// Ids of measures' audit entries.
+    pub measures: Vec<i64>,
+    /// Ids of cases' audit entries.
+    pub cases: Vec<i64>,
+    /// Instructions were added to the outbox (the relay of whichever instance leads).
+    pub outbox: bool,
+}
+
+impl Due {
+    fn is_empty(&self) -> bool {
+        self.measures.is_empty() && self.cases.is_empty() && !self.outbox
+    }
+}
+
+#[derive(Default)]
+struct Doorbell {
+    due: Mutex<Due>,
+    ring: Notify,
 }
 
 impl EventHub {
     /// A hub buffering `capacity` signals per slow subscriber before it lags.
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
-        Self { tx }
+        Self {
+            tx,
+            origin: uuid::Uuid::now_v7().to_string().into(),
+            doorbell: Arc::default(),
+            relay: Arc::default(),
+        }
+    }
+
+    /// What wakes this process's relay: instructions were added to the outbox.
+    pub fn relay_wake(&self) -> Arc<Notify> {
+        self.relay.clone()
     }
 
     /// A new subscriber.
@@ -44,9 +98,76 @@ impl EventHub {
         self.tx.subscribe()
     }
 
+    /// This process's name in its doorbells.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     fn send(&self, signal: Signal) {
         // No subscribers is fine: nobody is watching.
         let _ = self.tx.send(signal);
+    }
+
+    /// Tells of audit entries just committed together: to this process's watchers at once, in
+    /// id order (a case's entries after its measures'), and to other instances at the next
+    /// ring of the doorbell; if `outbox` rows were added, wakes the relay here and in them.
+    pub fn committed(
+        &self,
+        mut measures: Vec<EventRow>,
+        mut cases: Vec<CaseEventRow>,
+        outbox: bool,
+    ) {
+        if measures.is_empty() && cases.is_empty() && !outbox {
+            return;
+        }
+        measures.sort_by_key(|e| e.id);
+        cases.sort_by_key(|e| e.id);
+        {
+            let mut due = self
+                .doorbell
+                .due
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            due.measures.extend(measures.iter().map(|e| e.id));
+            due.cases.extend(cases.iter().map(|e| e.id));
+            due.outbox |= outbox;
+        }
+        self.doorbell.ring.notify_one();
+        if outbox {
+            self.relay.notify_one();
+        }
+        for entry in measures {
+            self.send(Signal::Event(Arc::new(entry)));
+        }
+        for entry in cases {
+            self.send(Signal::Case(Arc::new(entry)));
+        }
+    }
+
+    /// Rings the doorbell for what committed, until `stop` (and once more then): one
+    /// notification per channel and batch, so that under load one announces many commits.
+    pub async fn ring(self, store: Store, stop: CancellationToken) {
+        loop {
+            let stopping = tokio::select! {
+                () = stop.cancelled() => true,
+                () = self.doorbell.ring.notified() => false,
+            };
+            let due = std::mem::take(
+                &mut *self
+                    .doorbell
+                    .due
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if !due.is_empty()
+                && let Err(e) = store.ring(&self.origin, &due).await
+            {
+                tracing::warn!(error = %e, "ringing other instances failed; their watch streams catch up at the next change");
+            }
+            if stopping {
+                return;
+            }
+        }
     }
 }
 
@@ -114,11 +235,14 @@ enum Announced {
     Cases(Vec<i64>),
 }
 
-fn ids(payload: &str) -> Vec<i64> {
-    payload
-        .split(',')
-        .filter_map(|id| id.parse().ok())
-        .collect()
+/// The ids a doorbell carries, `None` if this process rang it (its watchers have them already).
+fn ids<'a>(payload: &'a str, origin: &str) -> Option<impl Iterator<Item = i64> + 'a> {
+    let ids = match payload.split_once(' ') {
+        Some((from, _)) if from == origin => return None,
+        Some((_, ids)) => ids,
+        None => payload,
+    };
+    Some(ids.split(',').filter_map(|id| id.parse().ok()))
 }
 
 /// Forwards notifications; returns `true` on shutdown, `false` when the connection was lost.
@@ -142,9 +266,17 @@ async fn serve(
             n = listener.try_recv() => n,
         };
         match notification {
-            Ok(Some(n)) if n.channel() == channels.outbox => relay_wake.notify_one(),
+            Ok(Some(n)) if n.channel() == channels.outbox => {
+                // This process's own relay was woken in-process already.
+                if n.payload() != hub.origin() {
+                    relay_wake.notify_one();
+                }
+            }
             Ok(Some(n)) => {
-                let ids = ids(n.payload());
+                let Some(ids) = ids(n.payload(), hub.origin()) else {
+                    continue;
+                };
+                let ids = ids.collect();
                 let announced = if n.channel() == channels.cases {
                     Announced::Cases(ids)
                 } else {
@@ -221,5 +353,79 @@ async fn read_entries(store: Store, hub: EventHub, mut ids_rx: mpsc::UnboundedRe
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64) -> EventRow {
+        EventRow {
+            id,
+            measure_id: uuid::Uuid::now_v7(),
+            court_code: "京0105".into(),
+            case_number: "（2024）京0105执1号".into(),
+            version: 1,
+            kind: 1,
+            message: format!("entry {id}"),
+            snapshot: Vec::new(),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn a_doorbell_is_read_unless_this_process_rang_it() {
+        let from = |payload: &str| ids(payload, "me").map(Iterator::collect::<Vec<_>>);
+        assert_eq!(from("other 3,4,5"), Some(vec![3, 4, 5]));
+        assert_eq!(from("me 3,4,5"), None);
+        // A bare list, as an instance without origins sends it, is read.
+        assert_eq!(from("7,8"), Some(vec![7, 8]));
+        assert_eq!(from("other 9,x,10"), Some(vec![9, 10]));
+    }
+
+    #[tokio::test]
+    async fn committed_entries_reach_watchers_at_once_in_id_order_and_wait_for_the_doorbell() {
+        let hub = EventHub::new(16);
+        let mut watcher = hub.subscribe();
+        let case = CaseEventRow {
+            id: 1,
+            court_code: "京0105".into(),
+            case_number: "（2024）京0105执1号".into(),
+            version: 1,
+            kind: 1,
+            message: "ledger".into(),
+            snapshot: Vec::new(),
+            order_snapshot: None,
+            measure_id: None,
+            at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        hub.committed(vec![entry(12), entry(11)], vec![case], true);
+        let mut seen = Vec::new();
+        while let Ok(signal) = watcher.try_recv() {
+            seen.push(match signal {
+                Signal::Event(e) => format!("measure {}", e.id),
+                Signal::Case(e) => format!("case {}", e.id),
+                Signal::Resync => "resync".into(),
+            });
+        }
+        assert_eq!(seen, ["measure 11", "measure 12", "case 1"]);
+        // The relay here is woken at once; other instances' at the next ring.
+        tokio::time::timeout(Duration::from_secs(1), hub.relay_wake().notified())
+            .await
+            .expect("the relay is woken");
+        let due = std::mem::take(&mut *hub.doorbell.due.lock().expect("not poisoned"));
+        assert_eq!(
+            due,
+            Due {
+                measures: vec![11, 12],
+                cases: vec![1],
+                outbox: true
+            }
+        );
+        // Nothing committed, nothing to ring.
+        hub.committed(Vec::new(), Vec::new(), false);
+        assert!(hub.doorbell.due.lock().expect("not poisoned").is_empty());
     }
 }

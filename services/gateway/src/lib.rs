@@ -51,22 +51,20 @@ pub mod trace;
 pub mod trust;
 pub mod validate;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use enforcement_proto::v1::court_gateway_server::CourtGatewayServer;
 use hub_bus::topology::{GATEWAY_QUEUE, QueuePolicy, declare_gateway};
 use hub_domain::Clock;
 use hub_runtime::health::Readiness;
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::Error;
 
-use crate::{
-    court::CourtService, events::EventHub, relay::Relay, reports::ReportConsumer, store::Store,
-};
+use crate::{court::CourtService, relay::Relay, reports::ReportConsumer, store::Store};
 
 /// The court-facing gRPC gateway of the enforcement hub.
 #[derive(clap::Parser)]
@@ -88,9 +86,6 @@ pub async fn main() -> anyhow::Result<()> {
 /// How long setting up a broker session (declarations, consumer) may take before it is tried
 /// again; a broker recovering its queues after a restart may not answer.
 const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Capacity of the in-process event broadcast.
-const EVENT_BUFFER: usize = 4096;
 
 /// A gateway ready to serve: database migrated, listeners bound.
 pub struct Application {
@@ -184,8 +179,11 @@ impl Application {
                 shutdown.clone(),
             ))
         });
-        let relay_wake = Arc::new(Notify::new());
-        let hub = EventHub::new(EVENT_BUFFER);
+        let hub = store.hub().clone();
+        let relay_wake = hub.relay_wake();
+        // Rings until everything else has stopped, for what they commit while stopping.
+        let last_ring = CancellationToken::new();
+        let doorbell_task = tokio::spawn(hub.clone().ring(store.clone(), last_ring.clone()));
 
         let listener_task = tokio::spawn(events::listen(
             store.clone(),
@@ -242,7 +240,6 @@ impl Application {
                     instruction_deadline: time::Duration::try_from(config.instruction_deadline())
                         .unwrap_or(time::Duration::DAY),
                 },
-                relay_wake: relay_wake.clone(),
                 every: std::time::Duration::from_millis(config.timer_poll_ms.max(10)),
             }
             .run(hub.clone(), shutdown.clone()),
@@ -285,9 +282,7 @@ impl Application {
         );
         let service = CourtService::new(
             store,
-            hub,
             clock,
-            relay_wake,
             config.instruction_deadline(),
             shutdown.clone(),
             metrics,
@@ -332,6 +327,8 @@ impl Application {
         if let Some(http) = http_task {
             let _ = http.await;
         }
+        last_ring.cancel();
+        let _ = doorbell_task.await;
         served.context("serving gRPC")
     }
 }

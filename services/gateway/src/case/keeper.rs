@@ -8,10 +8,10 @@
 //! instances settling one case take turns on its row lock and decide from what is stored, so
 //! whatever one did the other sees and does not repeat.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use hub_domain::Clock;
-use tokio::sync::{Notify, broadcast::error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::{CaseState, instruct::Orders, settle};
@@ -29,8 +29,6 @@ pub struct Keeper {
     pub store: Store,
     pub clock: Clock,
     pub orders: Orders,
-    /// Woken when the keeper recorded instructions.
-    pub relay_wake: Arc<Notify>,
     /// How often to sweep.
     pub every: Duration,
 }
@@ -102,7 +100,6 @@ impl Keeper {
         };
         tx.commit().await?;
         if settled.recorded > 0 {
-            self.relay_wake.notify_one();
             tracing::info!(%court, %case, measures = settled.recorded, "the case keeper ordered measures");
         }
         Ok(())

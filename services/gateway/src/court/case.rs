@@ -93,15 +93,12 @@ impl CourtService {
             .ok_or_else(|| refusal::no_case(court.as_str(), case_number).into())
     }
 
-    /// Settles and commits `tx`, wakes the relay if measures were recorded, and answers the case
-    /// as it now stands.
+    /// Settles and commits `tx` (the relay is woken if measures were recorded), and answers the
+    /// case as it now stands.
     async fn settled(&self, mut tx: CaseTx) -> Result<pb::Case, Error> {
-        let done = settle(&mut tx, &self.orders(), self.clock.now()).await?;
+        settle(&mut tx, &self.orders(), self.clock.now()).await?;
         let (court, case) = (tx.row().court_code.clone(), tx.row().case_number.clone());
         tx.commit().await?;
-        if done.recorded > 0 {
-            self.relay_wake.notify_one();
-        }
         self.case_view(&court, &case).await
     }
 

@@ -97,11 +97,8 @@ impl CourtService {
             now,
         )
         .await?;
-        let settled = settle::settle(&mut tx, &self.orders(), now).await?;
+        settle::settle(&mut tx, &self.orders(), now).await?;
         tx.commit().await?;
-        if settled.recorded > 0 {
-            self.relay_wake.notify_one();
-        }
         tracing::info!(order = %order.id, %court, case = case_number, amount = valid.amount_fen, "case order recorded");
         self.order_view(order.id, court, case_number).await
     }

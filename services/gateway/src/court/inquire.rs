@@ -73,7 +73,6 @@ impl CourtService {
         let inquiry = new_inquiry(&valid, codes, self.clock.now());
         Ok(match self.store.record_inquiry(&inquiry).await? {
             Recorded::New(row) => {
-                self.relay_wake.notify_one();
                 tracing::info!(measure = %row.id, agencies = inquiry.codes.len(), "inquiry recorded");
                 row
             }

@@ -23,7 +23,7 @@ mod read;
 mod submit;
 mod watch;
 
-use std::{pin::Pin, sync::Arc};
+use std::pin::Pin;
 
 use enforcement_proto::{
     convert::timestamp,
@@ -32,7 +32,6 @@ use enforcement_proto::{
 use hub_bus::trace::{TRACEPARENT, TraceId};
 use hub_domain::{Clock, CourtCode};
 use time::{Duration, OffsetDateTime};
-use tokio::sync::Notify;
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -56,7 +55,6 @@ pub struct CourtService {
     store: Store,
     hub: EventHub,
     clock: Clock,
-    relay_wake: Arc<Notify>,
     instruction_deadline: Duration,
     shutdown: CancellationToken,
     metrics: GatewayMetrics,
@@ -68,18 +66,15 @@ impl CourtService {
     /// Builds the service; `shutdown` ends open watch streams.
     pub fn new(
         store: Store,
-        hub: EventHub,
         clock: Clock,
-        relay_wake: Arc<Notify>,
         instruction_deadline: std::time::Duration,
         shutdown: CancellationToken,
         metrics: GatewayMetrics,
     ) -> Self {
         Self {
+            hub: store.hub().clone(),
             store,
-            hub,
             clock,
-            relay_wake,
             instruction_deadline: Duration::try_from(instruction_deadline).unwrap_or(Duration::DAY),
             shutdown,
             metrics,
@@ -105,11 +100,10 @@ impl CourtService {
         Ok(request)
     }
 
-    /// Records a measure (or finds the original of a resubmission) and wakes the relay.
+    /// Records a measure (or finds the original of a resubmission); the relay is woken.
     async fn record(&self, measure: NewMeasure) -> Result<pb::SubmitResponse, Error> {
         let recorded = self.store.record(&measure).await?;
         if let Recorded::New(row) = &recorded {
-            self.relay_wake.notify_one();
             tracing::info!(measure = %row.id, kind = %row.kind, court = %row.court_code, agency = %row.agency.code(), "measure recorded");
         }
         Ok(submitted(recorded))

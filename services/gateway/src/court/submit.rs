@@ -114,7 +114,6 @@ impl CourtService {
             case.add_remainder(remainder, measure_id).await?;
         }
         case.commit().await?;
-        self.relay_wake.notify_one();
         tracing::info!(measure = %recorded.id, kind = %recorded.kind, court = %recorded.court_code, agency = %recorded.agency.code(), trace_id = %trace, "measure recorded");
         Ok(submitted(Recorded::New(recorded)))
     }

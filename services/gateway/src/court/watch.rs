@@ -167,7 +167,7 @@ impl CourtService {
                 if event.version <= *last {
                     continue;
                 }
-                // Announced out of order or not at all (see `Store::announce_recorded`): the versions
+                // Announced out of order or not at all (see `crate::events`): the versions
                 // missed first, from the audit trail; a version arriving after is then skipped.
                 let missed = if event.version > *last + 1 {
                     this.store

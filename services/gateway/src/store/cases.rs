@@ -150,8 +150,10 @@ pub struct CaseTx {
     row: CaseRow,
     /// This process's turn at the case, released with the transaction.
     _turn: OwnedMutexGuard<()>,
-    /// The audit entries of measures recorded, announced once committed.
-    recorded: Vec<i64>,
+    /// The audit entries of measures recorded, told to the hub once committed.
+    recorded: Vec<super::EventRow>,
+    /// The case's own audit entries written, likewise.
+    case_events: Vec<CaseEventRow>,
 }
 
 impl Store {
@@ -196,6 +198,7 @@ impl Store {
                 row,
                 _turn: turn,
                 recorded: Vec::new(),
+                case_events: Vec::new(),
             },
             opened,
         ))
@@ -211,6 +214,7 @@ impl Store {
             row,
             _turn: turn,
             recorded: Vec::new(),
+            case_events: Vec::new(),
         }))
     }
 
@@ -486,7 +490,7 @@ impl CaseTx {
         Ok(())
     }
 
-    /// Writes a case-level audit entry and announces its id when the transaction commits.
+    /// Writes a case-level audit entry, told to the hub once the transaction commits.
     pub async fn record_event(
         &mut self,
         event: NewCaseEvent,
@@ -496,12 +500,10 @@ impl CaseTx {
             Some((key, request)) => (Some(key.to_string()), Some(request)),
             None => (None, None),
         };
-        sqlx::query(
-            "WITH e AS ( \
-                 INSERT INTO case_events (court_code, case_number, version, kind, message, \
-                     snapshot, order_snapshot, measure_id, idempotency_key, request, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id) \
-             SELECT pg_notify($12, id::text) FROM e",
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO case_events (court_code, case_number, version, kind, message, snapshot, \
+                 order_snapshot, measure_id, idempotency_key, request, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&self.row.court_code)
         .bind(&self.row.case_number)
@@ -514,17 +516,32 @@ impl CaseTx {
         .bind(key)
         .bind(request)
         .bind(now)
-        .bind(self.store.case_channel())
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
+        self.case_events.push(CaseEventRow {
+            id,
+            court_code: self.row.court_code.clone(),
+            case_number: self.row.case_number.clone(),
+            version: self.row.version,
+            kind: event.kind,
+            message: event.message,
+            snapshot: event.snapshot,
+            order_snapshot: event.order,
+            measure_id: event.measure_id,
+            at: now,
+        });
         Ok(())
     }
 
     /// Commits: the case's changes, measures and audit entries become durable together.
     pub async fn commit(self) -> Result<(), Error> {
         self.tx.commit().await?;
-        // Still the case's turn: this process's next change of the case is announced after.
-        self.store.announce_recorded(&self.recorded).await;
+        // Still the case's turn: this process's next change of the case is told after. Every
+        // measure recorded added an instruction to the outbox.
+        let outbox = !self.recorded.is_empty();
+        self.store
+            .hub
+            .committed(self.recorded, self.case_events, outbox);
         Ok(())
     }
 }

@@ -97,21 +97,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let mut written = Vec::new();
         record_events(
             &mut tx,
-            &self.channel,
             &[NewEvent::new(
                 row.clone(),
                 pb::EventKind::StateChanged,
                 inquiry.message.clone(),
             )],
+            &mut written,
         )
         .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(self.outbox_channel())
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), true);
         Ok(Recorded::New(row))
     }
 

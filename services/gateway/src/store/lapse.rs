@@ -43,15 +43,17 @@ impl Store {
             )
         });
         let mut tx = self.pool.begin().await?;
+        let mut written = Vec::new();
         let lapsed = transition(
             &mut tx,
-            &self.channel,
             sqlx::query_as(LAPSE.as_str()).bind(now),
             pb::EventKind::StateChanged,
             message,
+            &mut written,
         )
         .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), false);
         Ok(lapsed)
     }
 }

@@ -289,7 +289,7 @@ impl Store {
     pub async fn record(&self, m: &NewMeasure) -> Result<Recorded, Error> {
         let row = MeasureRow::submitted(m);
         if let Some(event) = self.insert(&self.pool, m, &row).await? {
-            self.announce_recorded(&[event]).await;
+            self.hub.committed(vec![event], Vec::new(), true);
             return Ok(Recorded::New(row));
         }
         self.earlier(&m.court, &m.idempotency_key, &m.request)
@@ -299,14 +299,14 @@ impl Store {
     }
 
     /// Inserts `m` as `row` (its submitted form), its outbox row and its first audit entry in
-    /// one statement on `executor` (the pool, or a transaction): the audit entry's id, to
-    /// [announced](Self::announce_recorded) once committed; `None` if the court's key was taken already.
+    /// one statement on `executor` (the pool, or a transaction): the audit entry, to be told to
+    /// the hub once committed; `None` if the court's key was taken already.
     pub(super) async fn insert<'c, E>(
         &self,
         executor: E,
         m: &NewMeasure,
         row: &MeasureRow,
-    ) -> Result<Option<i64>, Error>
+    ) -> Result<Option<super::EventRow>, Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Postgres>,
     {
@@ -315,6 +315,8 @@ impl Store {
                 "a measure for several agencies is recorded as an inquiry".into(),
             ));
         };
+        const RECORDED: &str = "recorded by the hub";
+        let snapshot = row.to_proto().encode_to_vec();
         let inserted: Option<(i64,)> = sqlx::query_as(
             "WITH m AS ( \
                  INSERT INTO measures (id, court_code, idempotency_key, request, case_number, kind, \
@@ -356,46 +358,23 @@ impl Store {
         .bind(&m.payload)
         .bind(row.version)
         .bind(pb::EventKind::StateChanged as i32)
-        .bind("recorded by the hub")
-        .bind(row.to_proto().encode_to_vec())
+        .bind(RECORDED)
+        .bind(&snapshot)
         .bind(m.trace_id.to_string())
         .fetch_optional(executor)
         .await?;
-        Ok(inserted.map(|(id,)| id))
-    }
-
-    /// Announces committed audit entries of new measures, and with them their outbox rows, to
-    /// every gateway's listener: its watch streams, and the relay of the instance that publishes.
-    ///
-    /// Sent after the commit, in a transaction of its own that does not wait for its flush.
-    /// PostgreSQL holds one lock from a notifying transaction's commit until its commit record is
-    /// flushed, so notifying inside the measure's own transaction would make every Submit wait
-    /// for the flush of the one before it, and commits would never be flushed together. An
-    /// announcement lost (the process stopping between commit and announcement, the database
-    /// unreachable) delays nothing for good: the relay also finds its rows by polling, and a watch
-    /// stream that receives a later version of a measure reads the versions it missed.
-    pub async fn announce_recorded(&self, events: &[i64]) {
-        if events.is_empty() {
-            return;
-        }
-        let ids = events
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let sent = sqlx::query(
-            "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2), \
-                 pg_notify($3, '')",
-        )
-        .bind(&self.channel)
-        .bind(ids)
-        // Wakes the relay of every gateway instance (the leader publishes).
-        .bind(self.outbox_channel())
-        .execute(&self.pool)
-        .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "announcing new measures failed; watch streams catch up at their next change");
-        }
+        Ok(inserted.map(|(id,)| super::EventRow {
+            id,
+            measure_id: row.id,
+            court_code: row.court_code.clone(),
+            case_number: row.case_number.clone(),
+            version: row.version,
+            kind: pb::EventKind::StateChanged as i32,
+            message: RECORDED.to_string(),
+            snapshot,
+            at: row.submitted_at,
+            detail: None,
+        }))
     }
 
     /// What `court` recorded under `key` before: `None` if the key is new, the original measure

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Every change of a measure is written with its audit entry in the same transaction, and the
-//! entry's id is announced with `pg_notify` on commit, so that every gateway instance can stream
+//! entry is told to the [`EventHub`] once it commits, so that every gateway instance can stream
 //! it to its watchers ([`crate::events`]). The modules below group the statements by who needs
 //! them: [`measures`] (recording and reading), [`outbox`] (the relay), [`reports`] (applying what
 //! agencies report), [`timers`], [`registry`], [`inquiries`] and [`trace`] (a measure's hops); the case ledger's tables
@@ -69,17 +69,22 @@ pub mod trace;
 
 pub use measures::{Addressee, MeasureRow, NewMeasure, Recorded};
 
-use crate::Error;
+use crate::{
+    Error,
+    events::{Due, EVENT_BUFFER, EventHub},
+};
 
 /// Most audit-entry ids announced in one notification (the payload limit is 8,000 bytes).
 const NOTIFY_CHUNK: usize = 300;
 
-/// The gateway's tables in its schema, and the channel its audit entries are announced on.
+/// The gateway's tables in its schema, the channel its audit entries are announced on to other
+/// instances, and the hub that tells this process's watchers of what commits.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
     schema: String,
     channel: String,
+    hub: EventHub,
     /// Who in this process is working on which case ([`cases::CaseTx`]).
     cases: cases::LocalLocks,
 }
@@ -97,8 +102,45 @@ impl Store {
             pool,
             schema: schema.to_owned(),
             channel: format!("{schema}_events"),
+            hub: EventHub::new(EVENT_BUFFER),
             cases: cases::LocalLocks::default(),
         })
+    }
+
+    /// The hub committed audit entries are told to.
+    pub fn hub(&self) -> &EventHub {
+        &self.hub
+    }
+
+    /// Tells other gateway instances what `origin` committed ([`EventHub::ring`]): the ids of
+    /// audit entries on their channels, in chunks a notification can carry, and a wake-up of
+    /// the relay. One statement in a transaction of its own that does not wait for its flush:
+    /// it holds the notification lock only for its commit, and lost, it delays nothing for good.
+    pub async fn ring(&self, origin: &str, due: &Due) -> Result<(), sqlx::Error> {
+        let payloads = |ids: &[i64]| -> Vec<String> {
+            ids.chunks(NOTIFY_CHUNK)
+                .map(|chunk| {
+                    let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                    format!("{origin} {}", ids.join(","))
+                })
+                .collect()
+        };
+        sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true), \
+                 (SELECT count(pg_notify($1, p)) FROM UNNEST($2::text[]) p), \
+                 (SELECT count(pg_notify($3, p)) FROM UNNEST($4::text[]) p), \
+                 (SELECT count(pg_notify($5, $6)) WHERE $7)",
+        )
+        .bind(&self.channel)
+        .bind(payloads(&due.measures))
+        .bind(self.case_channel())
+        .bind(payloads(&due.cases))
+        .bind(self.outbox_channel())
+        .bind(origin)
+        .bind(due.outbox)
+        .execute(&self.pool)
+        .await
+        .map(drop)
     }
 
     /// Keeps the gateway's tables vacuumed and their statistics current until `shutdown`
@@ -223,11 +265,12 @@ impl EventRow {
     }
 }
 
-/// Writes audit entries and announces their ids on `channel` when the transaction commits.
+/// Writes audit entries, and adds them as written, with their ids, to `written`: to be told to
+/// the [`EventHub`] once the transaction commits.
 async fn record_events(
     conn: &mut PgConnection,
-    channel: &str,
     events: &[NewEvent],
+    written: &mut Vec<EventRow>,
 ) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(NOTIFY_CHUNK) {
         let mut measure_ids = Vec::with_capacity(chunk.len());
@@ -252,14 +295,13 @@ async fn record_events(
             ats.push(e.row.updated_at);
             details.push(e.detail.as_deref());
         }
-        sqlx::query(
-            "WITH entries AS ( \
-                 INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
-                     state, message, snapshot, at, detail) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int4[], \
-                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $11::bytea[]) \
-                 RETURNING id) \
-             SELECT pg_notify($10, string_agg(id::text, ',')) FROM entries",
+        // The entries are numbered in the order UNNEST gives them, the order of `chunk`.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO measure_events (measure_id, court_code, case_number, version, kind, \
+                 state, message, snapshot, at, detail) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int4[], \
+                 $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::bytea[]) \
+             RETURNING id",
         )
         .bind(&measure_ids)
         .bind(&courts)
@@ -270,10 +312,34 @@ async fn record_events(
         .bind(&messages)
         .bind(&snapshots)
         .bind(&ats)
-        .bind(channel)
         .bind(&details)
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
+        if ids.len() != chunk.len() {
+            return Err(sqlx::Error::Protocol(format!(
+                "{} audit entries written for {}",
+                ids.len(),
+                chunk.len()
+            )));
+        }
+        written.extend(
+            chunk
+                .iter()
+                .zip(ids)
+                .zip(snapshots)
+                .map(|((e, id), snapshot)| EventRow {
+                    id,
+                    measure_id: e.row.id,
+                    court_code: e.row.court_code.clone(),
+                    case_number: e.row.case_number.clone(),
+                    version: e.row.version,
+                    kind: e.kind as i32,
+                    message: e.message.clone(),
+                    snapshot,
+                    at: e.row.updated_at,
+                    detail: e.detail.clone(),
+                }),
+        );
     }
     Ok(())
 }
@@ -284,17 +350,17 @@ async fn record_events(
 /// of the unroutable, expiry, the close of an inquiry, a warning).
 async fn transition<'q>(
     conn: &mut PgConnection,
-    channel: &str,
     update: QueryAs<'q, Postgres, MeasureRow, PgArguments>,
     kind: pb::EventKind,
     message: impl Fn(&MeasureRow) -> String,
+    written: &mut Vec<EventRow>,
 ) -> Result<Vec<MeasureRow>, sqlx::Error> {
     let changed = update.fetch_all(&mut *conn).await?;
     let events: Vec<NewEvent> = changed
         .iter()
         .map(|row| NewEvent::new(row.clone(), kind, message(row)))
         .collect();
-    record_events(conn, channel, &events).await?;
+    record_events(conn, &events, written).await?;
     Ok(changed)
 }
 

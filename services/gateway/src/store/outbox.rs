@@ -47,7 +47,7 @@ impl Leader {
 /// holds are skipped, and nothing leaves the outbox until [`OutboxBatch::settle`] commits.
 pub struct OutboxBatch {
     tx: Transaction<'static, Postgres>,
-    channel: String,
+    hub: crate::events::EventHub,
 }
 
 /// How the broker answered one published instruction.
@@ -96,7 +96,7 @@ impl Store {
         Ok((
             OutboxBatch {
                 tx,
-                channel: self.channel.clone(),
+                hub: self.hub.clone(),
             },
             rows,
         ))
@@ -142,8 +142,8 @@ impl OutboxBatch {
         // This commit need not wait for its flush: lost in a crash of the database, it leaves
         // the rows in the outbox to be published again (the agencies ignore the repeat) and the
         // measures SUBMITTED, and anything later that depends on it (an answer applied, a
-        // release) is flushed with it, as the log is flushed in order. Waiting would hold the
-        // notification lock for the flush (see `announce_recorded`).
+        // release) is flushed with it, as the log is flushed in order. Waiting would only hold
+        // the relay's next batch back for the flush.
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
@@ -182,12 +182,13 @@ impl OutboxBatch {
                 Delivery::Unroutable { .. } => None,
             })
             .collect();
+        let mut written = Vec::new();
         transition(
             tx,
-            &self.channel,
             sqlx::query_as(DISPATCH.as_str()).bind(&confirmed).bind(now),
             pb::EventKind::StateChanged,
             |_| "handed to the broker".to_string(),
+            &mut written,
         )
         .await?;
         let mut rejected = Vec::new();
@@ -199,7 +200,6 @@ impl OutboxBatch {
             {
                 let rows = transition(
                     tx,
-                    &self.channel,
                     sqlx::query_as(REJECT_UNROUTABLE.as_str())
                         .bind(measure_id)
                         .bind(pb::ReasonCode::UnknownAgency as i32)
@@ -207,12 +207,14 @@ impl OutboxBatch {
                         .bind(now),
                     pb::EventKind::StateChanged,
                     |_| message.clone(),
+                    &mut written,
                 )
                 .await?;
                 rejected.extend(rows);
             }
         }
         self.tx.commit().await?;
+        self.hub.committed(written, Vec::new(), false);
         Ok(rejected)
     }
 

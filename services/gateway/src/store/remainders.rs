@@ -114,12 +114,12 @@ impl ReportBatch {
             );
             record_events(
                 &mut self.tx,
-                &self.channel,
                 &[NewEvent::new(
                     row.clone(),
                     pb::EventKind::StateChanged,
                     message,
                 )],
+                &mut self.written,
             )
             .await?;
             adopted.push(row);

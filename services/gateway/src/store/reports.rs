@@ -5,12 +5,15 @@ use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{MeasureRow, NewEvent, Store, record_events};
+use super::{EventRow, MeasureRow, NewEvent, Store, record_events};
+use crate::events::EventHub;
 
 /// Measures locked for applying reports; nothing is written until [`ReportBatch::commit`].
 pub struct ReportBatch {
     pub(super) tx: Transaction<'static, Postgres>,
-    pub(super) channel: String,
+    pub(super) hub: EventHub,
+    /// Audit entries written, told to the hub once committed.
+    pub(super) written: Vec<EventRow>,
 }
 
 /// What recording one agency's answer to an inquiry found.
@@ -44,7 +47,8 @@ impl Store {
         Ok((
             ReportBatch {
                 tx,
-                channel: self.channel.clone(),
+                hub: self.hub.clone(),
+                written: Vec::new(),
             },
             rows,
         ))
@@ -105,8 +109,10 @@ impl ReportBatch {
         if !changed.is_empty() {
             write_back(&mut self.tx, changed).await?;
         }
-        record_events(&mut self.tx, &self.channel, events).await?;
-        self.tx.commit().await
+        record_events(&mut self.tx, events, &mut self.written).await?;
+        self.tx.commit().await?;
+        self.hub.committed(self.written, Vec::new(), false);
+        Ok(())
     }
 }
 

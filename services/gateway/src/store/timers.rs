@@ -93,15 +93,16 @@ impl Store {
             )
         });
         let mut tx = self.pool.begin().await?;
+        let mut written = Vec::new();
         let expired = transition(
             &mut tx,
-            &self.channel,
             sqlx::query_as(EXPIRE.as_str())
                 .bind(cutoff)
                 .bind(pb::ReasonCode::DeadlinePassed as i32)
                 .bind(message),
             pb::EventKind::StateChanged,
             |row| row.reason_message.clone(),
+            &mut written,
         )
         .await?;
         if expired.is_empty() {
@@ -114,6 +115,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), false);
         Ok(expired)
     }
 
@@ -146,15 +148,17 @@ impl Store {
             )
         });
         let mut tx = self.pool.begin().await?;
+        let mut written = Vec::new();
         let closed = transition(
             &mut tx,
-            &self.channel,
             sqlx::query_as(CLOSE.as_str()).bind(now),
             pb::EventKind::StateChanged,
             message,
+            &mut written,
         )
         .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), false);
         Ok(closed)
     }
 
@@ -184,18 +188,20 @@ impl Store {
         });
         let horizon = now + time::Duration::days(i64::from(days));
         let mut tx = self.pool.begin().await?;
+        let mut written = Vec::new();
         let warned = transition(
             &mut tx,
-            &self.channel,
             sqlx::query_as(WARN.as_str())
                 .bind(now)
                 .bind(horizon)
                 .bind(i32::try_from(days).unwrap_or(i32::MAX)),
             pb::EventKind::ExpiryWarning,
             message,
+            &mut written,
         )
         .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), false);
         Ok(warned)
     }
 }
@@ -271,9 +277,9 @@ impl Store {
         });
         let (agencies, kinds, secs) = deadlines.table();
         let mut tx = self.pool.begin().await?;
+        let mut written = Vec::new();
         let marked = transition(
             &mut tx,
-            &self.channel,
             sqlx::query_as(MARK.as_str())
                 .bind(agencies)
                 .bind(kinds)
@@ -281,6 +287,7 @@ impl Store {
                 .bind(now),
             pb::EventKind::Overdue,
             told,
+            &mut written,
         )
         .await?;
         if marked.is_empty() {
@@ -312,11 +319,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(self.outbox_channel())
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
+        self.hub.committed(written, Vec::new(), true);
         Ok(marked)
     }
 
