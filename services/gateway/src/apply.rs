@@ -392,40 +392,9 @@ mod tests {
     }
 
     fn row(state: MeasureState, revision: i64) -> MeasureRow {
-        let at = time::macros::datetime!(2026-11-26 10:00 UTC);
         MeasureRow {
-            id: Uuid::now_v7(),
-            court_code: "京0105".into(),
-            case_number: "（2023）京0105执1234号".into(),
-            kind: MeasureKind::Freeze,
-            agency: crate::store::Addressee::Agency(bank()),
-            asset_key: "bank.ICBC:6222020200112233445".into(),
-            asset_display: "6222****3445".into(),
-            target_measure_id: None,
-            requested_fen: 1_000_000,
-            state,
-            held_fen: 0,
-            waiting_position: 0,
-            registration_number: String::new(),
-            reason_code: 0,
-            reason_message: String::new(),
             agency_revision: revision,
-            version: 1,
-            instruction_id: Uuid::now_v7(),
-            deadline: at,
-            submitted_at: at,
-            effective_at: None,
-            expires_at: None,
-            updated_at: at,
-            inquiry_addressed: 0,
-            inquiry_answered: 0,
-            inquiry_found: 0,
-            inquiry_found_nothing: 0,
-            inquiry_refused: 0,
-            inquiry_unanswered: 0,
-            warned_within_days: None,
-            overdue_level: 0,
-            amount_fen: None,
+            ..MeasureRow::example(MeasureKind::Freeze, state)
         }
     }
 

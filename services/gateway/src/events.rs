@@ -372,6 +372,7 @@ mod tests {
             snapshot: Vec::new(),
             at: time::OffsetDateTime::UNIX_EPOCH,
             detail: None,
+            row: None,
         }
     }
 

@@ -9,13 +9,16 @@
 
 use std::{sync::Arc, time::Duration};
 
-use hub_domain::Clock;
+use hub_domain::{Clock, MeasureKind, MeasureState};
 use time::OffsetDateTime;
-use tokio::sync::{Notify, broadcast::error::TryRecvError};
+use tokio::sync::{
+    Notify,
+    broadcast::error::{RecvError, TryRecvError},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    events::EventHub,
+    events::{EventHub, Signal},
     overdue::{self, AnswerDeadlines},
     store::{MeasureRow, Store},
 };
@@ -27,10 +30,11 @@ const EXPIRED_UNDELIVERED: &str =
 /// How long a burst of changes is let pass before the timers look again for the next deadline.
 const SETTLE: Duration = Duration::from_millis(100);
 
-/// The gateway's timers. They sleep until the next deadline the database holds, look again when
-/// measures change (a new one may have a nearer deadline) or the clock is moved, and in any case
-/// after `longest`, which also covers changes another gateway made while this one's listener was
-/// reconnecting.
+/// The gateway's timers. They sleep until the next deadline the database holds, and in any case
+/// no longer than `longest`, which also covers changes another gateway made while this one's
+/// listener was reconnecting. A change this process made may bring a nearer deadline: it is
+/// read from the measure as the change left it, without asking the database. A change another
+/// instance made, or changes missed, or the clock moved, make them look in the database again.
 pub struct Timers {
     pub store: Store,
     pub clock: Clock,
@@ -69,16 +73,32 @@ impl Timers {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(wait) => break,
                     () = moved.notified() => break,
-                    _ = changes.recv() => {
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(SETTLE) => {}
+                    signal = changes.recv() => {
+                        let now = self.clock.now();
+                        let mut heard = Heard::default();
+                        heard.add(signal.map_err(Missed::from), |row| due(row, now, grace, &self.horizons, &self.deadlines));
+                        loop {
+                            match changes.try_recv() {
+                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                                signal => heard.add(
+                                    signal.map_err(Missed::from),
+                                    |row| due(row, now, grace, &self.horizons, &self.deadlines),
+                                ),
+                            }
                         }
-                        while !matches!(
-                            changes.try_recv(),
-                            Err(TryRecvError::Empty | TryRecvError::Closed)
-                        ) {}
-                        next = self.next(self.clock.now(), grace).await;
+                        if heard.unknown {
+                            tokio::select! {
+                                () = shutdown.cancelled() => return,
+                                () = tokio::time::sleep(SETTLE) => {}
+                            }
+                            while !matches!(
+                                changes.try_recv(),
+                                Err(TryRecvError::Empty | TryRecvError::Closed)
+                            ) {}
+                            next = self.next(self.clock.now(), grace).await;
+                        } else {
+                            next = next.into_iter().chain(heard.earliest).min();
+                        }
                     }
                 }
             }
@@ -167,6 +187,92 @@ impl Timers {
     }
 }
 
+/// The next moment after `now` at which `row`, as it stands, needs the timers: the moments
+/// [`Store::next_deadline`] and [`Store::next_overdue`] find, for this one measure (warning
+/// `horizons` in days, an undelivered instruction's `grace`, the answer `deadlines`).
+fn due(
+    row: &MeasureRow,
+    now: OffsetDateTime,
+    grace: time::Duration,
+    horizons: &[u32],
+    deadlines: &AnswerDeadlines,
+) -> Option<OffsetDateTime> {
+    let state = row.state;
+    let inquiry = row.kind == MeasureKind::Inquiry;
+    let mut moments = Vec::new();
+    if state.is_undelivered() {
+        // Undelivered by its deadline (after the grace), or an inquiry's answers closed.
+        moments.push(if inquiry {
+            row.deadline
+        } else {
+            row.deadline + grace
+        });
+    }
+    if let Some(expires) = row.expires_at
+        && state.is_in_force()
+        && row.kind.has_period()
+    {
+        moments.push(expires);
+        for days in horizons {
+            let warned = row
+                .warned_within_days
+                .is_some_and(|w| i64::from(w) <= i64::from(*days));
+            if !warned {
+                moments.push(expires - time::Duration::days(i64::from(*days)));
+            }
+        }
+    }
+    if (state.is_undelivered() || state == MeasureState::Delivered)
+        && !inquiry
+        && row.overdue_level < overdue::TOP_LEVEL
+    {
+        moments.push(deadlines.due_at(row, row.overdue_level + 1));
+    }
+    moments.into_iter().filter(|at| *at > now).min()
+}
+
+/// Changes heard while the timers slept.
+#[derive(Default)]
+struct Heard {
+    /// The nearest moment the changes this process made bring.
+    earliest: Option<OffsetDateTime>,
+    /// Changes of which the measure is not known here, or missed: the database must say.
+    unknown: bool,
+}
+
+/// Signals were missed (the timers lagged behind the broadcast).
+struct Missed;
+
+impl From<RecvError> for Missed {
+    fn from(_: RecvError) -> Self {
+        Missed
+    }
+}
+
+impl From<TryRecvError> for Missed {
+    fn from(_: TryRecvError) -> Self {
+        Missed
+    }
+}
+
+impl Heard {
+    fn add(
+        &mut self,
+        signal: Result<Signal, Missed>,
+        due: impl Fn(&MeasureRow) -> Option<OffsetDateTime>,
+    ) {
+        match signal {
+            Ok(Signal::Event(event)) => match &event.row {
+                Some(row) => self.earliest = self.earliest.into_iter().chain(due(row)).min(),
+                None => self.unknown = true,
+            },
+            // A case's own entries bring no deadline; the measures it orders come as events.
+            Ok(Signal::Case(_)) => {}
+            Ok(Signal::Resync) | Err(Missed) => self.unknown = true,
+        }
+    }
+}
+
 /// How long to sleep from `now` until `next`, at most `longest`.
 fn until(next: Option<OffsetDateTime>, now: OffsetDateTime, longest: Duration) -> Duration {
     next.map_or(longest, |next| {
@@ -220,6 +326,104 @@ fn warning(row: &MeasureRow, now: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// When `row` needs the timers after `now`: a day's grace, warnings 30 and 7 days ahead,
+    /// answers due in an hour (two hours for the second level).
+    fn due_for(row: &MeasureRow, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let deadlines: AnswerDeadlines = "*.*=3600".parse().expect("rules");
+        due(row, now, time::Duration::DAY, &[30, 7], &deadlines)
+    }
+
+    #[test]
+    fn a_measure_brings_the_nearest_of_its_own_deadlines_still_ahead() {
+        use time::Duration as D;
+        let submitted = MeasureRow::example(MeasureKind::Freeze, MeasureState::Submitted);
+        let at = submitted.submitted_at;
+        // Undelivered: its answer is due in an hour, before its instruction's grace ends.
+        let fresh = MeasureRow {
+            deadline: at + D::minutes(10),
+            ..submitted.clone()
+        };
+        assert_eq!(due_for(&fresh, at), Some(at + D::hours(1)));
+        // Marked overdue, the second level; past that, the instruction's end after the grace.
+        let late = MeasureRow {
+            deadline: at + D::hours(3),
+            overdue_level: 1,
+            ..submitted.clone()
+        };
+        assert_eq!(due_for(&late, at + D::minutes(61)), Some(at + D::hours(2)));
+        let overdue = MeasureRow {
+            overdue_level: overdue::TOP_LEVEL,
+            ..late.clone()
+        };
+        assert_eq!(
+            due_for(&overdue, at + D::minutes(61)),
+            Some(at + D::hours(3) + D::DAY)
+        );
+        // An inquiry closes at its deadline, without grace, and is never overdue.
+        let inquiry = MeasureRow {
+            deadline: at + D::seconds(5),
+            ..MeasureRow::example(MeasureKind::Inquiry, MeasureState::Dispatched)
+        };
+        assert_eq!(due_for(&inquiry, at), Some(at + D::seconds(5)));
+        // In force: the warning not yet given, then the lapse; a finished measure, nothing.
+        let expires = at + D::days(40);
+        let effective = MeasureRow {
+            expires_at: Some(expires),
+            ..MeasureRow::example(MeasureKind::Freeze, MeasureState::Effective)
+        };
+        assert_eq!(due_for(&effective, at), Some(expires - D::days(30)));
+        let warned = MeasureRow {
+            warned_within_days: Some(30),
+            ..effective.clone()
+        };
+        assert_eq!(due_for(&warned, at), Some(expires - D::days(7)));
+        assert_eq!(
+            due_for(&warned, expires - D::days(7)),
+            Some(expires),
+            "a moment now is due already: the next is later"
+        );
+        let released = MeasureRow {
+            state: MeasureState::Released,
+            ..effective
+        };
+        assert_eq!(due_for(&released, at), None);
+    }
+
+    #[test]
+    fn only_changes_made_here_are_read_without_the_database() {
+        let mut row = MeasureRow::example(MeasureKind::Freeze, MeasureState::Submitted);
+        let at = row.submitted_at;
+        row.deadline = at + time::Duration::hours(2);
+        let event = |row: Option<MeasureRow>| {
+            Ok(Signal::Event(Arc::new(crate::store::EventRow {
+                id: 1,
+                measure_id: uuid::Uuid::now_v7(),
+                court_code: String::new(),
+                case_number: String::new(),
+                version: 1,
+                kind: 1,
+                message: String::new(),
+                snapshot: Vec::new(),
+                at,
+                detail: None,
+                row,
+            })))
+        };
+        let mut heard = Heard::default();
+        heard.add(event(Some(row.clone())), |row| due_for(row, at));
+        heard.add(event(Some(row.clone())), |_| None);
+        assert_eq!(heard.earliest, Some(at + time::Duration::hours(1)));
+        assert!(!heard.unknown);
+        heard.add(event(None), |row| due_for(row, at));
+        assert!(
+            heard.unknown,
+            "another instance's change is read from the database"
+        );
+        let mut missed = Heard::default();
+        missed.add(Err(Missed), |row| due_for(row, at));
+        assert!(missed.unknown);
+    }
 
     #[test]
     fn the_timers_sleep_until_the_next_deadline_and_no_longer_than_the_longest() {

@@ -249,6 +249,9 @@ pub struct EventRow {
     pub snapshot: Vec<u8>,
     pub at: OffsetDateTime,
     pub detail: Option<Vec<u8>>,
+    /// The measure as the change left it, for an entry told by this process (not read back).
+    #[sqlx(skip)]
+    pub row: Option<MeasureRow>,
 }
 
 impl EventRow {
@@ -338,6 +341,7 @@ async fn record_events(
                     snapshot,
                     at: e.row.updated_at,
                     detail: e.detail.clone(),
+                    row: Some(e.row.clone()),
                 }),
         );
     }
