@@ -174,12 +174,11 @@ impl EventHub {
 /// Listens for audit entries and outbox activity until `shutdown`, reconnecting with back-off.
 pub async fn listen(
     store: Store,
-    hub: EventHub,
-    relay_wake: Arc<Notify>,
     readiness: hub_runtime::health::Readiness,
     mut backoff: hub_runtime::Backoff,
     shutdown: CancellationToken,
 ) {
+    let hub = store.hub().clone();
     let outbox = store.outbox_channel();
     let cases = store.case_channel();
     loop {
@@ -189,21 +188,12 @@ pub async fn listen(
                 readiness.set("database", true);
                 // Whatever happened while not listening: catch up.
                 hub.send(Signal::Resync);
-                relay_wake.notify_one();
+                hub.relay.notify_one();
                 let channels = Channels {
                     outbox: &outbox,
                     cases: &cases,
                 };
-                if serve(
-                    &mut listener,
-                    &store,
-                    &hub,
-                    &relay_wake,
-                    channels,
-                    &shutdown,
-                )
-                .await
-                {
+                if serve(&mut listener, &store, &hub, channels, &shutdown).await {
                     return;
                 }
             }
@@ -254,7 +244,6 @@ async fn serve(
     listener: &mut PgListener,
     store: &Store,
     hub: &EventHub,
-    relay_wake: &Notify,
     channels: Channels<'_>,
     shutdown: &CancellationToken,
 ) -> bool {
@@ -269,7 +258,7 @@ async fn serve(
             Ok(Some(n)) if n.channel() == channels.outbox => {
                 // This process's own relay was woken in-process already.
                 if n.payload() != hub.origin() {
-                    relay_wake.notify_one();
+                    hub.relay.notify_one();
                 }
             }
             Ok(Some(n)) => {

@@ -187,8 +187,6 @@ impl Application {
 
         let listener_task = tokio::spawn(events::listen(
             store.clone(),
-            hub.clone(),
-            relay_wake.clone(),
             readiness.clone(),
             config.reconnect_backoff(),
             shutdown.clone(),

@@ -292,8 +292,6 @@ pub fn excess_trims(ledger: &Ledger, measures: &[MeasureRow]) -> Vec<Trim> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::Addressee;
-    use hub_domain::{AgencyCode, AgencyId, AgencyKind};
 
     /// A measure of the case in `state`, ordered for `requested` and holding `held`.
     pub(crate) fn measure(
@@ -302,43 +300,13 @@ pub(crate) mod tests {
         requested: i64,
         held: i64,
     ) -> MeasureRow {
-        let at = time::macros::datetime!(2026-11-26 10:00 UTC);
         MeasureRow {
-            id: Uuid::now_v7(),
-            court_code: "京0105".into(),
             case_number: "（2024）京0105执1号".into(),
-            kind,
-            agency: Addressee::Agency(AgencyId {
-                kind: AgencyKind::Bank,
-                code: AgencyCode::parse("ICBC").expect("code"),
-            }),
             asset_key: format!("bank.ICBC:{}", Uuid::now_v7()),
             asset_display: "6222****0001".into(),
-            target_measure_id: None,
             requested_fen: requested,
-            state,
             held_fen: held,
-            waiting_position: 0,
-            registration_number: String::new(),
-            reason_code: 0,
-            reason_message: String::new(),
-            agency_revision: 0,
-            version: 1,
-            instruction_id: Uuid::now_v7(),
-            deadline: at,
-            submitted_at: at,
-            effective_at: None,
-            expires_at: None,
-            updated_at: at,
-            inquiry_addressed: 0,
-            inquiry_answered: 0,
-            inquiry_found: 0,
-            inquiry_found_nothing: 0,
-            inquiry_refused: 0,
-            inquiry_unanswered: 0,
-            warned_within_days: None,
-            overdue_level: 0,
-            amount_fen: None,
+            ..MeasureRow::example(kind, state)
         }
     }
 

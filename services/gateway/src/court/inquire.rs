@@ -42,7 +42,12 @@ impl CourtService {
         req: pb::InquireRequest,
     ) -> Result<InquireStream, Error> {
         let row = self.start_inquiry(&req).await?;
-        let rx = stream(self.store.clone(), &self.hub, row.id, self.shutdown.clone());
+        let rx = stream(
+            self.store.clone(),
+            self.store.hub(),
+            row.id,
+            self.shutdown.clone(),
+        );
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 

@@ -40,7 +40,6 @@ use uuid::Uuid;
 use crate::{
     Error,
     caller::Caller,
-    events::EventHub,
     metrics::GatewayMetrics,
     store::{MeasureRow, NewMeasure, Recorded, Store},
 };
@@ -53,7 +52,6 @@ const MAX_PAGE: u32 = 1000;
 #[derive(Clone)]
 pub struct CourtService {
     store: Store,
-    hub: EventHub,
     clock: Clock,
     instruction_deadline: Duration,
     shutdown: CancellationToken,
@@ -72,7 +70,6 @@ impl CourtService {
         metrics: GatewayMetrics,
     ) -> Self {
         Self {
-            hub: store.hub().clone(),
             store,
             clock,
             instruction_deadline: Duration::try_from(instruction_deadline).unwrap_or(Duration::DAY),

@@ -78,7 +78,7 @@ impl CourtService {
             }
         };
         // Subscribe before reading the snapshot, so nothing between the two is missed.
-        let mut signals = self.hub.subscribe();
+        let mut signals = self.store.hub().subscribe();
         let snapshot = self.snapshot(&court, &target).await?;
         let case_snapshot = self.case_snapshot(&court, &target).await?;
         if let WatchTarget::Measure(id) = target

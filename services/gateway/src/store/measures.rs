@@ -407,18 +407,9 @@ impl Store {
         .bind(m.trace_id.to_string())
         .fetch_optional(executor)
         .await?;
-        Ok(inserted.map(|(id,)| super::EventRow {
-            id,
-            measure_id: row.id,
-            court_code: row.court_code.clone(),
-            case_number: row.case_number.clone(),
-            version: row.version,
-            kind: pb::EventKind::StateChanged as i32,
-            message: RECORDED.to_string(),
-            snapshot,
-            at: row.submitted_at,
-            detail: None,
-            row: Some(row.clone()),
+        let kind = pb::EventKind::StateChanged;
+        Ok(inserted.map(|(id,)| {
+            super::EventRow::written(id, row, kind, RECORDED.to_string(), snapshot, None)
         }))
     }
 

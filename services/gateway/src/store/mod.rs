@@ -255,6 +255,31 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// The entry `id` written for the change of kind `kind` that left the measure as `row`, as
+    /// this process tells it (with `row`).
+    fn written(
+        id: i64,
+        row: &MeasureRow,
+        kind: pb::EventKind,
+        message: String,
+        snapshot: Vec<u8>,
+        detail: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            id,
+            measure_id: row.id,
+            court_code: row.court_code.clone(),
+            case_number: row.case_number.clone(),
+            version: row.version,
+            kind: kind as i32,
+            message,
+            snapshot,
+            at: row.updated_at,
+            detail,
+            row: Some(row.clone()),
+        }
+    }
+
     /// The watch event this entry becomes.
     pub fn to_proto(&self) -> pb::MeasureEvent {
         pb::MeasureEvent {
@@ -330,18 +355,15 @@ async fn record_events(
                 .iter()
                 .zip(ids)
                 .zip(snapshots)
-                .map(|((e, id), snapshot)| EventRow {
-                    id,
-                    measure_id: e.row.id,
-                    court_code: e.row.court_code.clone(),
-                    case_number: e.row.case_number.clone(),
-                    version: e.row.version,
-                    kind: e.kind as i32,
-                    message: e.message.clone(),
-                    snapshot,
-                    at: e.row.updated_at,
-                    detail: e.detail.clone(),
-                    row: Some(e.row.clone()),
+                .map(|((e, id), snapshot)| {
+                    EventRow::written(
+                        id,
+                        &e.row,
+                        e.kind,
+                        e.message.clone(),
+                        snapshot,
+                        e.detail.clone(),
+                    )
                 }),
         );
     }
